@@ -1,0 +1,272 @@
+"""Everything that differs between PostgreSQL, MariaDB/MySQL and SQLite, in one place.
+
+The rest of the connector asks a :class:`DialectStrategy` instead of testing the dialect name: how to write
+a native upsert, whether the database stores time zones, how a driver error is classed, and how to name
+the constraint or column a refused row broke without repeating the row's values (drivers put values in
+their messages; dead letters and logs must not carry them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Insert
+
+#: what the connector does about a database error
+ErrorClass = Literal["auth", "config", "retriable", "integrity", "data", "other"]
+
+
+class DialectStrategy:
+    """Defaults shared by all dialects; subclasses override what their database does differently."""
+
+    name: ClassVar[str] = ""
+    #: TIMESTAMP WITH TIME ZONE columns keep the offset (else every datetime is stored naive)
+    stores_timezone: ClassVar[bool] = False
+    #: fractional-second digits of a DATETIME column whose type does not say
+    default_fraction_digits: ClassVar[int] = 6
+
+    # -- engine
+    def connect_args(self, timezone: str, connect_timeout: int) -> dict[str, Any]:
+        return {}
+
+    def configure_engine(self, engine: Engine) -> None:
+        """Hook for per-connection setup (event listeners)."""
+
+    # -- writing
+    def insert(self, table: sa.Table) -> Insert:
+        raise NotImplementedError
+
+    def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
+        """``INSERT`` that updates ``update`` columns when a row with the same ``match`` values exists."""
+        raise NotImplementedError
+
+    def supports_returning(self, engine: Engine) -> bool:
+        # SQLAlchemy knows per server version (MariaDB >= 10.5 yes, MySQL no)
+        return bool(engine.dialect.insert_returning)
+
+    # -- reading
+    def normalize_text(self, value: str) -> str:
+        """How the database compares text in a unique key (to pair returned rows with the rows sent)."""
+        return value
+
+    def reflected_kind(self, column_type: sa.types.TypeEngine[Any]) -> str | None:
+        """A field kind the generic type mapping would get wrong for this dialect, else None."""
+        return None
+
+    def fraction_digits(self, column_type: sa.types.TypeEngine[Any]) -> int:
+        digits = getattr(column_type, "fsp", None) or getattr(column_type, "precision", None)
+        return int(digits) if digits is not None else self.default_fraction_digits
+
+    # -- errors
+    def classify(self, exc: DBAPIError) -> ErrorClass:
+        raise NotImplementedError
+
+    def row_error_message(self, exc: DBAPIError) -> str:
+        """What broke, naming the constraint or column and never the values."""
+        raise NotImplementedError
+
+
+class PostgresStrategy(DialectStrategy):
+    name = "postgresql"
+    stores_timezone = True
+    default_fraction_digits = 6
+
+    _RETRIABLE_STATES: ClassVar[frozenset[str]] = frozenset(
+        {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "53400"}
+    )
+    _CONFIG_STATES: ClassVar[frozenset[str]] = frozenset({"3D000", "3F000", "42P01", "42703", "42501"})
+
+    def connect_args(self, timezone: str, connect_timeout: int) -> dict[str, Any]:
+        # the session time zone makes timestamptz values read back in the connection's zone, so a value
+        # written and read again renders identically (hashes compare like with like)
+        return {"options": f"-c TimeZone={timezone}", "connect_timeout": connect_timeout}
+
+    def insert(self, table: sa.Table) -> Insert:
+        return postgresql.insert(table)
+
+    def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
+        stmt = postgresql.insert(table)
+        # DO NOTHING would return no row for an existing key: a no-op update keeps RETURNING complete
+        columns = update or match
+        return stmt.on_conflict_do_update(index_elements=list(match),
+                                          set_={c: stmt.excluded[c] for c in columns})
+
+    def classify(self, exc: DBAPIError) -> ErrorClass:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state is None:  # failed before a session existed: only the message tells why
+            return _classify_connect_message(str(exc.orig))
+        if state.startswith("08") or state in self._RETRIABLE_STATES:
+            return "retriable"
+        if state.startswith("28"):
+            return "auth"
+        if state in self._CONFIG_STATES:
+            return "config"
+        if state.startswith("23"):
+            return "integrity"
+        if state.startswith("22"):
+            return "data"
+        return "other"
+
+    def row_error_message(self, exc: DBAPIError) -> str:
+        diag = getattr(exc.orig, "diag", None)
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        constraint = getattr(diag, "constraint_name", None)
+        column = getattr(diag, "column_name", None)
+        kind = {"23505": "unique constraint", "23503": "foreign key constraint", "23514": "check constraint",
+                "23P01": "exclusion constraint"}.get(state)
+        if kind and constraint:
+            return f"violates {kind} {constraint}"
+        if state == "23502" and column:
+            return f"column {column} cannot be null"
+        # the primary message of a data exception may quote the value: name the error class instead
+        reason = type(exc.orig).__name__
+        return f"refused by the database ({reason}, SQLSTATE {state})" + (f" on column {column}" if column else "")
+
+
+class MySqlStrategy(DialectStrategy):
+    name = "mysql"
+    stores_timezone = False
+    default_fraction_digits = 0  # DATETIME without (n) keeps whole seconds
+
+    _AUTH: ClassVar[frozenset[int]] = frozenset({1044, 1045, 1698})
+    _CONFIG: ClassVar[frozenset[int]] = frozenset({1049, 1146, 1054, 1142, 1143})
+    _RETRIABLE: ClassVar[frozenset[int]] = frozenset(
+        {1040, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
+    )
+    _INTEGRITY: ClassVar[frozenset[int]] = frozenset({1062, 1451, 1452, 1048, 3819, 4025, 1364, 1169})
+    _DATA: ClassVar[frozenset[int]] = frozenset({1406, 1264, 1265, 1366, 1292, 1367, 1411, 1690})
+
+    def connect_args(self, timezone: str, connect_timeout: int) -> dict[str, Any]:
+        return {"connect_timeout": connect_timeout}
+
+    def insert(self, table: sa.Table) -> Insert:
+        return mysql.insert(table)
+
+    def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
+        # ON DUPLICATE KEY fires on any unique key; the caller only uses it when ``match`` is one
+        stmt = mysql.insert(table)
+        columns = update or match
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
+
+    def normalize_text(self, value: str) -> str:
+        # the default collations are case-insensitive and ignore trailing spaces
+        return value.casefold().rstrip(" ")
+
+    def reflected_kind(self, column_type: sa.types.TypeEngine[Any]) -> str | None:
+        # BOOLEAN is stored as TINYINT(1) and reflects as such
+        if isinstance(column_type, mysql.TINYINT) and getattr(column_type, "display_width", None) == 1:
+            return "boolean"
+        return None
+
+    def classify(self, exc: DBAPIError) -> ErrorClass:
+        code = _mysql_code(exc)
+        if code in self._RETRIABLE or exc.connection_invalidated:
+            return "retriable"
+        if code in self._AUTH:
+            return "auth"
+        if code in self._CONFIG:
+            return "config"
+        if code in self._INTEGRITY:
+            return "integrity"
+        if code in self._DATA:
+            return "data"
+        return "other"
+
+    def row_error_message(self, exc: DBAPIError) -> str:
+        code = _mysql_code(exc)
+        text = str(exc.orig.args[1]) if exc.orig is not None and len(exc.orig.args) > 1 else ""
+        # MySQL messages quote the offending value ("Duplicate entry 'x' for key 'y'"): keep only names
+        patterns: list[tuple[set[int], str, str]] = [
+            ({1062}, r"for key '([^']+)'", "violates unique key {}"),
+            ({1451, 1452}, r"CONSTRAINT `([^`]+)`", "violates foreign key constraint {}"),
+            ({3819, 4025}, r"[Cc]onstraint [`']([^`']+)[`']", "violates check constraint {}"),
+            ({1048}, r"Column '([^']+)'", "column {} cannot be null"),
+            ({1364}, r"Field '([^']+)'", "column {} has no default value"),
+            ({1406}, r"column '([^']+)'", "value too long for column {}"),
+            ({1264, 1265, 1366, 1292, 1367}, r"column '([^']+)'", "invalid value for column {}"),
+        ]
+        for codes, pattern, template in patterns:
+            found = re.search(pattern, text) if code in codes else None
+            if found:
+                return template.format(found.group(1).split(".")[-1])
+        return f"refused by the database (error {code})"
+
+
+class SqliteStrategy(DialectStrategy):
+    name = "sqlite"
+    stores_timezone = False
+
+    def configure_engine(self, engine: Engine) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT (per-row retries need it) and SQLite
+        # ignores foreign keys unless asked: take over BEGIN and switch the checks on
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    def insert(self, table: sa.Table) -> Insert:
+        return sqlite.insert(table)
+
+    def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
+        stmt = sqlite.insert(table)
+        columns = update or match
+        return stmt.on_conflict_do_update(index_elements=list(match),
+                                          set_={c: stmt.excluded[c] for c in columns})
+
+    def classify(self, exc: DBAPIError) -> ErrorClass:
+        if isinstance(exc, sa.exc.IntegrityError):  # first: a column may be called "locked"
+            return "integrity"
+        if isinstance(exc, sa.exc.DataError):
+            return "data"
+        message = str(exc.orig).lower()
+        if "database is locked" in message or "database table is locked" in message or "busy" in message:
+            return "retriable"
+        if "no such table" in message or "no such column" in message or "unable to open" in message:
+            return "config"
+        return "other"
+
+    def row_error_message(self, exc: DBAPIError) -> str:
+        # SQLite names the constraint or columns and never quotes values ("UNIQUE constraint failed: t.a")
+        return str(exc.orig)
+
+
+def _mysql_code(exc: DBAPIError) -> int | None:
+    args = getattr(exc.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _classify_connect_message(message: str) -> ErrorClass:
+    text = message.lower()
+    if "password authentication failed" in text or ("role" in text and "does not exist" in text) \
+            or "pg_hba.conf" in text:
+        return "auth"
+    if "database" in text and "does not exist" in text:
+        return "config"
+    return "retriable"  # refused, timed out, DNS: the server may come back
+
+
+_STRATEGIES: dict[str, type[DialectStrategy]] = {
+    "postgresql": PostgresStrategy,
+    "mysql": MySqlStrategy,
+    "mariadb": MySqlStrategy,
+    "sqlite": SqliteStrategy,
+}
+
+
+def strategy_for(dialect_name: str) -> DialectStrategy:
+    """The strategy for a SQLAlchemy dialect name (``engine.dialect.name``)."""
+    try:
+        return _STRATEGIES[dialect_name]()
+    except KeyError:
+        supported = ", ".join(sorted(_STRATEGIES))
+        raise ValueError(f"unsupported database dialect {dialect_name!r} (supported: {supported})") from None

@@ -1,0 +1,88 @@
+"""From a hub :class:`~hub.connections.Connection` to a SQLAlchemy engine.
+
+``extra.url`` wins when given (any SQLAlchemy URL); otherwise the URL is built from the connection's
+fields: the dialect comes from ``extra.dialect`` or ``conn_type`` (postgres/postgresql, mysql/mariadb,
+sqlite), ``schema`` is the database name (the file path for SQLite). Drivers are fixed to the ones the hub
+ships (psycopg 3, PyMySQL), so a bare ``postgresql://`` URL works too.
+
+The URL holds the password: it goes to SQLAlchemy and nowhere else. Messages use
+``connection.describe()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from connectors.crm_db.dialects import DialectStrategy, strategy_for
+from hub.connections import Connection
+from hub.errors import ConfigError
+
+#: conn_type / extra.dialect spellings -> SQLAlchemy drivername
+DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "sqlite": "sqlite",
+}
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a URL and pin the driver the hub ships (``postgresql://`` -> ``postgresql+psycopg://``)."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in DRIVERS and "+" not in parsed.drivername:
+        parsed = parsed.set(drivername=DRIVERS[backend])
+    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})  # Cyrillic needs 4-byte-safe UTF-8
+    return parsed
+
+
+def engine_url(connection: Connection) -> URL:
+    """The SQLAlchemy URL for a connection (with its password: never print it)."""
+    try:
+        if connection.extra.get("url"):
+            return normalize_url(str(connection.extra["url"]))
+        return normalize_url(_url_from_fields(connection))
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"connection {connection.describe()}: extra.url is not a valid database URL") from None
+
+
+def _url_from_fields(connection: Connection) -> URL:
+    dialect = str(connection.extra.get("dialect") or connection.conn_type).lower().replace("-", "_")
+    if dialect not in DRIVERS:
+        raise ConfigError(
+            f"connection {connection.describe()}: set extra.dialect to one of {', '.join(sorted(DRIVERS))} "
+            "or give extra.url"
+        )
+    if dialect == "sqlite":
+        return URL.create("sqlite", database=connection.schema_ or ":memory:")
+    return URL.create(
+        DRIVERS[dialect],
+        username=connection.login,
+        password=connection.secret or None,
+        host=connection.host or "localhost",
+        port=connection.port,
+        database=connection.schema_,
+    )
+
+
+def create_engine(connection: Connection, timezone: str) -> tuple[Engine, DialectStrategy]:
+    """A pooled engine for the connection and the strategy of its dialect."""
+    url = engine_url(connection)
+    try:
+        strategy = strategy_for(url.get_backend_name())
+    except ValueError as exc:
+        raise ConfigError(f"connection {connection.describe()}: {exc}") from None
+    connect_timeout = int(connection.extra.get("connect_timeout", 10))
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,  # a connection the server dropped overnight is replaced, not failed on
+        "hide_parameters": True,  # SQLAlchemy's error text must not carry row values into logs
+        "connect_args": strategy.connect_args(timezone, connect_timeout),
+    }
+    engine = sa.create_engine(url, **kwargs)
+    strategy.configure_engine(engine)
+    return engine, strategy

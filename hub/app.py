@@ -1,0 +1,90 @@
+"""The hub as one object: settings, state store, connections and mappings, wired once.
+
+The CLI, the Airflow DAGs, the ingress services and the tests all go through :class:`Hub`, so an exchange
+does the same thing whichever way it is started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from pathlib import Path
+
+from hub.connections import ConnectionResolver
+from hub.connector import Connector
+from hub.errors import ConfigError, MappingError
+from hub.mapping.checks import Finding, offline_findings, online_findings
+from hub.mapping.loader import LoadedMapping, load_directory, load_mapping, validate_file
+from hub.runner import Runner, RunReport
+from hub.runner.pool import ConnectorPool
+from hub.settings import HubSettings
+from hub.state.store import StateStore
+
+
+class Hub:
+    def __init__(self, settings: HubSettings | None = None, resolver: ConnectionResolver | None = None):
+        self.settings = settings or HubSettings.from_env()
+        self.resolver = resolver or ConnectionResolver(self.settings.connections_file)
+
+    @cached_property
+    def store(self) -> StateStore:
+        return StateStore(self.settings.state_url)
+
+    @cached_property
+    def _loaded(self) -> tuple[dict[str, LoadedMapping], list[MappingError]]:
+        return load_directory(self.settings.mappings_dir)
+
+    @property
+    def mappings(self) -> dict[str, LoadedMapping]:
+        return self._loaded[0]
+
+    @property
+    def broken_mappings(self) -> list[MappingError]:
+        return self._loaded[1]
+
+    def mapping(self, exchange: str) -> LoadedMapping:
+        found = self.mappings.get(exchange)
+        if found is not None:
+            return found
+        path = Path(exchange)
+        if path.suffix in (".yaml", ".yml") and path.exists():
+            return load_mapping(path)
+        for error in self.broken_mappings:
+            if error.file and Path(error.file).stem == exchange:
+                raise error
+        known = ", ".join(sorted(self.mappings)) or "none"
+        raise ConfigError(f"no exchange {exchange!r} in {self.settings.mappings_dir} (known: {known})")
+
+    def runner(self, exchange: str, progress: Callable[[RunReport], None] | None = None) -> Runner:
+        return Runner(self.mapping(exchange).compiled, self.settings, self.store, self.resolver, progress)
+
+    def plan(self, exchange: str, triggered_by: str | None = None) -> RunReport:
+        return self.runner(exchange).plan(triggered_by)
+
+    def run(self, exchange: str, triggered_by: str | None = None) -> RunReport:
+        return self.runner(exchange).apply(triggered_by)
+
+    def validate(self, paths: Iterable[Path], online: bool = True) -> list[Finding]:
+        """Every problem in the given mapping files: syntax, model, expressions, and (online) the systems."""
+        findings: list[Finding] = []
+        with ConnectorPool(self.resolver, self.settings) as pool:
+            for path in paths:
+                problems = validate_file(path)
+                if problems:
+                    findings.extend(Finding(p) for p in problems)
+                    continue
+                loaded = load_mapping(path)
+                offline = list(offline_findings(loaded))
+                findings.extend(offline)
+                if online and not offline:
+                    findings.extend(online_findings(loaded, pool.get))
+        return findings
+
+    def connector(self, connector: str, connection_id: str) -> Connector:
+        from hub.connector import connector_class
+
+        return connector_class(connector)(self.resolver.get(connection_id), self.settings)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,185 @@
+"""The one small interface every connector implements, and how the core finds connectors.
+
+A connector is a package under ``connectors/`` (or any installed package) that registers a class under
+the entry-point group ``hub.connectors`` or exports it as ``CONNECTOR`` from ``connectors.<name>``.
+It speaks one system's real protocol and turns that system's errors into :mod:`hub.errors` classes.
+
+What a connector can do is declared as data (:class:`Capabilities`), never discovered by trial: the
+runner and ``hub validate`` read the capabilities to decide how to plan and what to check.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hub.connections import Connection
+from hub.errors import ConfigError, RecordError
+from hub.mapping.model import Incremental, IncrementalStrategy, WriteMode
+from hub.settings import HubSettings
+
+Record = dict[str, Any]
+FieldKind = Literal[
+    "string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list", "binary", "any",
+]
+ActionKind = Literal["create", "update", "delete"]
+ResultStatus = Literal["created", "updated", "deleted", "unchanged", "rejected"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    read: bool = True
+    select_fields: bool = False  # reads only the fields asked for (the agreed data is all that is fetched)
+    incremental: frozenset[IncrementalStrategy] = frozenset({"hash"})
+    lookup: bool = False  # finds existing objects by field values (so retries never duplicate)
+    write_modes: frozenset[WriteMode] = frozenset()
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    kind: FieldKind
+    nullable: bool = True
+    max_length: int | None = None
+    children: dict[str, FieldInfo] | None = None  # rows of a list field (1C tabular section)
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    name: str
+    fields: dict[str, FieldInfo]
+    primary_key: tuple[str, ...] = ()
+    unique_keys: tuple[tuple[str, ...], ...] = ()
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    stream: str
+    key: tuple[str, ...]
+    fields: frozenset[str] | None  # None: every field
+    incremental: Incremental
+    checkpoint: Any  # what the last committed batch returned, None on the first run
+    batch_size: int
+    options: BaseModel = field(default_factory=NoOptions)
+    #: version strategy: the stored version of each key (missing: never seen); the connector fetches
+    #: full objects only for new or changed versions
+    known_versions: Callable[[Sequence[str]], dict[str, str]] | None = None
+
+
+@dataclass
+class SourceBatch:
+    records: list[Record]
+    checkpoint: Any  # the state to save once this batch is applied; resuming from it skips nothing
+    #: version strategy: keys seen with an unchanged version (still present; not re-read)
+    unchanged_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteAction:
+    kind: ActionKind
+    source_key: str
+    fields: Record  # create: every mapped field; update: only the changed ones; delete: delete_fields
+    match: Record  # natural-key values (target.match)
+    target_key: str | None  # the target's id as text, when known (connectors convert it to the key's type)
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    source_key: str
+    status: ResultStatus
+    target_key: Any = None
+    error: RecordError | None = None
+
+
+class Connector:
+    """Base class: override what the capabilities promise."""
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    source_options: ClassVar[type[BaseModel]] = NoOptions
+    target_options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, connection: Connection, settings: HubSettings):
+        self.connection = connection
+        self.settings = settings
+
+    # -- lifecycle
+    def close(self) -> None:
+        """Release sessions and pools."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check(self) -> str:
+        """Prove the system is reachable and the credentials work; return a one-line status."""
+        raise NotImplementedError
+
+    # -- schema
+    def describe(self, entity: str) -> EntityInfo | None:
+        """Fields of a stream/entity, or None if it does not exist."""
+        raise NotImplementedError
+
+    # -- reading
+    def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
+        raise NotImplementedError
+
+    # -- writing
+    def prepare(self, entity: str, record: Record) -> Record:
+        """Convert mapped values to what the target stores (so diffs and hashes compare like with like).
+
+        Raise :class:`~hub.errors.DataError` for a value the target cannot take.
+        """
+        return record
+
+    def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
+               fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+        """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values."""
+        raise NotImplementedError
+
+    def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
+        """Apply the actions; one result per action, in order. Record-level failures are results, not raises."""
+        raise NotImplementedError
+
+    def target_key_field(self, entity: str) -> str | None:
+        """The field holding the target's own id (for the key map), if the entity has one."""
+        return None
+
+
+def connector_class(name: str) -> type[Connector]:
+    """Find a connector by name: an installed entry point, else ``connectors.<name>.CONNECTOR``."""
+    for ep in entry_points(group="hub.connectors"):
+        if ep.name == name:
+            return ep.load()  # type: ignore[no-any-return]
+    try:
+        module = importlib.import_module(f"connectors.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == f"connectors.{name}" or exc.name == "connectors"):
+            raise ConfigError(f"unknown connector {name!r} (no package connectors/{name})") from None
+        raise
+    found = getattr(module, "CONNECTOR", None)
+    if found is None:
+        raise ConfigError(f"connectors/{name} does not export CONNECTOR")
+    return found  # type: ignore[no-any-return]
+
+
+def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}") from None

@@ -1,0 +1,236 @@
+"""Checks a mapping against the systems it names: ``hub validate`` proves every stream, entity and field
+exists and that field types are compatible, before anything runs.
+
+Offline checks (connector names, connector options) need no connection; online checks ask each connector
+to ``describe`` the stream or entity.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hub.connector import Connector, EntityInfo, FieldKind, connector_class, parse_options
+from hub.errors import ConfigError, HubError, MappingError
+from hub.expr.functions import FUNCTIONS
+from hub.expr.language import CONSTANT_NAMES, RESERVED, parse
+from hub.mapping.loader import LoadedMapping
+from hub.mapping.model import ConstField, EachField
+
+#: which expression result kinds a target field of each kind accepts
+ACCEPTS: dict[str, set[str]] = {
+    "string": {"string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "any"},
+    "integer": {"integer", "boolean", "any"},
+    "decimal": {"integer", "decimal", "float", "any"},
+    "float": {"integer", "decimal", "float", "any"},
+    "boolean": {"boolean", "any"},
+    "date": {"date", "datetime", "any"},
+    "datetime": {"datetime", "date", "any"},
+    "uuid": {"uuid", "string", "any"},
+    "json": {"string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list", "any"},
+    "list": {"list", "any"},
+    "binary": {"binary", "any"},
+    "any": {"string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list",
+            "binary", "any"},
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    error: MappingError
+    warning: bool = False
+
+
+ConnectorFactory = Callable[[str, str], Connector]
+
+
+def offline_findings(loaded: LoadedMapping) -> Iterator[Finding]:
+    mapping = loaded.mapping
+    for side, spec in (("source", mapping.source), ("target", mapping.target)):
+        try:
+            cls = connector_class(spec.connector)
+        except ConfigError as exc:
+            yield Finding(_error(loaded, str(exc), side, "connector"))
+            continue
+        model = cls.source_options if side == "source" else cls.target_options
+        try:
+            parse_options(model, spec.options, side)
+        except ConfigError as exc:
+            yield Finding(_error(loaded, str(exc), side, "options"))
+        if side == "source" and mapping.source.incremental.strategy not in cls.capabilities.incremental:
+            yield Finding(_error(loaded, f"connector {spec.connector!r} cannot read with strategy "
+                                         f"{mapping.source.incremental.strategy!r}", "source", "incremental"))
+        if side == "target" and mapping.target.mode not in cls.capabilities.write_modes:
+            yield Finding(_error(loaded, f"connector {spec.connector!r} cannot write in mode "
+                                         f"{mapping.target.mode!r}", "target", "mode"))
+
+
+def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:
+    mapping = loaded.mapping
+    try:
+        source = connect(mapping.source.connector, mapping.source.connection)
+        source_info = source.describe(mapping.source.stream)
+    except HubError as exc:
+        yield Finding(_error(loaded, f"cannot inspect the source: {exc}", "source", "connection"))
+        return
+    try:
+        target = connect(mapping.target.connector, mapping.target.connection)
+        target_info = target.describe(mapping.target.entity)
+    except HubError as exc:
+        yield Finding(_error(loaded, f"cannot inspect the target: {exc}", "target", "connection"))
+        return
+    if source_info is None:
+        yield Finding(_error(loaded, f"stream {mapping.source.stream!r} does not exist in connection "
+                                     f"{mapping.source.connection!r}", "source", "stream"))
+    if target_info is None:
+        yield Finding(_error(loaded, f"entity {mapping.target.entity!r} does not exist in connection "
+                                     f"{mapping.target.connection!r}", "target", "entity"))
+    if source_info is not None:
+        yield from _source_fields(loaded, source_info)
+    if target_info is not None:
+        yield from _target_fields(loaded, source_info, target_info)
+    yield from _lookup_rules(loaded, connect)
+
+
+def _source_fields(loaded: LoadedMapping, info: EntityInfo) -> Iterator[Finding]:
+    mapping = loaded.mapping
+    known = set(info.fields) | set(mapping.lookups)
+    for index, name in enumerate(mapping.source.key):
+        if name not in info.fields:
+            yield Finding(_error(loaded, f"source key field {name!r} is not in {info.name!r}", "source", "key", index))
+    for attr in ("cursor", "version_field"):
+        name = getattr(mapping.source.incremental, attr)
+        if name and name not in info.fields:
+            yield Finding(_error(loaded, f"{attr} {name!r} is not a field of {info.name!r}",
+                                 "source", "incremental", attr))
+    for path, text in _expressions(loaded):
+        for name in sorted(_top_level_names(text) - known):
+            if path[0] == "fields" and "fields" in path[2:]:
+                continue  # a field of a child row: checked by the connector that builds the rows
+            yield Finding(_error(loaded, f"source stream {info.name!r} has no field {name!r}", *path))
+
+
+def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: EntityInfo) -> Iterator[Finding]:
+    mapping = loaded.mapping
+    for name, spec in mapping.fields.items():
+        field = info.fields.get(name)
+        if field is None:
+            yield Finding(_error(loaded, f"target entity {info.name!r} has no field {name!r}", "fields", name))
+            continue
+        produced = _spec_kind(spec, source)
+        if produced not in ACCEPTS.get(field.kind, ACCEPTS["any"]):
+            yield Finding(_error(loaded, f"field {name!r} is {field.kind} in {info.name!r}, but the expression "
+                                         f"gives {produced}", "fields", name))
+        if isinstance(spec, EachField) and field.children:
+            for child in spec.fields:
+                if child not in field.children:
+                    yield Finding(_error(loaded, f"rows of {name!r} have no field {child!r}",
+                                         "fields", name, "fields", child))
+    if mapping.target.match and tuple(mapping.target.match) not in {tuple(k) for k in info.unique_keys} \
+            and set(mapping.target.match) != set(info.primary_key):
+        yield Finding(_error(loaded, f"no unique key on {mapping.target.match} in {info.name!r}: concurrent "
+                                     "writers could create duplicates (add a unique constraint)",
+                             "target", "match"), warning=True)
+
+
+def _lookup_rules(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:
+    mapping = loaded.mapping
+    for name, rule in mapping.lookups.items():
+        connector = connect(rule.connector or mapping.target.connector, rule.connection or mapping.target.connection)
+        info = connector.describe(rule.entity)
+        if info is None:
+            yield Finding(_error(loaded, f"lookup entity {rule.entity!r} does not exist", "lookups", name, "entity"))
+            continue
+        for position, alternative in enumerate(rule.match):
+            for field in alternative:
+                if field not in info.fields:
+                    yield Finding(_error(loaded, f"{rule.entity!r} has no field {field!r}",
+                                         "lookups", name, "match", position, field))
+        for index, field in enumerate(rule.fields):
+            if field not in info.fields:
+                yield Finding(_error(loaded, f"{rule.entity!r} has no field {field!r}",
+                                     "lookups", name, "fields", index))
+
+
+def _expressions(loaded: LoadedMapping) -> Iterator[tuple[tuple[Any, ...], str]]:
+    mapping = loaded.mapping
+    if mapping.where:
+        yield ("where",), mapping.where
+    for name, rule in mapping.lookups.items():
+        for position, alternative in enumerate(rule.match):
+            for field, text in alternative.items():
+                yield ("lookups", name, "match", position, field), text
+    yield from _field_expressions(mapping.fields, ("fields",))
+
+
+def _field_expressions(fields: dict[str, Any], prefix: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    for name, spec in fields.items():
+        if isinstance(spec, str):
+            yield (*prefix, name), spec
+        elif isinstance(spec, EachField):
+            yield (*prefix, name, "each"), spec.each
+            yield from _field_expressions(spec.fields, (*prefix, name, "fields"))
+
+
+def _top_level_names(text: str) -> set[str]:
+    return set(parse(text).names)
+
+
+def _spec_kind(spec: Any, source: EntityInfo | None) -> str:
+    if isinstance(spec, EachField):
+        return "list"
+    if isinstance(spec, ConstField):
+        return _literal_kind(spec.const)
+    if isinstance(spec, str):
+        return expression_kind(parse(spec).tree, source)
+    return _literal_kind(spec)
+
+
+def expression_kind(node: ast.expr, source: EntityInfo | None) -> str:
+    """A best-effort static type of an expression ("any" when it cannot be known)."""
+    if isinstance(node, ast.Constant):
+        return _literal_kind(node.value)
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANT_NAMES:
+            return _literal_kind(CONSTANT_NAMES[node.id])
+        if node.id in RESERVED or source is None or node.id not in source.fields:
+            return "any"
+        kind: FieldKind = source.fields[node.id].kind
+        return kind
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+        returns = FUNCTIONS[node.func.id].returns
+        if node.func.id in ("coalesce", "default") and node.args:
+            return expression_kind(node.args[0], source)
+        return returns
+    if isinstance(node, (ast.Compare, ast.BoolOp)) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+        return "boolean"
+    if isinstance(node, ast.IfExp):
+        kinds = {expression_kind(branch, source) for branch in (node.body, node.orelse) if not _null(branch)}
+        return kinds.pop() if len(kinds) == 1 else "any"
+    return "any"
+
+
+def _null(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None or isinstance(node, ast.Name) and node.id == "null"
+
+
+def _literal_kind(value: Any) -> str:
+    if value is None:
+        return "any"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "json"
+
+
+def _error(loaded: LoadedMapping, problem: str, *path: Any) -> MappingError:
+    return MappingError(problem, file=str(loaded.path), line=loaded.line_of(*path), path=".".join(map(str, path)))

@@ -1,0 +1,161 @@
+"""Load mapping files: YAML -> typed model -> semantic checks -> compiled functions.
+
+Every problem is reported as ``file:line: field.path: what is wrong``; ``validate_file`` collects all the
+problems of a file, ``load_mapping`` raises the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.errors import MappingError
+from hub.mapping.compiled import CompiledMapping, compile_mapping
+from hub.mapping.model import Mapping
+from hub.mapping.yaml_source import LocatedData, load_located
+
+#: loc entries pydantic adds for the branches of a union; they are not part of the file's structure
+_UNION_TAGS = {"field:expression", "field:const", "field:each"}
+
+
+@dataclass(frozen=True)
+class LoadedMapping:
+    path: Path
+    located: LocatedData
+    compiled: CompiledMapping
+
+    @property
+    def mapping(self) -> Mapping:
+        return self.compiled.mapping
+
+    @property
+    def exchange(self) -> str:
+        return self.compiled.mapping.exchange
+
+    def line_of(self, *path: str | int) -> int | None:
+        return self.located.line_of(tuple(path))
+
+
+def load_mapping(path: Path | str) -> LoadedMapping:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise MappingError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    return load_text(text, str(path))
+
+
+def load_text(text: str, file: str) -> LoadedMapping:
+    located = load_located(text, file)
+    if not isinstance(located.data, dict):
+        raise MappingError("a mapping file must be a YAML mapping (key: value lines)", file=file, line=1)
+    try:
+        mapping = Mapping.model_validate(located.data)
+    except ValidationError as exc:
+        raise _validation_errors(exc, located, file)[0] from None
+    problems = list(semantic_problems(mapping, located, file))
+    if problems:
+        raise problems[0]
+    compiled = compile_mapping(mapping, file, located)
+    return LoadedMapping(path=Path(file), located=located, compiled=compiled)
+
+
+def validate_file(path: Path | str) -> list[MappingError]:
+    """Every problem in one file (a file that does not parse yields one problem)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        located = load_located(text, str(path))
+        mapping = Mapping.model_validate(located.data)
+    except ValidationError as exc:
+        return _validation_errors(exc, located, str(path))
+    except MappingError as exc:
+        return [exc]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [MappingError(f"cannot read: {exc}", file=str(path))]
+    problems = list(semantic_problems(mapping, located, str(path)))
+    if problems:
+        return problems
+    try:
+        compile_mapping(mapping, str(path), located)
+    except MappingError as exc:
+        return [exc]
+    return []
+
+
+def load_directory(directory: Path) -> tuple[dict[str, LoadedMapping], list[MappingError]]:
+    """All mappings of a directory; a broken file is reported and does not hide the others."""
+    loaded: dict[str, LoadedMapping] = {}
+    errors: list[MappingError] = []
+    for path in sorted(directory.glob("*.y*ml")):
+        try:
+            item = load_mapping(path)
+        except MappingError as exc:
+            errors.append(exc)
+            continue
+        if item.exchange in loaded:
+            errors.append(MappingError(
+                f"exchange {item.exchange!r} is already defined in {loaded[item.exchange].path}",
+                file=str(path), line=item.line_of("exchange"), path="exchange"))
+            continue
+        loaded[item.exchange] = item
+    return loaded, errors
+
+
+def semantic_problems(mapping: Mapping, located: LocatedData, file: str) -> Iterable[MappingError]:
+    """Rules that span several keys (pydantic checks each key on its own)."""
+
+    def problem(message: str, *path: str | int) -> MappingError:
+        return MappingError(message, file=file, line=located.line_of(path), path=".".join(map(str, path)))
+
+    mapped = set(mapping.fields)
+    target = mapping.target
+    for index, name in enumerate(target.match):
+        if name not in mapped:
+            yield problem(f"match field {name!r} is not in fields (it must be mapped to be matched)",
+                          "target", "match", index)
+    for index, name in enumerate(target.create_only):
+        if name not in mapped:
+            yield problem(f"create_only field {name!r} is not in fields", "target", "create_only", index)
+    if target.mode in ("upsert", "update_only") and not target.match:
+        yield problem(f"mode {target.mode!r} needs target.match: the fields that find the existing object",
+                      "target", "mode")
+    if target.mode == "update_only" and target.create_only:
+        yield problem("create_only makes no sense with mode 'update_only' (nothing is ever created)",
+                      "target", "create_only")
+    for name in mapping.lookups:
+        if name in ("parent", "settings", "record") or name.startswith("_"):
+            yield problem(f"lookup name {name!r} is reserved", "lookups", name)
+    if not mapping.schedule and not mapping.triggers:
+        yield problem("an exchange needs a schedule, triggers, or both (otherwise it never runs)", "schedule")
+
+
+def _validation_errors(exc: ValidationError, located: LocatedData, file: str) -> list[MappingError]:
+    errors: list[MappingError] = []
+    for error in exc.errors(include_url=False):
+        loc = _clean(tuple(error["loc"]))
+        message = _message(error, loc)
+        errors.append(MappingError(message, file=file, line=located.line_of(loc), path=".".join(map(str, loc))))
+    return errors
+
+
+def _clean(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union-branch tags pydantic puts in a location; they are not keys of the file."""
+    return tuple(part for part in loc if not (isinstance(part, str) and (
+        part in _UNION_TAGS or part.startswith(("function-", "constrained-")))))
+
+
+def _message(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    if kind == "missing":
+        return f"required key {loc[-1]!r} is missing" if loc else "required key is missing"
+    text = error["msg"] or kind
+    return text[0].lower() + text[1:]

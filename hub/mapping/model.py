@@ -1,0 +1,174 @@
+"""The mapping model: the one source of truth for what a mapping file may say.
+
+``config/mapping.schema.json`` is generated from these classes (``hub schema``), so editors complete and
+check mapping files with exactly the rules the hub enforces. Closed vocabularies are ``Literal`` types.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+WriteMode = Literal["create", "upsert", "update_only"]
+IncrementalStrategy = Literal["cursor", "hash", "version"]
+DeletePolicy = Literal["ignore", "delete", "mark"]
+
+EXCHANGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a mapping must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Incremental(_Strict):
+    """How the source finds what is new since the last run."""
+
+    strategy: IncrementalStrategy = Field(
+        "hash",
+        description="cursor: read rows whose cursor field is past the checkpoint; hash: read everything and "
+        "skip records whose mapped content did not change; version: compare a version field (1C DataVersion) "
+        "and fetch only new or changed objects",
+    )
+    cursor: str | None = Field(None, description="the source field that grows on every change (strategy: cursor)")
+    version_field: str | None = Field(None, description="the source field that changes on every write (strategy: version)")
+    lookback: int = Field(
+        0, ge=0, description="cursor strategy: seconds (datetime cursor) or units (numeric cursor) re-read before "
+        "the checkpoint, for rows committed late; unchanged re-reads cost nothing",
+    )
+    detect_deletes: bool = Field(False, description="a full read reports keys that disappeared from the source")
+
+    @model_validator(mode="after")
+    def _needs_field(self) -> Incremental:
+        if self.strategy == "cursor" and not self.cursor:
+            raise ValueError("strategy 'cursor' needs 'cursor: <field>'")
+        if self.strategy == "version" and not self.version_field:
+            raise ValueError("strategy 'version' needs 'version_field: <field>'")
+        if self.detect_deletes and self.strategy == "cursor":
+            raise ValueError("detect_deletes needs a full read (strategy 'hash' or 'version'), not 'cursor'")
+        return self
+
+
+class Source(_Strict):
+    connector: str = Field(description="connector package name under connectors/, e.g. crm_db, onec_odata, inbox")
+    connection: str = Field(description="connection id (Airflow Connection or AIRFLOW_CONN_<ID>)")
+    stream: str = Field(description="table, entity set, or event stream to read")
+    key: list[str] = Field(description="field(s) that identify a record in the source")
+    incremental: Incremental = Incremental()
+    options: dict[str, Any] = Field(default_factory=dict, description="connector-specific read options")
+
+    _as_list = field_validator("key", mode="before")(lambda v: [v] if isinstance(v, str) else v)
+
+
+class Target(_Strict):
+    connector: str
+    connection: str
+    entity: str = Field(description="table or entity set to write")
+    key: str | None = Field(None, description="the target's own id field, recorded in the key map")
+    match: list[str] = Field(
+        default_factory=list,
+        description="natural-key fields used to find an existing target object before creating one "
+        "(a retry then never duplicates)",
+    )
+    mode: WriteMode = "upsert"
+    create_only: list[str] = Field(
+        default_factory=list,
+        description="fields set when the object is created and never overwritten afterwards "
+        "(the target system owns them from then on)",
+    )
+    on_delete: DeletePolicy = Field("ignore", description="what to do when the source record disappears")
+    delete_fields: dict[str, Any] = Field(
+        default_factory=dict, description="on_delete: mark: the fields to set on the target object, e.g. deleted: true"
+    )
+    key_map_entity: str | None = Field(None, description="entity name in the key map (default: the target entity)")
+    options: dict[str, Any] = Field(default_factory=dict, description="connector-specific write options")
+
+    _as_list = field_validator("match", "create_only", mode="before")(
+        lambda v: [v] if isinstance(v, str) else v
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Target:
+        if self.on_delete == "mark" and not self.delete_fields:
+            raise ValueError("on_delete: mark needs delete_fields (e.g. {deleted: true})")
+        return self
+
+
+class LookupRule(_Strict):
+    """Find an existing object (e.g. the CRM client of a form submission) before mapping a record.
+
+    ``match`` lists alternatives tried in order; each maps target fields to expressions over the source
+    record. The first alternative that finds an object wins, and its fields are available to ``fields``
+    under the lookup's name (``client.id``). Nothing found gives ``null``.
+    """
+
+    connection: str | None = Field(None, description="default: the target connection")
+    connector: str | None = Field(None, description="default: the target connector")
+    entity: str
+    match: list[dict[str, str]] = Field(min_length=1)
+    fields: list[str] = Field(min_length=1, description="fields of the found object made available to the mapping")
+
+
+class EachField(_Strict):
+    """A list-valued target field (1C tabular section, child rows) built from a list in the source."""
+
+    each: str = Field(description="expression giving the list of source rows")
+    fields: dict[str, FieldSpec]
+
+
+class ConstField(_Strict):
+    const: Any = Field(description="a literal value, written as is")
+
+
+def _field_kind(value: Any) -> str | None:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return "field:expression"
+    if isinstance(value, dict):
+        return "field:each" if "each" in value else "field:const" if "const" in value else None
+    if isinstance(value, (ConstField, EachField)):
+        return "field:each" if isinstance(value, EachField) else "field:const"
+    return None
+
+
+FIELD_SHAPE = "a field is an expression, a literal, {const: value} or {each: list, fields: {...}}"
+
+FieldSpec = Annotated[
+    Annotated[str | int | float | bool | None, Tag("field:expression")]
+    | Annotated[ConstField, Tag("field:const")]
+    | Annotated[EachField, Tag("field:each")],
+    Discriminator(_field_kind, custom_error_type="field_shape", custom_error_message=FIELD_SHAPE),
+    Field(description="an expression over the source record, a literal, {const: ...} or {each: ..., fields: ...}"),
+]
+EachField.model_rebuild()
+
+
+class Mapping(_Strict):
+    """One exchange: which fields cross from which system to which, and how."""
+
+    mapping_format: Literal[1] = Field(1, description="version of this file format")
+    exchange: str = Field(description="unique name; becomes the DAG id")
+    description: str = Field(min_length=1, description="what this exchange does, for operators")
+    schedule: str | None = Field(None, description="cron expression or preset such as @hourly; null: event-driven only")
+    triggers: list[str] = Field(
+        default_factory=list,
+        description="asset URIs that wake this exchange, e.g. hub://inbox/website or hub://crm/clients",
+    )
+    source: Source
+    target: Target
+    where: str | None = Field(None, description="a record crosses only if this expression is true")
+    lookups: dict[str, LookupRule] = Field(default_factory=dict)
+    fields: dict[str, FieldSpec] = Field(min_length=1, description="target field <- expression; nothing else crosses")
+    batch_size: int | None = Field(None, ge=1, le=100_000)
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="exchange-level parameters available to expressions as settings.<name>"
+    )
+
+    @field_validator("exchange")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not EXCHANGE_NAME.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
+        return value

@@ -1,0 +1,461 @@
+"""Run one exchange: read -> lookups -> where -> map -> compare -> plan -> (apply) -> commit, per batch.
+
+``plan`` does everything but the writes and the state changes, so what it reports is what ``apply``
+would do. ``apply`` records intent in the effect ledger, writes through the target connector, then
+commits the batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one
+transaction. A run killed at any point resumes from the last committed checkpoint; records written
+before the kill but not committed are found again by the target lookup (or the ledger), never duplicated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from hub.connections import ConnectionResolver
+from hub.connector import Connector, ReadRequest, SourceBatch, WriteAction, WriteResult, parse_options
+from hub.errors import ConfigError, DataError, FatalError, HubError, OutcomeUnknown, RecordError, RetriableError
+from hub.mapping.compiled import CompiledMapping
+from hub.runner.context import RunContext
+from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
+from hub.runner.pool import ConnectorPool
+from hub.runner.report import Change, RunReport, Sample
+from hub.settings import HubSettings
+from hub.state import codec
+from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore
+
+Progress = Callable[[RunReport], None]
+MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
+DELETE_MARK = "$delete"  # a dead letter for a failed deletion carries this key in its payload
+
+
+class Runner:
+    def __init__(self, compiled: CompiledMapping, settings: HubSettings, store: StateStore,
+                 resolver: ConnectionResolver, progress: Progress | None = None):
+        self.compiled = compiled
+        self.mapping = compiled.mapping
+        self.settings = settings
+        self.store = store
+        self.resolver = resolver
+        self.progress = progress
+        self.context = RunContext(store, settings.default_region, settings.timezone)
+        self.batch_size = self.mapping.batch_size or settings.batch_size
+
+    # -- public entry points ----------------------------------------------------------------------------
+
+    def plan(self, triggered_by: str | None = None) -> RunReport:
+        return self._run("plan", triggered_by, lambda run: self._sync(run, apply=False))
+
+    def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
+        def body(run: _Run) -> None:
+            self._replay(run, self._auto_replay_ids(), apply=True)
+            self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
+        return self._run("apply", triggered_by, body)
+
+    def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None) -> RunReport:
+        """Send dead letters (all open ones of this exchange, or ``ids``) through the current mapping."""
+        return self._run("replay", triggered_by, lambda run: self._replay(run, ids, apply=True))
+
+    # -- run lifecycle ----------------------------------------------------------------------------------
+
+    def _run(self, mode: str, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
+        run_id = self.store.start_run(self.mapping.exchange, mode, self.compiled.version, triggered_by)
+        report = RunReport(self.mapping.exchange, mode, run_id, self.compiled.version)
+        started = time.monotonic()
+        with ConnectorPool(self.resolver, self.settings) as pool:
+            run = _Run(self, pool, report)
+            try:
+                body(run)
+                report.status = "success"
+            except HubError as exc:
+                report.status, report.message = "failed", _one_line(exc)
+                raise
+            except Exception as exc:
+                report.status, report.message = "failed", f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+                raise
+            finally:
+                report.seconds = time.monotonic() - started
+                self.store.finish_run(run_id, report.status, report.counts, report.message)
+        return report
+
+    def _auto_replay_ids(self) -> list[int]:
+        letters = self.store.dead_letters(self.mapping.exchange, status="open", limit=10_000)
+        return [letter.id for letter in letters if letter.error_class == "DependencyMissing"]
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def _sync(self, run: _Run, apply: bool, allow_mass_delete: bool = False) -> None:
+        exchange = self.mapping.exchange
+        source = self.mapping.source
+        start = self.store.checkpoint(exchange)
+        sweep_from_start = start is None
+        completed = False
+        for batch in self._read_with_retries(run, start, apply):
+            items = run.items_from_records(batch.records)
+            run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
+                        unchanged_keys=batch.unchanged_keys)
+            completed = batch.checkpoint is None
+        if source.incremental.detect_deletes and sweep_from_start and completed \
+                and self.mapping.target.on_delete != "ignore":
+            run.delete_missing(apply=apply, allow_mass_delete=allow_mass_delete)
+
+    def _read_with_retries(self, run: _Run, start: Any, apply: bool) -> Iterator[SourceBatch]:
+        """Source batches; a retriable failure resumes reading from the last batch handed out."""
+        source = self.mapping.source
+        connector = run.pool.get(source.connector, source.connection)
+        options = parse_options(type(connector).source_options, source.options, "source")
+        select = self.compiled.source_fields if connector.capabilities.select_fields else None
+        checkpoint, failures = start, 0
+        while True:
+            request = ReadRequest(stream=source.stream, key=tuple(source.key), fields=select,
+                                  incremental=source.incremental, checkpoint=checkpoint,
+                                  batch_size=self.batch_size, options=options,
+                                  known_versions=self._known_versions)
+            try:
+                for batch in connector.read(request):
+                    yield batch
+                    checkpoint, failures = batch.checkpoint, 0
+                    if checkpoint is None:
+                        return
+                return
+            except RetriableError:
+                failures += 1
+                if failures >= self.settings.retry.attempts:
+                    raise
+                time.sleep(min(self.settings.retry.max_wait, self.settings.retry.initial_wait * 2 ** failures))
+
+    def _known_versions(self, keys: Sequence[str]) -> dict[str, str]:
+        states = self.store.prior_states(self.mapping.exchange, list(keys))
+        return {key: state.version for key, state in states.items() if state.version is not None}
+
+    # -- dead-letter replay -----------------------------------------------------------------------------
+
+    def _replay(self, run: _Run, ids: Sequence[int] | None, apply: bool) -> None:
+        if ids is not None and not ids:
+            return
+        letters = self.store.dead_letters(self.mapping.exchange, status="open", limit=1_000_000, ids=ids)
+        for chunk in _chunks(letters, self.batch_size):
+            payloads = [(letter.source_key, codec.loads(letter.payload)) for letter in chunk]
+            deletes = [run.delete_item(key, p.get("target_key")) for key, p in payloads if p.get(DELETE_MARK)]
+            if deletes:
+                run.apply_deletes(deletes, apply)
+            items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
+            if items:
+                run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
+                            resolve_always=True)
+
+
+class _Run:
+    """The state of one run: connectors, counters, the report; and the per-batch pipeline."""
+
+    def __init__(self, runner: Runner, pool: ConnectorPool, report: RunReport):
+        self.runner = runner
+        self.mapping = runner.mapping
+        self.compiled = runner.compiled
+        self.store = runner.store
+        self.context = runner.context
+        self.pool = pool
+        self.report = report
+        target = self.mapping.target
+        self.target: Connector = pool.get(target.connector, target.connection)
+        self.target_options = parse_options(type(self.target).target_options, target.options, "target")
+        self.key_field = target.key or self.target.target_key_field(target.entity)
+        self.can_lookup = self.target.capabilities.lookup
+        if target.mode not in self.target.capabilities.write_modes:
+            raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
+        if target.mode == "update_only" and not self.can_lookup:
+            raise ConfigError(f"connector {target.connector!r} cannot find objects, so it cannot update_only")
+        self.open_letters = {letter.source_key for letter in
+                             self.store.dead_letters(self.mapping.exchange, status="open", limit=100_000)}
+
+    # -- building items
+
+    def items_from_records(self, records: Iterable[dict[str, Any]]) -> list[Item]:
+        items = []
+        version_field = self.mapping.source.incremental.version_field
+        for record in records:
+            key = source_key(record, self.mapping.source.key)
+            item = Item(source_key=key or "", record=record,
+                        version=key_text(record.get(version_field)) if version_field else None)
+            if key is None:
+                item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+            items.append(item)
+        return items
+
+    # -- the pipeline
+
+    def process(self, items: list[Item], *, apply: bool, checkpoint: Any, save_checkpoint: bool,
+                unchanged_keys: list[str], resolve_always: bool = False) -> None:
+        where_first = not self.compiled.where_uses_lookups
+        if where_first:
+            self._where(items)
+        self._lookups(items)
+        if not where_first:
+            self._where(items)
+        self._map(items)
+        self._compare(items)
+        if apply:
+            self._write(items)
+        else:
+            self._find_existing([i for i in items if i.pending])
+            self._decide([i for i in items if i.pending])
+            self._check_ledger([i for i in items if i.action])
+            for item in items:
+                if item.action and item.pending:
+                    item.outcome = {"create": "created", "update": "updated", "delete": "deleted"}[item.action.kind]
+        self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
+
+    def _where(self, items: list[Item]) -> None:
+        where = self.compiled.where
+        if where is None:
+            return
+        for item in items:
+            if item.pending:
+                try:
+                    if not where(item.record, self.context, item.lookups):
+                        item.outcome = "filtered"
+                except RecordError as exc:
+                    item.reject(exc)
+
+    def _lookups(self, items: list[Item]) -> None:
+        target = self.mapping.target
+        for name, rule in self.mapping.lookups.items():
+            connector = self.pool.get(rule.connector or target.connector, rule.connection or target.connection)
+            waiting = [i for i in items if i.pending]
+            for matcher in self.compiled.lookup_matchers[name]:
+                groups: dict[tuple[str, ...], list[tuple[Item, tuple[Any, ...]]]] = {}
+                for item in waiting:
+                    try:
+                        wanted = matcher(item.record, self.context)
+                    except RecordError as exc:
+                        item.reject(exc)
+                        continue
+                    if all(v is not None and v != "" for v in wanted.values()):
+                        groups.setdefault(tuple(wanted), []).append((item, tuple(wanted.values())))
+                for by, members in groups.items():
+                    found = connector.lookup(rule.entity, by, list({v for _, v in members}), rule.fields)
+                    for item, values in members:
+                        if values in found:
+                            item.lookups[name] = found[values]
+                waiting = [i for i in waiting if i.pending and name not in i.lookups]
+            for item in items:
+                item.lookups.setdefault(name, None)
+
+    def _map(self, items: list[Item]) -> None:
+        entity = self.mapping.target.entity
+        for item in items:
+            if not item.pending:
+                continue
+            try:
+                mapped = self.compiled.map_record(item.record, self.context, item.lookups)
+                item.mapped = self.target.prepare(entity, mapped)
+                item.content_hash = codec.content_hash(item.mapped)
+            except RecordError as exc:
+                item.reject(exc)
+
+    def _compare(self, items: list[Item]) -> None:
+        keys = [i.source_key for i in items if i.pending]
+        prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
+        for item in items:
+            if not item.pending:
+                continue
+            item.prior = prior.get(item.source_key)
+            if item.prior and item.prior.content_hash == item.content_hash:
+                item.outcome = "unchanged"
+                item.target_key = item.prior.target_key
+
+    def _find_existing(self, items: list[Item]) -> None:
+        """Fetch the target objects these records correspond to: by known target key, else by match fields."""
+        if not self.can_lookup or not items:
+            return
+        target = self.mapping.target
+        fields = sorted(set(self.compiled.mapping.fields) | ({self.key_field} if self.key_field else set()))
+        by_key = [i for i in items if self.key_field and i.prior and i.prior.target_key]
+        if by_key:
+            found = self.target.lookup(target.entity, (self.key_field,),
+                                       list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
+            found = {(key_text(k[0]),): v for k, v in found.items()}
+            for item in by_key:
+                item.existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+        by_match = [i for i in items if i.existing is None and target.match]
+        if by_match:
+            values = {i.source_key: tuple(i.mapped.get(f) for f in target.match) for i in by_match}  # type: ignore
+            found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
+            for item in by_match:
+                item.existing = found.get(values[item.source_key])
+
+    def _decide(self, items: list[Item]) -> None:
+        target = self.mapping.target
+        for item in items:
+            mapped = item.mapped or {}
+            match = {f: mapped.get(f) for f in target.match}
+            existing = item.existing
+            if existing is None:
+                if target.mode == "update_only":
+                    item.outcome = "skipped"
+                    continue
+                item.action = WriteAction("create", item.source_key, mapped, match, None,
+                                          idempotency_key(self.mapping.exchange, item.source_key,
+                                                          item.content_hash, "create"))
+                continue
+            item.target_key = key_text(existing.get(self.key_field)) if self.key_field else None
+            if target.mode == "create":
+                item.outcome = "unchanged"  # it exists already: a create-only exchange leaves it alone
+                continue
+            changes = tuple(Change(f, existing.get(f), v) for f, v in mapped.items()
+                            if f not in target.create_only and not same_value(existing.get(f), v))
+            if not changes:
+                item.outcome = "unchanged"
+                continue
+            item.changes = changes
+            item.action = WriteAction("update", item.source_key, {c.field: c.new for c in changes}, match,
+                                      item.target_key,
+                                      idempotency_key(self.mapping.exchange, item.source_key, item.content_hash,
+                                                      "update"))
+
+    def _check_ledger(self, items: list[Item]) -> None:
+        """Writes already done are not done again; uncertain ones without a lookup go to an operator."""
+        effects = self.store.effects([i.action.idempotency_key for i in items])  # type: ignore[union-attr]
+        for item in items:
+            status = effects.get(item.action.idempotency_key)  # type: ignore[union-attr]
+            if status is None:
+                continue
+            if status[0] == "done":
+                item.outcome, item.target_key, item.action = "unchanged", status[1], None
+            elif status[0] == "pending" and not self.can_lookup:
+                item.reject(OutcomeUnknown(
+                    "an earlier attempt to write this record was interrupted and the target cannot be searched "
+                    "to tell whether it happened; check the target, then replay or discard this dead letter"))
+
+    def _write(self, items: list[Item]) -> None:
+        """Plan and write with retries; a retry re-plans first, so a write that did land is not repeated."""
+        pending = [i for i in items if i.pending]
+        if not pending:
+            return
+        attempted: dict[str, str] = {}  # source key -> action kind sent in an earlier attempt
+        for attempt in self._retrying():
+            with attempt:
+                for item in pending:
+                    item.existing, item.action, item.changes, item.outcome, item.error = None, None, (), None, None
+                self._find_existing(pending)
+                self._decide(pending)
+                for item in pending:  # a lost response: the re-read shows the earlier attempt did land
+                    if item.outcome == "unchanged" and item.source_key in attempted:
+                        item.outcome = "created" if attempted[item.source_key] == "create" else "updated"
+                with_action = [i for i in pending if i.action and i.pending]
+                self._check_ledger(with_action)
+                with_action = [i for i in with_action if i.action and i.pending]
+                attempted.update((i.source_key, i.action.kind) for i in with_action)  # type: ignore[union-attr]
+                if with_action:
+                    self.store.intend(self.mapping.exchange, self.report.run_id,
+                                      [(i.action.idempotency_key, i.source_key, i.action.kind)  # type: ignore
+                                       for i in with_action])
+                    results = self.target.write(self.mapping.target.entity,
+                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    self._take_results(with_action, results)
+
+    def _retrying(self) -> Retrying:
+        policy = self.runner.settings.retry
+        return Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
+                        stop=stop_after_attempt(policy.attempts),
+                        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait))
+
+    def _take_results(self, items: list[Item], results: list[WriteResult]) -> None:
+        if len(results) != len(items):
+            raise FatalError(f"connector {self.mapping.target.connector!r} returned {len(results)} results "
+                             f"for {len(items)} writes")
+        for item, result in zip(items, results, strict=True):
+            if result.status == "rejected":
+                item.reject(result.error or RecordError("rejected by the target"))
+            else:
+                item.outcome = result.status
+                item.target_key = key_text(result.target_key) if result.target_key is not None else item.target_key
+
+    # -- deletions
+
+    def delete_missing(self, apply: bool, allow_mass_delete: bool) -> None:
+        exchange, target = self.mapping.exchange, self.mapping.target
+        missing = self.store.unseen_keys(exchange, self.report.run_id)
+        known = len(missing) + self.report.counts.read
+        if missing and len(missing) > 10 and len(missing) > MASS_DELETE_SHARE * known and not allow_mass_delete:
+            raise FatalError(f"refusing to delete {len(missing)} of {known} objects in one run: the source may be "
+                             "unreachable or filtered by permissions; check it, then run with --allow-mass-delete")
+        for chunk in _chunks(missing, self.runner.batch_size):
+            self.apply_deletes([self.delete_item(key, target_key) for key, target_key in chunk], apply)
+
+    def apply_deletes(self, items: list[Item], apply: bool) -> None:
+        if apply:
+            self.store.intend(self.mapping.exchange, self.report.run_id,
+                              [(i.action.idempotency_key, i.source_key, "delete") for i in items])  # type: ignore
+            for attempt in self._retrying():
+                with attempt:
+                    results = self.target.write(self.mapping.target.entity, [i.action for i in items],  # type: ignore
+                                                self.target_options)
+            self._take_results(items, results)
+        else:
+            for item in items:
+                item.outcome = "deleted"
+        self._finish(items, apply, None, False, [], True, forget=True)
+
+    def delete_item(self, key: str, target_key: str | None) -> Item:
+        target = self.mapping.target
+        item = Item(source_key=key, record={DELETE_MARK: True, "target_key": target_key}, target_key=target_key)
+        item.action = WriteAction("delete", key, dict(target.delete_fields) if target.on_delete == "mark" else {},
+                                  {}, target_key, idempotency_key(self.mapping.exchange, key, None, "delete"))
+        return item
+
+    # -- committing
+
+    def _finish(self, items: list[Item], apply: bool, checkpoint: Any, save_checkpoint: bool,
+                unchanged_keys: list[str], resolve_always: bool, forget: bool = False) -> None:
+        counts = Counts(read=0 if forget else len(items))
+        commit = BatchCommit(self.mapping.exchange, self.report.run_id, self.compiled.version,
+                             checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts)
+        entity = self.mapping.target.key_map_entity or self.mapping.target.entity
+        source_conn, target_conn = self.mapping.source.connection, self.mapping.target.connection
+        for item in items:
+            outcome = item.outcome or "skipped"
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
+                                      str(item.error) if item.error else None))
+            if item.action is not None:
+                status = "rejected" if outcome == "rejected" else "done"
+                commit.effects_done[item.action.idempotency_key] = (status, item.target_key)
+            if outcome == "rejected":
+                error = item.error or RecordError("rejected")
+                commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))
+                continue
+            if forget:
+                commit.forget.append(item.source_key)
+                continue
+            if item.source_key in self.open_letters or resolve_always:
+                commit.resolved.append(item.source_key)
+            if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
+                commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key)
+            if item.target_key is not None and outcome in ("created", "updated", "unchanged"):
+                commit.links.append(KeyLink(entity, source_conn, item.source_key, target_conn, item.target_key))
+            if outcome in ("created", "updated", "deleted"):
+                commit.log.append(dict(source_key=item.source_key, target_key=item.target_key, action=outcome,
+                                       fields=",".join(c.field for c in item.changes) or None))
+        if self.mapping.source.incremental.detect_deletes:
+            commit.seen = [i.source_key for i in items if i.source_key] + list(unchanged_keys)
+        counts.unchanged += len(unchanged_keys)
+        counts.read += len(unchanged_keys)
+        if apply:
+            self.store.commit_batch(commit)
+        self.report.counts.add(counts)
+        if self.runner.progress:
+            self.runner.progress(self.report)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 500 else text[:497] + "..."

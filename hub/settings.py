@@ -1,0 +1,65 @@
+"""Hub settings: one value object, read from ``HUB_*`` environment variables with embedded defaults.
+
+The defaults run the demo on a laptop: SQLite files under ``./var``, phones in Russia, Moscow time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetryPolicy(BaseModel):
+    """How retriable errors (network, timeouts, locks, 502/503/504) are retried."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempts: int = Field(5, ge=1, le=50)
+    initial_wait: float = Field(0.5, ge=0)
+    max_wait: float = Field(30.0, ge=0)
+
+
+class HubSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    home: Path = Path("var")
+    database_url: str = ""
+    mappings_dir: Path = Path("mappings")
+    connections_file: Path | None = None
+    default_region: str = "RU"
+    timezone: str = "Europe/Moscow"
+    batch_size: int = Field(500, ge=1, le=100_000)
+    retry: RetryPolicy = RetryPolicy()
+
+    @property
+    def state_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'hub.db'}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> HubSettings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        simple = {
+            "HUB_HOME": "home",
+            "HUB_DATABASE_URL": "database_url",
+            "HUB_MAPPINGS_DIR": "mappings_dir",
+            "HUB_CONNECTIONS_FILE": "connections_file",
+            "HUB_DEFAULT_REGION": "default_region",
+            "HUB_TIMEZONE": "timezone",
+            "HUB_BATCH_SIZE": "batch_size",
+        }
+        for var, field in simple.items():
+            if env.get(var):
+                values[field] = env[var]
+        retry = {
+            key: env[f"HUB_RETRY_{key.upper()}"]
+            for key in ("attempts", "initial_wait", "max_wait")
+            if env.get(f"HUB_RETRY_{key.upper()}")
+        }
+        if retry:
+            values["retry"] = RetryPolicy(**retry)
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,61 @@
+"""JSON that keeps Decimal, dates, times and bytes: payloads replayed from dead letters and the inbox
+must reach the mapping with the same types they had when they were first read."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": format(value, "f")}
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} value")
+
+
+_DECODERS = {
+    "$decimal": Decimal,
+    "$datetime": dt.datetime.fromisoformat,
+    "$date": dt.date.fromisoformat,
+    "$time": dt.time.fromisoformat,
+    "$bytes": base64.b64decode,
+}
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        decoder = _DECODERS.get(key)
+        if decoder is not None and isinstance(value, str):
+            return decoder(value)
+    return obj
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def loads(text: str | bytes | None) -> Any:
+    return None if text is None else json.loads(text, object_hook=_hook)
+
+
+def content_hash(value: Any) -> str:
+    """A stable fingerprint of mapped content: equal content, equal hash, whatever the key order."""
+    return hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()[:32]

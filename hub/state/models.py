@@ -1,0 +1,159 @@
+"""The hub's own tables (SQLAlchemy 2). Created and upgraded by the Alembic migrations next to this file.
+
+All tables carry the ``hub_`` prefix so the hub can share a PostgreSQL database with Airflow or the CRM.
+Payloads are stored as text in :mod:`hub.state.codec` JSON (portable across SQLite, PostgreSQL, MariaDB,
+and lossless for Decimal and dates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT on servers, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Key = String(255)
+LongText = Text().with_variant(Text(length=2**24 - 1), "mysql", "mariadb")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Checkpoint(Base):
+    """Where an exchange's source reading stands; saved after every applied batch."""
+
+    __tablename__ = "hub_checkpoint"
+    exchange: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecordState(Base):
+    """What was last written for a source record: unchanged content is never written again."""
+
+    __tablename__ = "hub_record_state"
+    exchange: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_key: Mapped[str] = mapped_column(Key, primary_key=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(128))
+    target_key: Mapped[str | None] = mapped_column(Key)
+    seen_run: Mapped[int | None] = mapped_column(Id)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class KeyMap(Base):
+    """The same business object's id in two systems (e.g. CRM client 42 = 1C counterparty guid)."""
+
+    __tablename__ = "hub_key_map"
+    __table_args__ = (
+        UniqueConstraint("entity", "system_a", "id_a", "system_b", name="uq_hub_key_map_a"),
+        Index("ix_hub_key_map_b", "entity", "system_b", "id_b"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(128))
+    system_a: Mapped[str] = mapped_column(String(64))
+    id_a: Mapped[str] = mapped_column(Key)
+    system_b: Mapped[str] = mapped_column(String(64))
+    id_b: Mapped[str] = mapped_column(Key)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Effect(Base):
+    """The effect ledger: intent is recorded before a write, the outcome after it."""
+
+    __tablename__ = "hub_effect_ledger"
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(64), index=True)
+    source_key: Mapped[str] = mapped_column(Key)
+    status: Mapped[str] = mapped_column(String(16))  # pending | done | rejected
+    action: Mapped[str] = mapped_column(String(16))
+    target_key: Mapped[str | None] = mapped_column(Key)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InboxEvent(Base):
+    """An incoming event (form submission, completed call), committed before it is acknowledged."""
+
+    __tablename__ = "hub_inbox"
+    __table_args__ = (UniqueConstraint("stream", "dedup_key", name="uq_hub_inbox_dedup"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str] = mapped_column(LongText)
+    meta: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DeadLetter(Base):
+    """A record that could not cross, with everything needed to replay it after a fix."""
+
+    __tablename__ = "hub_dead_letter"
+    __table_args__ = (
+        UniqueConstraint("exchange", "source_key", name="uq_hub_dead_letter_record"),
+        Index("ix_hub_dead_letter_status", "status", "exchange"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(Key)
+    payload: Mapped[str] = mapped_column(LongText)
+    mapping_version: Mapped[str] = mapped_column(String(32))
+    error_class: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | discarded
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Run(Base):
+    """The run log: one row per plan/apply/replay of an exchange, with its counts."""
+
+    __tablename__ = "hub_run"
+    __table_args__ = (Index("ix_hub_run_exchange", "exchange", "started_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # plan | apply | replay
+    status: Mapped[str] = mapped_column(String(16))  # running | success | failed
+    mapping_version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    read: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    filtered: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    dead_letters_added: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    triggered_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class RecordLog(Base):
+    """Provenance: which run wrote what to which object (field names only, never values)."""
+
+    __tablename__ = "hub_record_log"
+    __table_args__ = (
+        Index("ix_hub_record_log_source", "exchange", "source_key"),
+        Index("ix_hub_record_log_target", "target_key"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Id, index=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(Key)
+    target_key: Mapped[str | None] = mapped_column(Key)
+    action: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,366 @@
+"""The state store: everything the hub remembers between runs, behind one small API.
+
+Each applied batch is committed in ONE transaction (:meth:`StateStore.commit_batch`): record hashes, key
+map, ledger outcomes, provenance, dead letters and the checkpoint move together, so a killed run resumes
+from a consistent point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.state import codec
+from hub.state.engine import make_engine
+from hub.state.migrate import upgrade
+from hub.state.models import (
+    Checkpoint,
+    DeadLetter,
+    Effect,
+    InboxEvent,
+    KeyMap,
+    RecordLog,
+    RecordState,
+    Run,
+    utcnow,
+)
+from hub.state.upsert import upsert
+
+COUNTERS = ("read", "created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected",
+            "dead_letters_added")
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    filtered: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    dead_letters_added: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTERS}
+
+
+@dataclass(frozen=True)
+class PriorState:
+    content_hash: str | None
+    version: str | None
+    target_key: str | None
+
+
+@dataclass(frozen=True)
+class KeyLink:
+    entity: str
+    system_a: str
+    id_a: str
+    system_b: str
+    id_b: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    source_key: str
+    payload: dict[str, Any]
+    error_class: str
+    message: str
+
+
+@dataclass
+class BatchCommit:
+    """Everything one applied batch changes in the hub database."""
+
+    exchange: str
+    run_id: int
+    mapping_version: str
+    states: dict[str, PriorState] = field(default_factory=dict)  # source key -> new state
+    seen: list[str] = field(default_factory=list)  # keys still present in the source (deletion detection)
+    forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
+    links: list[KeyLink] = field(default_factory=list)
+    effects_done: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # idem key -> (status, target)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
+    checkpoint: Any = None
+    save_checkpoint: bool = False
+    counts: Counts = field(default_factory=Counts)
+
+
+class StateStore:
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        if migrate:
+            upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs ------------------------------------------------------------------------------------------
+
+    def start_run(self, exchange: str, mode: str, mapping_version: str, triggered_by: str | None = None) -> int:
+        with self.engine.begin() as c:
+            result = c.execute(Run.__table__.insert().values(
+                exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
+                started_at=utcnow(), triggered_by=triggered_by, **Counts().as_dict()))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, counts: Counts, message: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(Run).where(Run.id == run_id).values(
+                status=status, finished_at=utcnow(), message=message, **counts.as_dict()))
+
+    def runs(self, exchange: str | None = None, limit: int = 20) -> list[Run]:
+        query = select(Run).order_by(Run.id.desc()).limit(limit)
+        if exchange:
+            query = query.where(Run.exchange == exchange)
+        with self.engine.connect() as c:
+            return list(c.execute(query).all())  # type: ignore[arg-type]
+
+    def run(self, run_id: int) -> Run | None:
+        with self.engine.connect() as c:
+            return c.execute(select(Run).where(Run.id == run_id)).first()  # type: ignore[return-value]
+
+    # -- checkpoints and record state -----------------------------------------------------------------
+
+    def checkpoint(self, exchange: str) -> Any:
+        with self.engine.connect() as c:
+            row = c.execute(select(Checkpoint.state).where(Checkpoint.exchange == exchange)).first()
+        return codec.loads(row[0]) if row and row[0] is not None else None
+
+    def set_checkpoint(self, exchange: str, state: Any, run_id: int | None = None) -> None:
+        with self.engine.begin() as c:
+            self._save_checkpoint(c, exchange, state, run_id)
+
+    def prior_states(self, exchange: str, keys: Sequence[str]) -> dict[str, PriorState]:
+        found: dict[str, PriorState] = {}
+        with self.engine.connect() as c:
+            for chunk in _chunks(keys, 500):
+                rows = c.execute(select(RecordState.source_key, RecordState.content_hash, RecordState.version,
+                                        RecordState.target_key)
+                                 .where(RecordState.exchange == exchange, RecordState.source_key.in_(chunk)))
+                for key, content_hash, version, target_key in rows:
+                    found[key] = PriorState(content_hash, version, target_key)
+        return found
+
+    def unseen_keys(self, exchange: str, run_id: int) -> list[tuple[str, str | None]]:
+        """Keys with state that a complete sweep in ``run_id`` did not see: deleted at the source."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(RecordState.source_key, RecordState.target_key).where(
+                RecordState.exchange == exchange,
+                or_(RecordState.seen_run.is_(None), RecordState.seen_run != run_id)))
+            return [(k, t) for k, t in rows]
+
+    def reset_exchange(self, exchange: str) -> None:
+        """Forget checkpoint and record hashes: the next run re-reads and re-compares everything."""
+        with self.engine.begin() as c:
+            c.execute(delete(Checkpoint).where(Checkpoint.exchange == exchange))
+            c.execute(delete(RecordState).where(RecordState.exchange == exchange))
+
+    # -- key map ---------------------------------------------------------------------------------------
+
+    def key_lookup(self, entity: str, value: str, from_system: str, to_system: str) -> str | None:
+        """The id in ``to_system`` of the object known as ``value`` in ``from_system`` (either direction)."""
+        with self.engine.connect() as c:
+            row = c.execute(select(KeyMap.id_b).where(
+                KeyMap.entity == entity, KeyMap.system_a == from_system, KeyMap.id_a == value,
+                KeyMap.system_b == to_system)).first()
+            if row is None:
+                row = c.execute(select(KeyMap.id_a).where(
+                    KeyMap.entity == entity, KeyMap.system_b == from_system, KeyMap.id_b == value,
+                    KeyMap.system_a == to_system)).first()
+        return row[0] if row else None
+
+    def key_links(self, value: str) -> list[KeyMap]:
+        with self.engine.connect() as c:
+            return list(c.execute(select(KeyMap).where(or_(KeyMap.id_a == value, KeyMap.id_b == value))).all())
+
+    def link(self, links: Iterable[KeyLink]) -> None:
+        with self.engine.begin() as c:
+            self._link(c, list(links))
+
+    # -- effect ledger ---------------------------------------------------------------------------------
+
+    def effects(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        with self.engine.connect() as c:
+            for chunk in _chunks(keys, 500):
+                for key, status, target in c.execute(select(Effect.idempotency_key, Effect.status, Effect.target_key)
+                                                     .where(Effect.idempotency_key.in_(chunk))):
+                    found[key] = (status, target)
+        return found
+
+    def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[str, str, str]]) -> None:
+        """Record (idempotency key, source key, action) as pending before the writes happen."""
+        now = utcnow()
+        rows = [dict(idempotency_key=k, exchange=exchange, source_key=s, action=a, status="pending",
+                     run_id=run_id, created_at=now, updated_at=now, target_key=None) for k, s, a in intents]
+        with self.engine.begin() as c:
+            upsert(c, Effect.__table__, rows, ["idempotency_key"], ["run_id", "updated_at"])
+
+    # -- the batch commit ------------------------------------------------------------------------------
+
+    def commit_batch(self, batch: BatchCommit) -> int:
+        """Apply a batch's state changes atomically; return the number of new dead letters."""
+        now = utcnow()
+        with self.engine.begin() as c:
+            if batch.states:
+                upsert(c, RecordState.__table__, [
+                    dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
+                         target_key=s.target_key, seen_run=batch.run_id, updated_at=now)
+                    for k, s in batch.states.items()], ["exchange", "source_key"],
+                    ["content_hash", "version", "target_key", "seen_run", "updated_at"])
+            for chunk in _chunks(batch.seen, 500):
+                c.execute(update(RecordState).where(RecordState.exchange == batch.exchange,
+                                                    RecordState.source_key.in_(chunk)).values(seen_run=batch.run_id))
+            for chunk in _chunks(batch.forget, 500):
+                c.execute(delete(RecordState).where(RecordState.exchange == batch.exchange,
+                                                    RecordState.source_key.in_(chunk)))
+            self._link(c, batch.links)
+            for key, (status, target) in batch.effects_done.items():
+                c.execute(update(Effect).where(Effect.idempotency_key == key).values(
+                    status=status, target_key=target, updated_at=now))
+            if batch.log:
+                c.execute(RecordLog.__table__.insert(), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
+                                                         for e in batch.log])
+            added = self._dead_letters(c, batch, now)
+            if batch.resolved:
+                for chunk in _chunks(batch.resolved, 500):
+                    c.execute(update(DeadLetter).where(
+                        DeadLetter.exchange == batch.exchange, DeadLetter.source_key.in_(chunk),
+                        DeadLetter.status == "open").values(status="resolved", last_seen=now))
+            if batch.save_checkpoint:
+                self._save_checkpoint(c, batch.exchange, batch.checkpoint, batch.run_id)
+            batch.counts.dead_letters_added = added
+            self._progress(c, batch.run_id, batch.counts)
+        return added
+
+    def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
+        c.execute(update(Run).where(Run.id == run_id).values(
+            **{name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}))
+
+    def _dead_letters(self, c: Any, batch: BatchCommit, now: dt.datetime) -> int:
+        if not batch.failures:
+            return 0
+        keys = [f.source_key for f in batch.failures]
+        existing = {k: (i, s) for k, i, s in c.execute(select(DeadLetter.source_key, DeadLetter.id, DeadLetter.status)
+                                                        .where(DeadLetter.exchange == batch.exchange,
+                                                               DeadLetter.source_key.in_(keys)))}
+        added = 0
+        for failure in batch.failures:
+            values = dict(payload=codec.dumps(failure.payload), mapping_version=batch.mapping_version,
+                          error_class=failure.error_class, message=failure.message[:4000], run_id=batch.run_id,
+                          last_seen=now)
+            if failure.source_key in existing:
+                letter_id, status = existing[failure.source_key]
+                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(
+                    status="open", attempts=DeadLetter.attempts + 1, **values))
+                added += status != "open"
+            else:
+                c.execute(DeadLetter.__table__.insert().values(
+                    exchange=batch.exchange, source_key=failure.source_key, status="open", attempts=1,
+                    first_seen=now, **values))
+                added += 1
+        return added
+
+    def _link(self, c: Any, links: list[KeyLink]) -> None:
+        if links:
+            upsert(c, KeyMap.__table__, [dict(entity=l.entity, system_a=l.system_a, id_a=l.id_a,
+                                              system_b=l.system_b, id_b=l.id_b, updated_at=utcnow()) for l in links],
+                   ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
+
+    def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
+        upsert(c, Checkpoint.__table__, [dict(exchange=exchange, state=None if state is None else codec.dumps(state),
+                                              run_id=run_id, updated_at=utcnow())],
+               ["exchange"], ["state", "run_id", "updated_at"])
+
+    # -- dead letters ----------------------------------------------------------------------------------
+
+    def dead_letters(self, exchange: str | None = None, status: str | None = "open", limit: int = 100,
+                     ids: Sequence[int] | None = None) -> list[DeadLetter]:
+        query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
+        if exchange:
+            query = query.where(DeadLetter.exchange == exchange)
+        if status:
+            query = query.where(DeadLetter.status == status)
+        if ids:
+            query = query.where(DeadLetter.id.in_(list(ids)))
+        with self.engine.connect() as c:
+            return list(c.execute(query).all())  # type: ignore[arg-type]
+
+    def dead_letter_count(self, exchange: str | None = None, status: str = "open") -> int:
+        query = select(func.count()).select_from(DeadLetter).where(DeadLetter.status == status)
+        if exchange:
+            query = query.where(DeadLetter.exchange == exchange)
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar_one())
+
+    def discard_dead_letters(self, ids: Sequence[int]) -> int:
+        with self.engine.begin() as c:
+            return c.execute(update(DeadLetter).where(DeadLetter.id.in_(list(ids)), DeadLetter.status == "open")
+                             .values(status="discarded", last_seen=utcnow())).rowcount
+
+    # -- inbox -----------------------------------------------------------------------------------------
+
+    def inbox_put(self, stream: str, dedup_key: str, payload: dict[str, Any],
+                  meta: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """Commit an event durably; returns (inbox id, created). A known (stream, dedup_key) is a no-op."""
+        try:
+            with self.engine.begin() as c:
+                result = c.execute(InboxEvent.__table__.insert().values(
+                    stream=stream, dedup_key=dedup_key, payload=codec.dumps(payload),
+                    meta=codec.dumps(meta) if meta else None, received_at=utcnow()))
+                return int(result.inserted_primary_key[0]), True
+        except IntegrityError:
+            with self.engine.connect() as c:
+                row = c.execute(select(InboxEvent.id).where(InboxEvent.stream == stream,
+                                                            InboxEvent.dedup_key == dedup_key)).first()
+            if row is None:
+                raise
+            return int(row[0]), False
+
+    def inbox_read(self, stream: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any],
+                                                                                dict[str, Any] | None, dt.datetime]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(InboxEvent.id, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
+                             .where(InboxEvent.stream == stream, InboxEvent.id > after_id)
+                             .order_by(InboxEvent.id).limit(limit))
+            return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
+
+    # -- provenance ------------------------------------------------------------------------------------
+
+    def trace(self, key: str) -> dict[str, list[Any]]:
+        """Every run, dead letter, key-map entry and effect that touched a business key."""
+        with self.engine.connect() as c:
+            log = list(c.execute(select(RecordLog).where(or_(RecordLog.source_key == key, RecordLog.target_key == key))
+                                 .order_by(RecordLog.id)).all())
+            letters = list(c.execute(select(DeadLetter).where(DeadLetter.source_key == key)).all())
+            states = list(c.execute(select(RecordState).where(
+                or_(RecordState.source_key == key, RecordState.target_key == key))).all())
+            effects = list(c.execute(select(Effect).where(
+                or_(Effect.source_key == key, Effect.target_key == key))).all())
+            run_ids = {row.run_id for row in log} | {row.run_id for row in letters if row.run_id}
+            runs = list(c.execute(select(Run).where(Run.id.in_(run_ids)).order_by(Run.id)).all()) if run_ids else []
+        return {"runs": runs, "record_log": log, "dead_letters": letters, "record_state": states,
+                "key_map": self.key_links(key), "effects": effects}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+__all__ = ["BatchCommit", "Counts", "Failure", "KeyLink", "PriorState", "StateStore", "and_"]

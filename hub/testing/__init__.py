@@ -1,0 +1,1 @@
+"""Test helpers shipped with the hub so connector packages can reuse them."""

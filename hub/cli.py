@@ -273,6 +273,46 @@ def check(connection: str, connector: Annotated[str, typer.Option(help="connecto
         out.print(f"[green]ok[/green] {instance.check()}", highlight=False)
 
 
+@app.command()
+@handled
+def demo() -> None:
+    """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
+    from sandbox.demo import run_demo
+
+    reports, env = run_demo()
+    table = Table("exchange", "status", "read", "created", "updated", "deleted", "unchanged", "filtered",
+                  "rejected", "dead letters", "seconds", title="what each exchange did")
+    for r in reports:
+        c = r.counts
+        table.add_row(r.exchange, r.status, *(str(v) for v in (c.read, c.created, c.updated, c.deleted, c.unchanged,
+                                                                 c.filtered, c.rejected, c.dead_letters_added)),
+                      f"{r.seconds:.2f}")
+    out.print(table)
+    for note in env.notes:
+        out.print(note, highlight=False)
+    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log", highlight=False)
+
+
+def _register_plugin_commands() -> None:
+    """Connector packages add commands (``hub serve intake``, ``hub listen ami``) through entry points."""
+    from importlib.metadata import entry_points
+
+    for group, typer_app in (("hub.serve", serve_app), ("hub.listen", listen_app), ("hub.commands", app)):
+        for ep in entry_points(group=group):
+            try:
+                command = ep.load()
+            except ImportError:  # the package is not installed in this environment
+                continue
+            typer_app.command(ep.name)(handled(command))
+
+
+serve_app = typer.Typer(help="Run an ingress service (e.g. the website form intake).", no_args_is_help=True)
+listen_app = typer.Typer(help="Run a long-lived event listener (e.g. the Asterisk AMI listener).", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+app.add_typer(listen_app, name="listen")
+_register_plugin_commands()
+
+
 def main() -> None:
     app()
 

@@ -160,20 +160,33 @@ class Connector:
 
 
 def connector_class(name: str) -> type[Connector]:
-    """Find a connector by name: an installed entry point, else ``connectors.<name>.CONNECTOR``."""
+    """Find a connector by name.
+
+    In order: an installed entry point in the ``hub.connectors`` group; ``connectors.<name>.CONNECTOR``;
+    ``connectors.<package>.CONNECTORS[name]`` where ``<package>`` is the part of the name before the first
+    ``_`` (one package may bring several connectors, e.g. ``onec_odata`` and ``onec_soap`` in ``onec``).
+    """
     for ep in entry_points(group="hub.connectors"):
         if ep.name == name:
             return ep.load()  # type: ignore[no-any-return]
-    try:
-        module = importlib.import_module(f"connectors.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == f"connectors.{name}" or exc.name == "connectors"):
-            raise ConfigError(f"unknown connector {name!r} (no package connectors/{name})") from None
-        raise
-    found = getattr(module, "CONNECTOR", None)
+    module = _import_connectors_module(name)
+    if module is not None and getattr(module, "CONNECTOR", None) is not None:
+        return module.CONNECTOR  # type: ignore[no-any-return]
+    package = _import_connectors_module(name.split("_", 1)[0]) if "_" in name else None
+    found = getattr(package, "CONNECTORS", {}).get(name) if package is not None else None
     if found is None:
-        raise ConfigError(f"connectors/{name} does not export CONNECTOR")
+        raise ConfigError(f"unknown connector {name!r} (no package connectors/{name} exporting CONNECTOR, "
+                          "and no entry point in the group 'hub.connectors')")
     return found  # type: ignore[no-any-return]
+
+
+def _import_connectors_module(name: str) -> Any:
+    try:
+        return importlib.import_module(f"connectors.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"connectors.{name}", "connectors"):
+            return None
+        raise
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:

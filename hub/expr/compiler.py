@@ -63,12 +63,18 @@ class Module:
         for name in ("add", "sub", "mul", "div", "floordiv", "mod", "neg", "pos"):
             self.globals[f"_{name}"] = getattr(runtime, name)
         self._constants = 0
+        self._temps = 0
 
     def constant(self, value: Any) -> str:
         name = f"_k{self._constants}"
         self._constants += 1
         self.globals[name] = value
         return name
+
+    def temp(self) -> str:
+        """A fresh local variable name for generated code (part of the chained-comparison fix)."""
+        self._temps += 1
+        return f"_t{self._temps}"
 
     def function_ref(self, name: str) -> str:
         self.globals.setdefault(f"_f_{name}", FUNCTIONS[name].impl)
@@ -163,12 +169,20 @@ class _Emitter:
         return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
 
     def _Compare(self, node: ast.Compare) -> str:
+        # FIX (tests/unit/expr): in a chain ``a < b < c`` the middle operand's code used to be emitted twice, so
+        # nested chains grew the generated source (and run time) as 2**depth: a 201-character expression made
+        # 72 MB of Python. Each middle operand is now computed once into a local (``_tN := ...``).
         parts = []
         left = self.expr(node.left)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
+        last = len(node.ops) - 1
+        for position, (op, right_node) in enumerate(zip(node.ops, node.comparators, strict=True)):
             right = self.expr(right_node)
-            parts.append(f"_cmp({left}, {COMPARE_OPS[type(op)]!r}, {right})")
-            left = right
+            if position < last:
+                temp = self.module.temp()
+                parts.append(f"_cmp({left}, {COMPARE_OPS[type(op)]!r}, ({temp} := {right}))")
+                left = temp
+            else:
+                parts.append(f"_cmp({left}, {COMPARE_OPS[type(op)]!r}, {right})")
         return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
 
     def _IfExp(self, node: ast.IfExp) -> str:

@@ -127,10 +127,10 @@ class _Checker:
             raise ExpressionError(f"literal {node.value!r} is not allowed", _col(node))
 
     def _Name(self, node: ast.Name, depth: int) -> None:
+        # Function names and field names live apart: in ``phone(phone)`` the first is the function,
+        # the second the field (calls are checked in _Call and never visit their func node).
         if node.id.startswith("__"):
             raise ExpressionError(f"name {node.id!r} is not allowed", _col(node))
-        if node.id in FUNCTIONS:
-            raise ExpressionError(f"{node.id!r} is a function: call it as {node.id}(...)", _col(node))
         if node.id not in RESERVED and node.id not in ("True", "False", "None"):
             self.names.add(node.id)
 
@@ -229,7 +229,10 @@ def _is_literal(node: ast.expr) -> bool:
         return True
     if isinstance(node, ast.Name):
         return node.id in CONSTANT_NAMES
-    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
+    # FIX (tests/unit/expr): only a negative *number* is a literal; ``-'a'`` used to count as one, and the
+    # validator then raised a bare TypeError (not ExpressionError) when it computed the literal's value.
+    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+        and type(node.operand.value) in (int, float)
 
 
 def literal_value(node: ast.expr) -> Any:

@@ -1,0 +1,41 @@
+# Everything a fresh machine needs comes from here: Python 3.11, pip and make are the only prerequisites.
+# uv is bootstrapped into a private venv, then the project's .venv is built from the committed uv.lock.
+
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+BOOT       := .uv-bootstrap
+UV         := $(BOOT)/bin/uv
+VENV       := .venv
+export UV_COMPILE_BYTECODE := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint airflow sandbox bench schema clean
+
+$(UV):
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+demo: $(VENV)/.synced  ## run every exchange once on embedded defaults (SQLite, built-in simulators)
+	$(VENV)/bin/hub demo
+
+test: $(VENV)/.synced  ## the whole test suite (needs the local PostgreSQL, MariaDB and Redis)
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+
+airflow: $(VENV)/.synced  ## Airflow standalone on SQLite with the hub's DAGs
+	$(VENV)/bin/hub airflow
+
+bench: $(VENV)/.synced  ## benchmarks: each prints ratios against a baseline measured in the same run
+	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+schema: $(VENV)/.synced  ## regenerate config/mapping.schema.json from the mapping model
+	$(VENV)/bin/hub schema
+
+clean:
+	rm -rf var airflow-home .pytest_cache .ruff_cache

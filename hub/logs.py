@@ -1,0 +1,46 @@
+"""Structured logs (structlog) for the long-running services, with secrets redacted on the way out.
+
+Connectors and services log events with key-value context; any key that looks like a credential is
+replaced by ``***`` whatever the caller passed, so a careless ``log.info(..., password=...)`` cannot leak.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie|signature", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?<=://)([^/@:\s]+):([^/@\s]+)@")
+
+
+def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(event.items()):
+        if _SECRET_KEY.search(key):
+            event[key] = "***"
+        elif isinstance(value, str) and "://" in value:
+            event[key] = _URL_CREDENTIALS.sub(r"\1:***@", value)
+    return event
+
+
+def configure(json: bool = False, level: str = "INFO") -> None:
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

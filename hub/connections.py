@@ -100,6 +100,10 @@ def to_airflow_uri(conn: Connection) -> str:
     return f"{conn.conn_type.replace('_', '-')}://{auth}{conn.host or ''}{port}{schema}{query}"
 
 
+#: the connection id of the hub's own database (the inbox); defined implicitly unless overridden
+HUB_CONNECTION = "hub"
+
+
 class ConnectionResolver:
     """Resolves connection ids: environment first (``AIRFLOW_CONN_<ID>``), then the connections file."""
 
@@ -113,6 +117,8 @@ class ConnectionResolver:
         if env_value:
             return parse_airflow_value(conn_id, env_value)
         entry = self._file_entries().get(conn_id)
+        if entry is None and conn_id == HUB_CONNECTION:
+            return Connection(conn_id=HUB_CONNECTION, conn_type="hub_state")  # the hub's own database
         if entry is None:
             raise ConfigError(
                 f"connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()} "

@@ -23,6 +23,7 @@ from hub.connections import ConnectionResolver
 from hub.mapping.loader import LoadedMapping
 from hub.runner import RunReport
 from hub.settings import HubSettings
+from hub.wakeup import target_asset as _target_asset
 
 DEMO_HOME = Path("var/demo")
 
@@ -90,7 +91,7 @@ def exchange_order(mappings: dict[str, LoadedMapping]) -> list[str]:
 
 def target_asset(loaded: LoadedMapping) -> str:
     target = loaded.mapping.target
-    return f"hub://{target.connection}/{target.entity}"
+    return _target_asset(target.connection, target.entity)
 
 
 @contextlib.contextmanager

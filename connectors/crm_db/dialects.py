@@ -9,7 +9,7 @@ their messages; dead letters and logs must not carry them).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
@@ -46,6 +46,11 @@ class DialectStrategy:
         """``INSERT`` that updates ``update`` columns when a row with the same ``match`` values exists."""
         raise NotImplementedError
 
+    def upsert_is_exact(self, unique_keys: Sequence[tuple[str, ...]], match: Sequence[str],
+                        columns: Collection[str]) -> bool:
+        """Whether the native upsert can only ever touch the row with the same ``match`` values."""
+        return True  # ON CONFLICT (match) reacts to that key alone
+
     def supports_returning(self, engine: Engine) -> bool:
         # SQLAlchemy knows per server version (MariaDB >= 10.5 yes, MySQL no)
         return bool(engine.dialect.insert_returning)
@@ -58,6 +63,10 @@ class DialectStrategy:
     def reflected_kind(self, column_type: sa.types.TypeEngine[Any]) -> str | None:
         """A field kind the generic type mapping would get wrong for this dialect, else None."""
         return None
+
+    def extra_unique_keys(self, conn: sa.Connection, table: sa.Table) -> list[tuple[str, ...]]:
+        """Unique keys reflection misses on this dialect (added to those of the reflected table)."""
+        return []
 
     def fraction_digits(self, column_type: sa.types.TypeEngine[Any]) -> int:
         digits = getattr(column_type, "fsp", None) or getattr(column_type, "precision", None)
@@ -154,6 +163,13 @@ class MySqlStrategy(DialectStrategy):
         columns = update or match
         return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
 
+    def upsert_is_exact(self, unique_keys: Sequence[tuple[str, ...]], match: Sequence[str],
+                        columns: Collection[str]) -> bool:
+        # ON DUPLICATE KEY reacts to every unique key: if the row also sets columns of another key (an
+        # explicit id), a clash there would silently update some other row
+        others = [key for key in unique_keys if set(key) != set(match)]
+        return not any(set(key) & set(columns) for key in others)
+
     def normalize_text(self, value: str) -> str:
         # the default collations are case-insensitive and ignore trailing spaces
         return value.casefold().rstrip(" ")
@@ -213,6 +229,21 @@ class SqliteStrategy(DialectStrategy):
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             conn.exec_driver_sql("BEGIN")
+
+    def extra_unique_keys(self, conn: sa.Connection, table: sa.Table) -> list[tuple[str, ...]]:
+        # SQLAlchemy parses only table-level UNIQUE (...) clauses; an inline "col TEXT UNIQUE" exists only as
+        # an automatic index, which SQLite itself lists
+        quote = conn.dialect.identifier_preparer.quote
+        prefix = f"{quote(table.schema)}." if table.schema else ""
+        keys: list[tuple[str, ...]] = []
+        indexes = conn.exec_driver_sql(f"PRAGMA {prefix}index_list({quote(table.name)})").all()
+        for _seq, name, unique, _origin, partial in indexes:
+            if unique and not partial:
+                info = conn.exec_driver_sql(f"PRAGMA {prefix}index_info({quote(name)})")
+                columns = tuple(row[2] for row in info)
+                if all(columns):  # an expression index has no column names
+                    keys.append(columns)
+        return keys
 
     def insert(self, table: sa.Table) -> Insert:
         return sqlite.insert(table)

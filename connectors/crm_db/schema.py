@@ -100,9 +100,10 @@ class SchemaCache:
                 return None
             # resolve_fks=False: referenced tables are reflected when (and if) they are used
             table = sa.Table(name, self._metadata, autoload_with=conn, resolve_fks=False)
+            extra_keys = self._strategy.extra_unique_keys(conn, table)
         columns = {col.name: self._column_spec(col) for col in table.columns}
         primary_key = tuple(col.name for col in table.primary_key.columns)
-        return TableSchema(table, columns, primary_key, _unique_keys(table, primary_key))
+        return TableSchema(table, columns, primary_key, _unique_keys(table, primary_key, extra_keys))
 
     def _column_spec(self, column: sa.Column[Any]) -> ColumnSpec:
         col_type = column.type
@@ -111,7 +112,7 @@ class SchemaCache:
         return ColumnSpec(
             name=column.name,
             kind=kind,  # type: ignore[arg-type]
-            nullable=bool(column.nullable),
+            nullable=bool(column.nullable) and not column.primary_key,  # SQLite reports key columns nullable
             max_length=getattr(col_type, "length", None) if kind == "string" else None,
             precision=getattr(col_type, "precision", None) if kind == "decimal" else None,
             scale=getattr(col_type, "scale", None) if kind == "decimal" else None,
@@ -144,9 +145,10 @@ def generic_kind(col_type: sa.types.TypeEngine[Any]) -> FieldKind:
     return "any"
 
 
-def _unique_keys(table: sa.Table, primary_key: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+def _unique_keys(table: sa.Table, primary_key: tuple[str, ...],
+                 extra: list[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
     """Unique constraints and full unique indexes (partial or expression indexes cannot back an upsert)."""
-    keys: list[tuple[str, ...]] = []
+    keys: list[tuple[str, ...]] = list(extra)
     for constraint in table.constraints:
         if isinstance(constraint, sa.UniqueConstraint):
             keys.append(tuple(col.name for col in constraint.columns))

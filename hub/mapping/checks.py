@@ -94,8 +94,13 @@ def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterato
     yield from _lookup_rules(loaded, connect)
 
 
+WILDCARD = "*"  # an entity without a fixed schema declares this field: any name is accepted
+
+
 def _source_fields(loaded: LoadedMapping, info: EntityInfo) -> Iterator[Finding]:
     mapping = loaded.mapping
+    if WILDCARD in info.fields:
+        return
     known = set(info.fields) | set(mapping.lookups)
     for index, name in enumerate(mapping.source.key):
         if name not in info.fields:
@@ -115,7 +120,7 @@ def _source_fields(loaded: LoadedMapping, info: EntityInfo) -> Iterator[Finding]
 def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: EntityInfo) -> Iterator[Finding]:
     mapping = loaded.mapping
     for name, spec in mapping.fields.items():
-        field = info.fields.get(name)
+        field = info.fields.get(name) or info.fields.get(WILDCARD)
         if field is None:
             yield Finding(_error(loaded, f"target entity {info.name!r} has no field {name!r}", "fields", name))
             continue
@@ -142,6 +147,8 @@ def _lookup_rules(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[
         info = connector.describe(rule.entity)
         if info is None:
             yield Finding(_error(loaded, f"lookup entity {rule.entity!r} does not exist", "lookups", name, "entity"))
+            continue
+        if WILDCARD in info.fields:
             continue
         for position, alternative in enumerate(rule.match):
             for field in alternative:

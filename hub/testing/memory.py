@@ -73,8 +73,9 @@ class MemoryConnector(Connector):
         rows = self.db.tables.get(entity)
         if rows is None:
             return None
-        names = sorted({k for row in rows for k in row}) or ["id"]
-        return EntityInfo(entity, {n: FieldInfo(n, "any") for n in names}, ("id",))
+        # the fields rows have; an empty table is schemaless ("*": any field may be written)
+        names = {"id"} | ({k for row in rows for k in row} if rows else {"*"})
+        return EntityInfo(entity, {n: FieldInfo(n, "any") for n in sorted(names)}, ("id",))
 
     def target_key_field(self, entity: str) -> str | None:
         return "id"

@@ -1,0 +1,8 @@
+"""CRM database connector (PostgreSQL, MariaDB/MySQL, SQLite) over SQLAlchemy Core."""
+
+from connectors.crm_db.connector import CrmDbConnector
+from connectors.crm_db.options import CrmDbSourceOptions
+
+CONNECTOR = CrmDbConnector
+
+__all__ = ["CONNECTOR", "CrmDbConnector", "CrmDbSourceOptions"]

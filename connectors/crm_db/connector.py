@@ -1,0 +1,151 @@
+"""The CRM database connector: the customer's own tables on PostgreSQL, MariaDB/MySQL or SQLite.
+
+Tables are reflected, never modelled: mappings name the customer's tables and columns. Connection extras:
+
+* ``url``: a full SQLAlchemy URL (else built from conn_type/``dialect``, host, port, login, schema)
+* ``dialect``: postgresql | mysql | mariadb | sqlite (when conn_type does not say)
+* ``db_schema``: the PostgreSQL schema (MySQL: database) holding the tables, default the connection's own
+* ``timezone``: the zone naive datetimes are in (default: the hub's ``timezone`` setting)
+* ``connect_timeout``: seconds (default 10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+
+from connectors.crm_db.coerce import Coercer
+from connectors.crm_db.dialects import DialectStrategy
+from connectors.crm_db.engine import create_engine
+from connectors.crm_db.errors import translated
+from connectors.crm_db.matching import normal_key, select_matching
+from connectors.crm_db.options import CrmDbSourceOptions
+from connectors.crm_db.reader import TableReader
+from connectors.crm_db.schema import SchemaCache, TableSchema
+from connectors.crm_db.writer import TableWriter
+from hub.connections import Connection
+from hub.connector import (
+    Capabilities,
+    Connector,
+    EntityInfo,
+    ReadRequest,
+    Record,
+    SourceBatch,
+    WriteAction,
+    WriteResult,
+)
+from hub.errors import ConfigError, RecordError
+from hub.settings import HubSettings
+
+
+class CrmDbConnector(Connector):
+    name: ClassVar[str] = "crm_db"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        select_fields=True,
+        incremental=frozenset({"cursor", "hash"}),
+        lookup=True,
+        write_modes=frozenset({"create", "upsert", "update_only"}),
+        delete=True,
+    )
+    source_options: ClassVar[type[BaseModel]] = CrmDbSourceOptions
+
+    def __init__(self, connection: Connection, settings: HubSettings):
+        super().__init__(connection, settings)
+        zone = str(connection.extra.get("timezone") or settings.timezone)
+        try:
+            self.timezone = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"connection {connection.describe()}: unknown time zone {zone!r}") from None
+        self._engine: Engine | None = None
+        self._strategy: DialectStrategy | None = None
+        self._schemas: SchemaCache | None = None
+        self._coercer = Coercer(self.timezone)
+
+    # -- lifecycle
+    def _connect(self) -> tuple[Engine, DialectStrategy, SchemaCache]:
+        """The engine is made on first use: building a connector never touches the network."""
+        if self._engine is None or self._strategy is None or self._schemas is None:
+            self._engine, self._strategy = create_engine(self.connection, self.timezone.key)
+            self._schemas = SchemaCache(self._engine, self._strategy, self.connection.extra.get("db_schema"))
+        return self._engine, self._strategy, self._schemas
+
+    @property
+    def where(self) -> str:
+        return self.connection.describe()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = self._strategy = self._schemas = None
+
+    def check(self) -> str:
+        engine, strategy, _ = self._connect()
+        with translated(strategy, self.where), engine.connect() as conn:
+            conn.execute(sa.select(1)).scalar_one()
+            version = ".".join(str(part) for part in (engine.dialect.server_version_info or ())[:3])
+        return f"{self.where}: connected to {engine.dialect.name} {version}".rstrip()
+
+    # -- schema
+    def table(self, entity: str) -> TableSchema | None:
+        _, strategy, schemas = self._connect()
+        with translated(strategy, self.where):
+            return schemas.get(entity)
+
+    def _require(self, entity: str) -> TableSchema:
+        found = self.table(entity)
+        if found is None:
+            raise ConfigError(f"{self.where}: table {entity!r} does not exist")
+        return found
+
+    def describe(self, entity: str) -> EntityInfo | None:
+        found = self.table(entity)
+        return found.entity_info() if found else None
+
+    # -- reading
+    def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
+        engine, strategy, schemas = self._connect()
+        return TableReader(engine, strategy, schemas, self._coercer, self.where).read(request)
+
+    def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
+               fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+        engine, strategy, _ = self._connect()
+        schema = self._require(entity)
+        schema.check_columns([*by, *fields], f"lookup in {entity!r}")
+        wanted: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # normal_key(converted) -> the tuple asked for
+        to_send: list[tuple[Any, ...]] = []
+        for original in values:
+            try:
+                converted = tuple(self._coercer.record(schema, dict(zip(by, original, strict=True))).values())
+            except RecordError:
+                continue  # a value the column cannot hold matches no row
+            if normal_key(converted, strategy) not in wanted:
+                wanted[normal_key(converted, strategy)] = tuple(original)
+                to_send.append(converted)
+        found: dict[tuple[Any, ...], Record] = {}
+        returned = list(dict.fromkeys([*schema.primary_key, *by, *fields]))
+        with translated(strategy, self.where), engine.connect() as conn:
+            for row in select_matching(conn, schema, by, to_send, fields):
+                original = wanted.get(normal_key((row[name] for name in by), strategy))
+                if original is not None and original not in found:  # several rows: the lowest key wins
+                    found[original] = {name: row[name] for name in returned}
+        return found
+
+    # -- writing
+    def prepare(self, entity: str, record: Record) -> Record:
+        return self._coercer.record(self._require(entity), record)
+
+    def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
+        if not actions:
+            return []
+        engine, strategy, _ = self._connect()
+        return TableWriter(engine, strategy, self._require(entity), self._coercer, self.where).write(actions)
+
+    def target_key_field(self, entity: str) -> str | None:
+        found = self.table(entity)
+        return found.primary_key[0] if found is not None and len(found.primary_key) == 1 else None
+

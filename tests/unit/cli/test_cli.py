@@ -1,0 +1,108 @@
+"""The ``hub`` command line, driven in-process: exit codes, messages that name file and line, and the
+history commands (runs, dead letters, trace) reading what runs recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.testing.memory import DATABASES, database
+
+MAPPING = """\
+exchange: clients_copy
+description: copy clients
+schedule: "@hourly"
+source: {connector: memory, connection: src, stream: clients, key: id}
+target: {connector: memory, connection: dst, entity: companies, match: [inn]}
+fields:
+  name: trim(name)
+  inn: require(inn, 'client has no INN')
+"""
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "clients_copy.yaml").write_text(MAPPING, encoding="utf-8")
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(mappings))
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    monkeypatch.setenv("AIRFLOW_CONN_SRC", "memory://cli-src")
+    monkeypatch.setenv("AIRFLOW_CONN_DST", "memory://cli-dst")
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough for the tables
+    database("cli-dst").tables["companies"] = []
+    database("cli-src").tables["clients"] = [
+        {"id": 1, "name": " Alpha ", "inn": "7707083893"},
+        {"id": 2, "name": "Beta", "inn": None},
+        {"id": 3, "name": "Gamma", "inn": "5024089920"},
+    ]
+    yield mappings
+    DATABASES.pop("cli-src", None)
+    DATABASES.pop("cli-dst", None)
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_validate_accepts_a_good_mapping(hub_env: Path) -> None:
+    result = invoke("validate")
+    assert result.exit_code == 0, result.output
+    assert "1 mapping file(s) valid" in result.output
+
+
+def test_validate_names_file_line_and_field_of_each_problem(hub_env: Path) -> None:
+    bad = hub_env / "broken.yaml"
+    bad.write_text(MAPPING.replace("clients_copy", "broken").replace("trim(name)", "name.__class__")
+                   .replace("  inn: require", "  inn: requir"), encoding="utf-8")
+    result = invoke("validate", "--offline", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:7: fields.name:" in result.output
+    assert "may not start with '_'" in result.output
+
+
+def test_validate_reports_fields_the_source_does_not_have(hub_env: Path) -> None:
+    (hub_env / "clients_copy.yaml").write_text(MAPPING.replace("trim(name)", "trim(full_name)"), encoding="utf-8")
+    result = invoke("validate")
+    assert result.exit_code == 1
+    assert "clients_copy.yaml:7: fields.name: source stream 'clients' has no field 'full_name'" in result.output
+
+
+def test_run_then_history_dead_letters_and_trace(hub_env: Path) -> None:
+    plan = invoke("plan", "clients_copy")
+    assert plan.exit_code == 0 and "would create 2" in plan.output
+    run = invoke("run", "clients_copy")
+    assert run.exit_code == 0, run.output
+    assert "create 2" in run.output and "rejected 1" in run.output
+    assert "hub dead-letters list --exchange clients_copy" in run.output
+
+    runs = invoke("runs")
+    assert "clients_copy" in runs.output and "apply" in runs.output and "plan" in runs.output
+
+    letters = invoke("dead-letters", "list")
+    assert "client has no INN" in letters.output
+    shown = invoke("dead-letters", "show", "1")
+    assert '"name": "Beta"' in shown.output
+
+    traced = invoke("trace", "1")
+    assert "key map" in traced.output and "write" in traced.output
+
+    discarded = invoke("dead-letters", "discard", "1")
+    assert "discarded 1" in discarded.output
+    assert "client has no INN" not in invoke("dead-letters", "list").output
+
+
+def test_unknown_exchange_is_a_configuration_error(hub_env: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "nope"])
+    assert result.exit_code == 2
+    assert "no exchange 'nope'" in result.output and "clients_copy" in result.output
+
+
+def test_missing_connection_is_reported_without_secrets(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_DST")
+    result = CliRunner().invoke(app, ["run", "clients_copy"])
+    assert result.exit_code == 2
+    assert "connection 'dst' is not defined" in result.output

@@ -11,16 +11,45 @@ from hub.mapping.loader import load_text
 from hub.runner import Runner
 from hub.settings import HubSettings, RetryPolicy
 from hub.state.store import StateStore
+from hub.testing.databases import mariadb_database, postgres_schema
 from hub.testing.memory import DATABASES, MemoryDatabase, database
 
 _names = itertools.count()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    state = StateStore(f"sqlite:///{tmp_path / 'hub.db'}")
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    with postgres_schema("hub_runner") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    with mariadb_database("hub_runner") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+    """The hub state in each supported database: SQLite, and the real PostgreSQL and MariaDB."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = request.getfixturevalue(f"{request.param}_url")
+    state = StateStore(url)
     yield state
+    _empty(state)
     state.close()
+
+
+def _empty(state: StateStore) -> None:
+    """Session databases are shared by the tests: leave no rows behind."""
+    from hub.state.models import Base
+
+    with state.engine.begin() as c:
+        for table in reversed(Base.metadata.sorted_tables):
+            c.execute(table.delete())
 
 
 @pytest.fixture

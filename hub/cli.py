@@ -119,9 +119,10 @@ def _print_report(report: RunReport, as_json: bool) -> None:
     if as_json:
         out.print_json(data=report.summary())
         return
+    shown = ("created", "updated", "deleted", "rejected") if report.mode == "plan" else ("rejected",)
     for outcome, symbol, colour in (("created", "+", "green"), ("updated", "~", "yellow"), ("deleted", "-", "red"),
                                     ("rejected", "!", "red")):
-        for sample in report.samples.get(outcome, []):
+        for sample in report.samples.get(outcome, []) if outcome in shown else ():
             line = f"[{colour}]{symbol}[/{colour}] {outcome[:-1] if outcome != 'rejected' else 'reject'} " \
                    f"{sample.source_key}" + (f" -> {sample.target_key}" if sample.target_key else "")
             if sample.reason:

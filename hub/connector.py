@@ -195,4 +195,8 @@ def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}") from None
+        error = ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}")
+        # where and what, apart, so that `hub validate` can name the line
+        error.loc = tuple(part for part in first["loc"] if part != "[key]")  # type: ignore[attr-defined]
+        error.problem = first["msg"].removeprefix("Value error, ")  # type: ignore[attr-defined]
+        raise error from None

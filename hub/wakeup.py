@@ -17,13 +17,22 @@ from urllib.parse import quote
 
 
 class Waker(Protocol):
-    def wake(self, asset_uri: str) -> None: ...
+    def wake(self, asset_uri: str) -> None:
+        """Ask for a run of the exchanges triggered by ``asset_uri``; returns at once, never raises."""
+        ...
+
+    def close(self) -> None:
+        """Send what is still queued (briefly), then release resources; for a clean shutdown."""
+        ...
 
 
 class NullWaker:
     """No orchestrator to wake (the CLI, the demo, tests): the scheduled runs pick events up."""
 
     def wake(self, asset_uri: str) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 

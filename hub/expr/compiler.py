@@ -63,6 +63,7 @@ class Module:
         for name in ("add", "sub", "mul", "div", "floordiv", "mod", "neg", "pos"):
             self.globals[f"_{name}"] = getattr(runtime, name)
         self._constants = 0
+        self.functions_used: set[str] = set()
         self._temps = 0
 
     def constant(self, value: Any) -> str:
@@ -77,6 +78,7 @@ class Module:
         return f"_t{self._temps}"
 
     def function_ref(self, name: str) -> str:
+        self.functions_used.add(name)
         self.globals.setdefault(f"_f_{name}", FUNCTIONS[name].impl)
         return f"_f_{name}"
 

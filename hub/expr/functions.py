@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -43,6 +44,9 @@ class FunctionSpec:
     needs_context: bool = False
     literal_args: tuple[int, ...] = ()  # positions that must be literals
     keywords: tuple[str, ...] = ()
+    #: False when the result depends on more than the arguments (the key map): such a mapping's output can
+    #: change while its source record does not, so unchanged source records must still be mapped
+    pure: bool = True
     #: argument position -> function that turns that literal into a ready object once, at compile time
     prepare: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
     doc: str = ""
@@ -125,8 +129,64 @@ def regex_match(value: Any, pattern: re.Pattern[str]) -> bool:
     return text is not None and pattern.search(text) is not None
 
 
+def pick(choices: Any, key: Any) -> Any:
+    """One element of ``choices`` chosen by ``key``, the same one every time the key is the same.
+
+    A whole-number key (an inbox id, a sequence) takes ``choices[key % len(choices)]``: round robin over the
+    sequence. Any other key takes a stable hash of its text. ``None`` for an empty key or an empty list.
+    """
+    if _empty(key) or not isinstance(choices, (list, tuple)) or not choices:
+        return None
+    if isinstance(key, int) and not isinstance(key, bool):
+        return choices[key % len(choices)]
+    return choices[zlib.crc32(str(key).encode("utf-8")) % len(choices)]
+
+
 def length(value: Any) -> int:
     return 0 if value is None else len(value) if isinstance(value, (str, list, tuple, dict)) else len(str(value))
+
+
+# -- lists (child rows: a deal's invoices, an invoice's payments, a 1C tabular section) -------------------
+
+def _items(rows: Any, field: str | None) -> list[Any]:
+    """The non-empty values of a list, or of ``field`` in each of its rows."""
+    if rows is None:
+        return []
+    if not isinstance(rows, (list, tuple)):
+        raise DataError(f"not a list: {_preview(rows)}")
+    values = [row.get(field) if isinstance(row, dict) else None for row in rows] if field is not None else list(rows)
+    return [v for v in values if not _empty(v)]
+
+
+def sum_of(rows: Any, field: str | None = None) -> Decimal:
+    """The sum of ``field`` over the rows (of the list's numbers without ``field``); 0 for none."""
+    total = Decimal(0)
+    for value in _items(rows, field):
+        total += to_decimal(value)  # type: ignore[operator]
+    return total
+
+
+def max_of(rows: Any, field: str | None = None) -> Any:
+    """The largest ``field`` value over the rows (null for none): the latest payment date, the top price."""
+    values = _items(rows, field)
+    try:
+        return max(values) if values else None
+    except TypeError:
+        raise DataError(f"cannot compare the values of {field or 'the list'}: {_preview(values)}") from None
+
+
+def rows_with(rows: Any, field: str, value: Any) -> list[Any]:
+    """The rows whose ``field`` equals ``value`` (the paid invoices: ``rows_with(invoices, 'status', 'paid')``)."""
+    if rows is None:
+        return []
+    if not isinstance(rows, (list, tuple)):
+        raise DataError(f"not a list: {_preview(rows)}")
+    return [row for row in rows if isinstance(row, dict) and row.get(field) == value]
+
+
+def compact(values: Any) -> list[Any]:
+    """The list without its empty elements (null, blank text): ``[phone(phone), email(email)]`` -> present ones."""
+    return _items(values, None)
 
 
 # -- contacts ------------------------------------------------------------------------------------------
@@ -376,6 +436,12 @@ def _check_optional_format(value: Any) -> Any:
     return value if value is None else _check_format(value)
 
 
+def _check_field_name(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"the field name must be text such as 'amount', got {value!r}")
+    return value
+
+
 def _preview(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -393,6 +459,11 @@ def _specs() -> dict[str, FunctionSpec]:
         s("require", require, 1, 2, literal_args=(1,)),
         s("truncate", truncate, 2, 2, "string", literal_args=(1,), prepare={1: _check_count}),
         s("length", length, 1, 1, "integer"),
+        s("pick", pick, 2, 2),
+        s("sum_of", sum_of, 1, 2, "decimal", literal_args=(1,), prepare={1: _check_field_name}),
+        s("max_of", max_of, 1, 2, literal_args=(1,), prepare={1: _check_field_name}),
+        s("rows_with", rows_with, 3, 3, "list", literal_args=(1,), prepare={1: _check_field_name}),
+        s("compact", compact, 1, 1, "list"),
         s("regex_replace", regex_replace, 3, 3, "string", literal_args=(1, 2),
           prepare={1: _prepare_regex}),
         s("regex_match", regex_match, 2, 2, "boolean", literal_args=(1,), prepare={1: _prepare_regex}),
@@ -417,7 +488,7 @@ def _specs() -> dict[str, FunctionSpec]:
         s("format_date", format_date, 2, 2, "string", literal_args=(1,), keywords=("fmt",),
           prepare={1: _check_format}),
         s("add_minutes", add_minutes, 2, 2, "datetime", needs_context=True),
-        s("lookup", lookup, 4, 5, needs_context=True, literal_args=(0, 2, 3, 4), keywords=("required",)),
+        s("lookup", lookup, 4, 5, needs_context=True, literal_args=(0, 2, 3, 4), keywords=("required",), pure=False),
     ]
     return {spec.name: spec for spec in specs}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from hub.errors import MappingError
 from hub.expr.compiler import Module, Scope, field_assignment
+from hub.expr.functions import FUNCTIONS
 from hub.expr.language import ExpressionError, parse
 from hub.mapping.model import ConstField, EachField, FieldSpec, Mapping
 from hub.mapping.yaml_source import LocatedData
@@ -18,7 +19,7 @@ from hub.mapping.yaml_source import LocatedData
 Record = dict[str, Any]
 MapFn = Callable[[Record, Any, Record], Record]
 WhereFn = Callable[[Record, Any, Record], bool]
-MatchFn = Callable[[Record, Any], Record]
+MatchFn = Callable[[Record, Any, Record], Record]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class CompiledMapping:
     map_record: MapFn
     where: WhereFn | None
     where_uses_lookups: bool
+    #: the output depends only on the source record (no lookups, no key map): an unchanged source record
+    #: can be skipped without mapping it
+    pure: bool
     lookup_matchers: dict[str, list[MatchFn]]
     python_source: str
 
@@ -88,6 +92,7 @@ class _Compiler:
             where=functions.get("_where"),
             where_uses_lookups=bool(where_scope.reads & self.lookup_names) or _uses(self.mapping.where,
                                                                                    self.lookup_names),
+            pure=not self.mapping.lookups and all(FUNCTIONS[n].pure for n in self.module.functions_used),
             lookup_matchers={name: [functions[f] for f in fns] for name, fns in matcher_names.items()},
             python_source=self.module.source,
         )
@@ -95,6 +100,7 @@ class _Compiler:
     def _compile_lookups(self, top: Scope) -> dict[str, list[str]]:
         names: dict[str, list[str]] = {}
         for number, (lookup_name, rule) in enumerate(self.mapping.lookups.items()):
+            earlier = frozenset(names)  # a lookup may use the lookups declared before it (contact -> its client)
             names[lookup_name] = []
             for position, alternative in enumerate(rule.match):
                 # FIX (tests/unit/mapping): the lookup name is a YAML key, i.e. arbitrary text; it used to be
@@ -102,12 +108,12 @@ class _Compiler:
                 # when the mapping was loaded. Generated identifiers are now built from numbers only.
                 fn = f"_lookup_{number}_{position}"
                 body = ["out = {}"]
-                scope = Scope(record="rec")  # lookups cannot use other lookups
+                scope = Scope(record="rec", lookups=earlier)
                 for target_field, text in alternative.items():
                     code = self._emit(text, scope, ("lookups", lookup_name, "match", position, target_field))
                     body += field_assignment("out", target_field, code, f"{lookup_name}.{target_field}")
                 body.append("return out")
-                self.module.add_function(fn, "rec, ctx", body)
+                self.module.add_function(fn, "rec, ctx, lk", body)
                 top.reads |= scope.reads
                 top.reads_whole_record |= scope.reads_whole_record
                 names[lookup_name].append(fn)
@@ -131,7 +137,9 @@ class _Compiler:
         self._each_count += 1
         source_list = self._emit(spec.each, scope, (*path, "each"))
         row_var, index_var = f"r{number}", f"i{number}"
-        row_scope = Scope(record=row_var, parent=scope.record, index=index_var, parent_scope=scope)
+        # lookups stay visible inside rows (a contact row's kind: ``phone_kind.Ref_Key``)
+        row_scope = Scope(record=row_var, parent=scope.record, index=index_var, parent_scope=scope,
+                          lookups=scope.lookups)
         body = [
             "rows = []",
             f"for {index_var}, {row_var} in _enumerate({source_list} or (), 1):",

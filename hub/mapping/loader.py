@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub.errors import MappingError
+from hub.expr.language import ExpressionError, parse
 from hub.mapping.compiled import CompiledMapping, compile_mapping
 from hub.mapping.model import Mapping
 from hub.mapping.yaml_source import LocatedData, load_located
@@ -135,6 +136,18 @@ def semantic_problems(mapping: Mapping, located: LocatedData, file: str) -> Iter
         elif not name.isidentifier():  # FIX (tests/unit/mapping): expressions could never refer to it
             yield problem(f"lookup name {name!r} must be a name such as 'client' (letters, digits, '_')",
                           "lookups", name)
+    names = list(mapping.lookups)
+    for position, (name, rule) in enumerate(mapping.lookups.items()):
+        not_yet = set(names[position:])  # a lookup sees only the lookups declared before it
+        for index, alternative in enumerate(rule.match):
+            for field_name, text in alternative.items():
+                try:
+                    used = parse(text).names & not_yet
+                except ExpressionError:
+                    continue  # reported with its position when the mapping is compiled
+                for other in sorted(used):
+                    yield problem(f"lookup {name!r} uses lookup {other!r}, which is not declared before it",
+                                  "lookups", name, "match", index, field_name)
     if not mapping.schedule and not mapping.triggers:
         yield problem("an exchange needs a schedule, triggers, or both (otherwise it never runs)", "schedule")
 

@@ -102,7 +102,8 @@ class LookupRule(_Strict):
 
     ``match`` lists alternatives tried in order; each maps target fields to expressions over the source
     record. The first alternative that finds an object wins, and its fields are available to ``fields``
-    under the lookup's name (``client.id``). Nothing found gives ``null``.
+    under the lookup's name (``client.id``). Nothing found gives ``null``. An alternative may use the
+    lookups declared before it (``{id: contact.client_id}``: the client of the contact found first).
     """
 
     connection: str | None = Field(None, description="default: the target connection")

@@ -189,6 +189,7 @@ class _Run:
 
     def process(self, items: list[Item], *, apply: bool, checkpoint: Any, save_checkpoint: bool,
                 unchanged_keys: list[str], resolve_always: bool = False) -> None:
+        self._skip_unchanged_sources(items)
         where_first = not self.compiled.where_uses_lookups
         if where_first:
             self._where(items)
@@ -207,6 +208,20 @@ class _Run:
                 if item.action and item.pending:
                     item.outcome = {"create": "created", "update": "updated", "delete": "deleted"}[item.action.kind]
         self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
+
+    def _skip_unchanged_sources(self, items: list[Item]) -> None:
+        """Fetch what is known of each record; a pure mapping skips records whose source did not change."""
+        keys = [i.source_key for i in items if i.pending]
+        prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
+        for item in items:
+            if not item.pending:
+                continue
+            item.prior = prior.get(item.source_key)
+            if not self.compiled.pure:
+                continue
+            item.source_hash = codec.content_hash([self.compiled.version, item.record])
+            if item.prior and item.prior.source_hash == item.source_hash:
+                item.outcome, item.target_key = "unchanged", item.prior.target_key
 
     def _where(self, items: list[Item]) -> None:
         where = self.compiled.where
@@ -229,7 +244,7 @@ class _Run:
                 groups: dict[tuple[str, ...], list[tuple[Item, tuple[Any, ...]]]] = {}
                 for item in waiting:
                     try:
-                        wanted = matcher(item.record, self.context)
+                        wanted = matcher(item.record, self.context, item.lookups)
                     except RecordError as exc:
                         item.reject(exc)
                         continue
@@ -257,13 +272,8 @@ class _Run:
                 item.reject(exc)
 
     def _compare(self, items: list[Item]) -> None:
-        keys = [i.source_key for i in items if i.pending]
-        prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
         for item in items:
-            if not item.pending:
-                continue
-            item.prior = prior.get(item.source_key)
-            if item.prior and item.prior.content_hash == item.content_hash:
+            if item.pending and item.prior and item.prior.content_hash == item.content_hash:
                 item.outcome = "unchanged"
                 item.target_key = item.prior.target_key
 
@@ -434,7 +444,8 @@ class _Run:
             if item.source_key in self.open_letters or resolve_always:
                 commit.resolved.append(item.source_key)
             if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
-                commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key)
+                commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key,
+                                                            item.source_hash)
             if item.target_key is not None and outcome in ("created", "updated", "unchanged"):
                 commit.links.append(KeyLink(entity, source_conn, item.source_key, target_conn, item.target_key))
             if outcome in ("created", "updated", "deleted"):

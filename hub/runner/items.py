@@ -22,6 +22,7 @@ class Item:
     lookups: Record = field(default_factory=dict)
     mapped: Record | None = None
     content_hash: str | None = None
+    source_hash: str | None = None
     prior: PriorState | None = None
     existing: Record | None = None
     action: WriteAction | None = None

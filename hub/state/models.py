@@ -43,6 +43,7 @@ class RecordState(Base):
     exchange: Mapped[str] = mapped_column(String(64), primary_key=True)
     source_key: Mapped[str] = mapped_column(Key, primary_key=True)
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    source_hash: Mapped[str | None] = mapped_column(String(64))  # the source record + mapping version
     version: Mapped[str | None] = mapped_column(String(128))
     target_key: Mapped[str | None] = mapped_column(Key)
     seen_run: Mapped[int | None] = mapped_column(Id)

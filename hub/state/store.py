@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.state import codec
@@ -60,6 +60,7 @@ class PriorState:
     content_hash: str | None
     version: str | None
     target_key: str | None
+    source_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,21 @@ class KeyLink:
     id_a: str
     system_b: str
     id_b: str
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One event for :meth:`StateStore.inbox_put_many`."""
+
+    stream: str
+    dedup_key: str
+    payload: dict[str, Any]
+    meta: dict[str, Any] | None = None
+    #: other keys the same event may already be stored under (e.g. its key in the previous dedup window)
+    seen_as: tuple[str, ...] = ()
+
+    def keys(self) -> list[tuple[str, str]]:
+        return [(self.stream, key) for key in (self.dedup_key, *self.seen_as)]
 
 
 @dataclass(frozen=True)
@@ -150,10 +166,10 @@ class StateStore:
         with self.engine.connect() as c:
             for chunk in _chunks(keys, 500):
                 rows = c.execute(select(RecordState.source_key, RecordState.content_hash, RecordState.version,
-                                        RecordState.target_key)
+                                        RecordState.target_key, RecordState.source_hash)
                                  .where(RecordState.exchange == exchange, RecordState.source_key.in_(chunk)))
-                for key, content_hash, version, target_key in rows:
-                    found[key] = PriorState(content_hash, version, target_key)
+                for key, content_hash, version, target_key, source_hash in rows:
+                    found[key] = PriorState(content_hash, version, target_key, source_hash)
         return found
 
     def unseen_keys(self, exchange: str, run_id: int) -> list[tuple[str, str | None]]:
@@ -220,9 +236,9 @@ class StateStore:
             if batch.states:
                 upsert(c, RecordState.__table__, [
                     dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
-                         target_key=s.target_key, seen_run=batch.run_id, updated_at=now)
+                         target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
                     for k, s in batch.states.items()], ["exchange", "source_key"],
-                    ["content_hash", "version", "target_key", "seen_run", "updated_at"])
+                    ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"])
             for chunk in _chunks(batch.seen, 500):
                 c.execute(update(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)).values(seen_run=batch.run_id))
@@ -230,9 +246,10 @@ class StateStore:
                 c.execute(delete(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, batch.links)
-            for key, (status, target) in batch.effects_done.items():
-                c.execute(update(Effect).where(Effect.idempotency_key == key).values(
-                    status=status, target_key=target, updated_at=now))
+            if batch.effects_done:
+                c.execute(update(Effect).where(Effect.idempotency_key == bindparam("key")).values(
+                    status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now),
+                    [{"key": k, "new_status": s, "target": t} for k, (s, t) in batch.effects_done.items()])
             if batch.log:
                 c.execute(RecordLog.__table__.insert(), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                          for e in batch.log])
@@ -249,8 +266,9 @@ class StateStore:
         return added
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
-        c.execute(update(Run).where(Run.id == run_id).values(
-            **{name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}))
+        increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
+        if increments:  # an empty batch (a source with nothing left in it) changes no counter
+            c.execute(update(Run).where(Run.id == run_id).values(**increments))
 
     def _dead_letters(self, c: Any, batch: BatchCommit, now: dt.datetime) -> int:
         if not batch.failures:
@@ -332,6 +350,67 @@ class StateStore:
                 raise
             return int(row[0]), False
 
+    def inbox_put_many(self, items: Sequence[InboxItem]) -> list[tuple[int, bool]]:
+        """Commit many events in ONE transaction (a group commit: one durable write for the lot).
+
+        Returns (inbox id, created) per item, in order. An item whose key or ``seen_as`` keys are stored
+        already, or that repeats an earlier item of the same call, is a no-op returning the stored id. If a
+        concurrent writer commits one of the keys first, the transaction is retried: nothing is stored twice.
+        """
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as c:
+                    return self._inbox_insert(c, items)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _inbox_insert(self, c: Any, items: Sequence[InboxItem]) -> list[tuple[int, bool]]:
+        known = self._inbox_ids(c, {key for item in items for key in item.keys()})
+        results: list[tuple[int, bool]] = [(0, False)] * len(items)
+        fresh: dict[tuple[str, str], list[int]] = {}  # dedup key -> positions of the items it stands for
+        rows: list[dict[str, Any]] = []
+        now = utcnow()
+        for position, item in enumerate(items):
+            stored = next((known[key] for key in item.keys() if key in known), None)
+            if stored is not None:
+                results[position] = (stored, False)
+                continue
+            earlier = next((key for key in item.keys() if key in fresh), None)
+            if earlier is not None:
+                fresh[earlier].append(position)
+                continue
+            fresh[(item.stream, item.dedup_key)] = [position]
+            rows.append(dict(stream=item.stream, dedup_key=item.dedup_key, payload=codec.dumps(item.payload),
+                             meta=codec.dumps(item.meta) if item.meta else None, received_at=now))
+        for positions, new_id in zip(fresh.values(), self._insert_inbox_rows(c, rows), strict=True):
+            results[positions[0]] = (new_id, True)
+            for repeat in positions[1:]:
+                results[repeat] = (new_id, False)
+        return results
+
+    def _inbox_ids(self, c: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        by_stream: dict[str, list[str]] = {}
+        for stream, key in keys:
+            by_stream.setdefault(stream, []).append(key)
+        found: dict[tuple[str, str], int] = {}
+        for stream, stream_keys in by_stream.items():
+            for chunk in _chunks(stream_keys, 500):
+                for key, inbox_id in c.execute(select(InboxEvent.dedup_key, InboxEvent.id).where(
+                        InboxEvent.stream == stream, InboxEvent.dedup_key.in_(chunk))):
+                    found[(stream, key)] = int(inbox_id)
+        return found
+
+    def _insert_inbox_rows(self, c: Any, rows: list[dict[str, Any]]) -> list[int]:
+        table = InboxEvent.__table__
+        if not rows:
+            return []
+        if c.dialect.insert_executemany_returning_sort_by_parameter_order:
+            inserted = c.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            return [int(row[0]) for row in inserted]
+        return [int(c.execute(table.insert().values(**row)).inserted_primary_key[0]) for row in rows]
+
     def inbox_read(self, stream: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any],
                                                                                 dict[str, Any] | None, dt.datetime]]:
         with self.engine.connect() as c:
@@ -363,4 +442,4 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
-__all__ = ["BatchCommit", "Counts", "Failure", "KeyLink", "PriorState", "StateStore", "and_"]
+__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "PriorState", "StateStore"]

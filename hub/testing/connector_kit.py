@@ -1,0 +1,283 @@
+"""Standard tests every connector should pass, in the spirit of the Singer SDK's and Airbyte CDK's suites.
+
+A connector's test module subclasses :class:`ConnectorKit` and provides three fixtures::
+
+    class TestMyConnector(ConnectorKit):
+        @pytest.fixture
+        def connector_factory(self) -> Callable[[], Connector]: ...   # a fresh, unopened connector
+        @pytest.fixture
+        def stream_case(self) -> StreamCase: ...       # a stream whose rows are known
+        @pytest.fixture
+        def target_case(self) -> TargetCase: ...       # an entity the kit may write to
+
+and gets the tests below. A test the connector's :class:`~hub.connector.Capabilities` rule out is skipped
+with the reason. Helpers (:func:`read_all`, :func:`read_request`, :func:`create_action`) are public so
+connector-specific tests can use them too.
+
+The contract checked is the one in :mod:`hub.connector`: every row exactly once across batches; resuming
+from any saved (JSON round-tripped) checkpoint skips nothing and repeats nothing; the last batch of a hash
+sweep has ``checkpoint=None``; create is idempotent on the match fields; update changes only what it is
+given; one bad record is rejected without stopping the others; prepared values read back equal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from hub.connector import Connector, NoOptions, ReadRequest, Record, SourceBatch, WriteAction, WriteResult
+from hub.errors import RecordError
+from hub.mapping.model import Incremental
+
+#: record numbers handed to ``TargetCase.make_record``: distinct within a session, and across sessions
+#: sharing a database (random start)
+_numbers = itertools.count(random.SystemRandom().randrange(1, 10**6) * 1000)
+
+
+def next_number() -> int:
+    return next(_numbers)
+
+
+@dataclass(frozen=True)
+class StreamCase:
+    """A stream the kit reads, with every row it holds (only the fields given are compared)."""
+
+    name: str
+    key: tuple[str, ...]
+    rows: Sequence[Record]
+    incremental: Incremental = field(default_factory=Incremental)
+    options: BaseModel = field(default_factory=NoOptions)
+    #: a few fields for the select_fields test (default: the first field that is not part of the key)
+    select: frozenset[str] | None = None
+    #: small, so that even a short stream spans several batches
+    batch_size: int = 3
+
+    def key_of(self, record: Record) -> tuple[Any, ...]:
+        return tuple(record[k] for k in self.key)
+
+
+@dataclass(frozen=True)
+class TargetCase:
+    """An entity the kit writes to. ``make_record(n)``: a valid new record; distinct ``n``, distinct match."""
+
+    entity: str
+    match: tuple[str, ...]
+    make_record: Callable[[int], Record]
+    update_field: str  # a field the update test changes
+    update_value: Callable[[int], Any]  # its new value (different from make_record's)
+    make_bad_record: Callable[[int], Record] | None = None  # one the target refuses (constraint, bad value)
+    options: BaseModel = field(default_factory=NoOptions)
+
+
+def read_request(case: StreamCase, *, checkpoint: Any = None, fields: frozenset[str] | None = None,
+                 batch_size: int | None = None) -> ReadRequest:
+    return ReadRequest(stream=case.name, key=case.key, fields=fields, incremental=case.incremental,
+                       checkpoint=checkpoint, batch_size=batch_size or case.batch_size, options=case.options)
+
+
+def read_all(connector: Connector, request: ReadRequest) -> list[SourceBatch]:
+    """Every batch, each checkpoint passed through JSON as the state store would."""
+    batches = list(connector.read(request))
+    for batch in batches:
+        batch.checkpoint = json.loads(json.dumps(batch.checkpoint))
+    return batches
+
+
+def create_action(case: TargetCase, record: Record, number: int, *, attempt: int = 1) -> WriteAction:
+    return WriteAction(kind="create", source_key=f"kit-{number}", fields=record,
+                       match={f: record[f] for f in case.match}, target_key=None,
+                       idempotency_key=f"kit-{number}-create-{attempt}")
+
+
+def _records(batches: Sequence[SourceBatch]) -> list[Record]:
+    return [record for batch in batches for record in batch.records]
+
+
+class ConnectorKit:
+    """Base class of a connector's standard tests; provide the fixtures named in the module docstring."""
+
+    # -- helpers
+    @staticmethod
+    def _write(connector: Connector, case: TargetCase, actions: list[WriteAction]) -> list[WriteResult]:
+        results = connector.write(case.entity, actions, case.options)
+        assert len(results) == len(actions), "write must return one result per action"
+        assert [r.source_key for r in results] == [a.source_key for a in actions], "results must keep the order"
+        return results
+
+    def _create(self, connector: Connector, case: TargetCase) -> tuple[int, Record, WriteResult]:
+        number = next_number()
+        record = connector.prepare(case.entity, case.make_record(number))
+        [result] = self._write(connector, case, [create_action(case, record, number)])
+        assert result.status == "created", f"creating a new record gave {result.status}: {result.error}"
+        return number, record, result
+
+    def _find(self, connector: Connector, case: TargetCase, record: Record) -> Record | None:
+        values = tuple(record[f] for f in case.match)
+        found = connector.lookup(case.entity, case.match, [values], sorted(record))
+        return found.get(values)
+
+    @staticmethod
+    def _needs(connector: Connector, what: str) -> None:
+        caps = connector.capabilities
+        available = {"select_fields": caps.select_fields, "lookup": caps.lookup,
+                     "create": "create" in caps.write_modes or "upsert" in caps.write_modes,
+                     "update": "upsert" in caps.write_modes or "update_only" in caps.write_modes}
+        if not available[what]:
+            pytest.skip(f"{type(connector).__name__} does not declare {what}")
+
+    # -- lifecycle and schema
+    def test_check_reports_success(self, connector_factory: Callable[[], Connector]) -> None:
+        with connector_factory() as connector:
+            status = connector.check()
+        assert isinstance(status, str) and status.strip()
+
+    def test_describe_lists_the_stream_fields(self, connector_factory: Callable[[], Connector],
+                                              stream_case: StreamCase) -> None:
+        with connector_factory() as connector:
+            info = connector.describe(stream_case.name)
+        assert info is not None, f"describe({stream_case.name!r}) found nothing"
+        expected = set(stream_case.key).union(*(row.keys() for row in stream_case.rows))
+        assert expected <= set(info.fields), f"missing fields: {sorted(expected - set(info.fields))}"
+
+    def test_describe_of_an_unknown_entity_is_none(self, connector_factory: Callable[[], Connector]) -> None:
+        with connector_factory() as connector:
+            assert connector.describe("no_such_entity_kit_xyz") is None
+
+    # -- reading
+    def test_full_read_returns_every_row_exactly_once(self, connector_factory: Callable[[], Connector],
+                                                      stream_case: StreamCase) -> None:
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(stream_case))
+        records = _records(batches)
+        counts = Counter(stream_case.key_of(r) for r in records)
+        assert [k for k, n in counts.items() if n > 1] == [], "rows read more than once"
+        expected = {stream_case.key_of(row): row for row in stream_case.rows}
+        assert set(counts) == set(expected)
+        for record in records:
+            row = expected[stream_case.key_of(record)]
+            assert {f: record.get(f) for f in row} == dict(row)
+        assert all(len(b.records) <= stream_case.batch_size for b in batches), "a batch exceeds batch_size"
+        if stream_case.incremental.strategy == "hash":
+            assert batches and batches[-1].checkpoint is None, "a complete sweep must end with checkpoint None"
+
+    def test_resume_from_every_checkpoint_skips_and_repeats_nothing(
+            self, connector_factory: Callable[[], Connector], stream_case: StreamCase) -> None:
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(stream_case))
+        assert len(batches) > 1, "the case must span several batches to test resuming"
+        exact = stream_case.incremental.lookback == 0
+        for position, batch in enumerate(batches[:-1]):
+            assert batch.checkpoint is not None, f"batch {position} has no checkpoint to resume from"
+            with connector_factory() as connector:  # a new process after a kill
+                rest = _records(read_all(connector, read_request(stream_case, checkpoint=batch.checkpoint)))
+            expected = [stream_case.key_of(r) for r in _records(batches[position + 1:])]
+            got = [stream_case.key_of(r) for r in rest]
+            if exact:
+                assert got == expected, f"resuming after batch {position}"
+            else:  # a lookback window re-reads a little before the checkpoint: nothing may be missing
+                assert set(expected) <= set(got), f"resuming after batch {position} lost rows"
+        if stream_case.incremental.strategy == "cursor" and exact:
+            with connector_factory() as connector:
+                again = _records(read_all(connector, read_request(stream_case, checkpoint=batches[-1].checkpoint)))
+            assert again == [], "nothing changed since the last checkpoint, yet rows were read"
+
+    def test_select_fields_returns_only_what_was_asked(self, connector_factory: Callable[[], Connector],
+                                                       stream_case: StreamCase) -> None:
+        with connector_factory() as connector:
+            self._needs(connector, "select_fields")
+            fields = stream_case.select or frozenset(
+                [next(f for f in stream_case.rows[0] if f not in stream_case.key)])
+            records = _records(read_all(connector, read_request(stream_case, fields=fields)))
+        allowed = set(fields) | set(stream_case.key) | {stream_case.incremental.cursor}
+        assert len(records) == len(stream_case.rows)
+        for record in records:
+            assert set(fields) <= set(record), "a selected field is missing"
+            assert set(record) <= allowed, f"fields not asked for: {sorted(set(record) - allowed)}"
+
+    # -- writing
+    def test_prepared_values_read_back_equal(self, connector_factory: Callable[[], Connector],
+                                             target_case: TargetCase) -> None:
+        with connector_factory() as connector:
+            self._needs(connector, "create")
+            self._needs(connector, "lookup")
+            _, record, _ = self._create(connector, target_case)
+            found = self._find(connector, target_case, record)
+        assert found is not None
+        assert {f: found[f] for f in record} == record
+
+    def test_lookup_finds_existing_rows_only(self, connector_factory: Callable[[], Connector],
+                                             target_case: TargetCase) -> None:
+        with connector_factory() as connector:
+            self._needs(connector, "create")
+            self._needs(connector, "lookup")
+            _, record, result = self._create(connector, target_case)
+            absent = connector.prepare(target_case.entity, target_case.make_record(next_number()))
+            present_key = tuple(record[f] for f in target_case.match)
+            absent_key = tuple(absent[f] for f in target_case.match)
+            key_field = connector.target_key_field(target_case.entity)
+            found = connector.lookup(target_case.entity, target_case.match, [present_key, absent_key],
+                                     [target_case.update_field])
+        assert set(found) == {present_key}
+        if key_field is not None:
+            assert found[present_key][key_field] == result.target_key, "lookup must return the target's id"
+
+    def test_create_twice_does_not_duplicate(self, connector_factory: Callable[[], Connector],
+                                             target_case: TargetCase) -> None:
+        with connector_factory() as connector:
+            self._needs(connector, "create")
+            number, record, first = self._create(connector, target_case)
+        with connector_factory() as connector:  # a retry after the first response was lost
+            [second] = self._write(connector, target_case, [create_action(target_case, record, number, attempt=2)])
+            assert second.status in ("created", "updated", "unchanged"), second.error
+            assert second.target_key == first.target_key, "the retry must land on the same object"
+            if connector.capabilities.read and connector.describe(target_case.entity) is not None:
+                keys = tuple(target_case.match)
+                stream = StreamCase(target_case.entity, key=(connector.target_key_field(target_case.entity)
+                                                             or keys[0],), rows=[])
+                rows = _records(read_all(connector, read_request(stream, fields=frozenset(keys), batch_size=500)))
+                same = [r for r in rows if all(r[f] == record[f] for f in keys)]
+                assert len(same) == 1, f"{len(same)} objects with the same match values"
+
+    def test_update_changes_only_the_given_fields(self, connector_factory: Callable[[], Connector],
+                                                  target_case: TargetCase) -> None:
+        with connector_factory() as connector:
+            self._needs(connector, "update")
+            self._needs(connector, "lookup")
+            number, record, created = self._create(connector, target_case)
+            change = connector.prepare(target_case.entity,
+                                       {target_case.update_field: target_case.update_value(number)})
+            assert change[target_case.update_field] != record[target_case.update_field], "the case must change it"
+            action = WriteAction("update", f"kit-{number}", change, {f: record[f] for f in target_case.match},
+                                 created.target_key, f"kit-{number}-update")
+            [result] = self._write(connector, target_case, [action])
+            assert result.status == "updated", result.error
+            found = self._find(connector, target_case, record)
+        assert found is not None
+        assert found[target_case.update_field] == change[target_case.update_field]
+        untouched = {f: v for f, v in record.items() if f != target_case.update_field}
+        assert {f: found[f] for f in untouched} == untouched
+
+    def test_rejected_rows_do_not_stop_the_batch(self, connector_factory: Callable[[], Connector],
+                                                 target_case: TargetCase) -> None:
+        if target_case.make_bad_record is None:
+            pytest.skip("the case has no record the target refuses")
+        with connector_factory() as connector:
+            self._needs(connector, "create")
+            numbers = [next_number() for _ in range(3)]
+            good = [connector.prepare(target_case.entity, target_case.make_record(n)) for n in numbers[::2]]
+            bad = target_case.make_bad_record(numbers[1])
+            actions = [create_action(target_case, good[0], numbers[0]), create_action(target_case, bad, numbers[1]),
+                       create_action(target_case, good[1], numbers[2])]
+            results = self._write(connector, target_case, actions)
+            assert [r.status for r in results] == ["created", "rejected", "created"]
+            assert isinstance(results[1].error, RecordError)
+            if connector.capabilities.lookup:
+                assert all(self._find(connector, target_case, record) is not None for record in good)

@@ -1,0 +1,131 @@
+"""A run killed with SIGKILL in the middle, then run again, leaves exactly the rows an uninterrupted run
+leaves: no duplicates (the target table has no unique constraint to hide them) and no gaps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROWS = 12_000
+MAPPING = """\
+exchange: clients_replica
+description: copy CRM clients into a reporting replica
+schedule: "@hourly"
+source:
+  connector: crm_db
+  connection: src
+  stream: clients
+  key: id
+  incremental: {strategy: cursor, cursor: updated_at}
+target:
+  connector: crm_db
+  connection: dst
+  entity: replica
+  match: [source_id]
+  mode: upsert
+fields:
+  source_id: id
+  name: upper(trim(name))
+  inn: inn
+  phone: phone(phone)
+  balance: round_money(balance)
+"""
+
+
+def make_source(path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    meta = sa.MetaData()
+    clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(100)),
+                       sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(32)),
+                       sa.Column("balance", sa.Numeric(12, 2)), sa.Column("updated_at", sa.Integer))
+    meta.create_all(engine)
+    with engine.begin() as c:
+        c.execute(clients.insert(), [
+            {"id": i, "name": f" client {i} ", "inn": f"77{i:08d}", "phone": f"8 916 {i % 1000:03d}-{i % 100:02d}-00",
+             "balance": Decimal(i) / 7, "updated_at": i // 3}
+            for i in range(1, ROWS + 1)])
+    engine.dispose()
+
+
+def make_target(path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    meta = sa.MetaData()
+    sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+             sa.Column("source_id", sa.Integer, nullable=False), sa.Column("name", sa.String(100)),
+             sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(16)), sa.Column("balance", sa.Numeric(12, 2)))
+    meta.create_all(engine)
+    engine.dispose()
+
+
+def environment(tmp: Path, name: str, source: Path) -> dict[str, str]:
+    mappings = tmp / "mappings"
+    mappings.mkdir(exist_ok=True)
+    (mappings / "clients_replica.yaml").write_text(MAPPING, encoding="utf-8")
+    target = tmp / f"{name}.db"
+    make_target(target)
+    return {**os.environ, "HUB_MAPPINGS_DIR": str(mappings), "HUB_DATABASE_URL": f"sqlite:///{tmp / name}-hub.db",
+            "HUB_BATCH_SIZE": "150",
+            "AIRFLOW_CONN_SRC": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{source}"}}),
+            "AIRFLOW_CONN_DST": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{target}"}})}
+
+
+def hub_run(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "clients_replica"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def target_rows(env: dict[str, str]) -> list[tuple]:
+    url = json.loads(env["AIRFLOW_CONN_DST"])["extra"]["url"]
+    engine = sa.create_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT source_id, name, inn, phone, balance FROM replica ORDER BY source_id, id"))
+        result = [tuple(r) for r in rows]
+    engine.dispose()
+    return result
+
+
+def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str], low: int, high: int) -> int:
+    url = json.loads(env["AIRFLOW_CONN_DST"])["extra"]["url"]
+    engine = sa.create_engine(url)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as c:
+                count = c.execute(sa.text("SELECT count(*) FROM replica")).scalar_one()
+            if count >= low or process.poll() is not None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                assert count < high, f"the run finished before it could be killed ({count} rows)"
+                return count
+            time.sleep(0.01)
+    finally:
+        engine.dispose()
+    raise AssertionError("the run wrote nothing within 120 s")
+
+
+def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    source = tmp_path / "crm.db"
+    make_source(source)
+
+    reference = environment(tmp_path, "reference", source)
+    finished = hub_run(reference)
+    assert finished.wait(timeout=300) == 0, finished.stderr.read().decode()
+    expected = target_rows(reference)
+    assert len(expected) == ROWS
+
+    interrupted = environment(tmp_path, "interrupted", source)
+    killed_at = [kill_when_rows_between(hub_run(interrupted), interrupted, low, ROWS)
+                 for low in (1, ROWS // 3, (2 * ROWS) // 3)]
+    assert killed_at == sorted(killed_at) and killed_at[-1] < ROWS, killed_at
+    resumed = hub_run(interrupted)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+
+    assert target_rows(interrupted) == expected

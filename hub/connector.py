@@ -133,6 +133,10 @@ class Connector:
         """Fields of a stream/entity, or None if it does not exist."""
         raise NotImplementedError
 
+    def describe_source(self, stream: str, options: BaseModel) -> EntityInfo | None:
+        """Fields of ``stream`` as read with these source options (which may add fields, e.g. child rows)."""
+        return self.describe(stream)
+
     # -- reading
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
         raise NotImplementedError

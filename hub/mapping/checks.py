@@ -71,7 +71,8 @@ def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterato
     mapping = loaded.mapping
     try:
         source = connect(mapping.source.connector, mapping.source.connection)
-        source_info = source.describe(mapping.source.stream)
+        options = parse_options(type(source).source_options, mapping.source.options, "source")
+        source_info = source.describe_source(mapping.source.stream, options)
     except HubError as exc:
         yield Finding(_error(loaded, f"cannot inspect the source: {exc}", "source", "connection"))
         return

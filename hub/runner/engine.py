@@ -429,8 +429,9 @@ class _Run:
         for item in items:
             outcome = item.outcome or "skipped"
             setattr(counts, outcome, getattr(counts, outcome) + 1)
-            self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
-                                      str(item.error) if item.error else None))
+            if self.report.wants_sample(outcome):
+                self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
+                                          str(item.error) if item.error else None))
             if item.action is not None:
                 status = "rejected" if outcome == "rejected" else "done"
                 commit.effects_done[item.action.idempotency_key] = (status, item.target_key)
@@ -446,7 +447,8 @@ class _Run:
             if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
                 commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key,
                                                             item.source_hash)
-            if item.target_key is not None and outcome in ("created", "updated", "unchanged"):
+            if item.target_key is not None and outcome in ("created", "updated", "unchanged") and \
+                    (item.prior is None or item.prior.target_key != item.target_key):
                 commit.links.append(KeyLink(entity, source_conn, item.source_key, target_conn, item.target_key))
             if outcome in ("created", "updated", "deleted"):
                 commit.log.append(dict(source_key=item.source_key, target_key=item.target_key, action=outcome,

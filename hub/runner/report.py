@@ -39,6 +39,9 @@ class RunReport:
     message: str | None = None
     seconds: float = 0.0
 
+    def wants_sample(self, outcome: str) -> bool:
+        return len(self.samples.get(outcome, ())) < SAMPLE_LIMIT
+
     def sample(self, item: Sample) -> None:
         bucket = self.samples.setdefault(item.outcome, [])
         if len(bucket) < SAMPLE_LIMIT:

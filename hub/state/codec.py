@@ -57,5 +57,11 @@ def loads(text: str | bytes | None) -> Any:
 
 
 def content_hash(value: Any) -> str:
-    """A stable fingerprint of mapped content: equal content, equal hash, whatever the key order."""
-    return hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()[:32]
+    """A fingerprint of a record: equal content, equal hash.
+
+    ``repr`` is unambiguous for the types records carry (text, numbers, Decimal, dates, lists, dicts) and
+    several times faster than JSON. Records are built in a fixed field order (the mapping's, the source's
+    columns), so key order is stable; a change of Python version that changed a ``repr`` would only cause
+    one extra comparison with the target, never a wrong write.
+    """
+    return hashlib.blake2b(repr(value).encode("utf-8"), digest_size=16).hexdigest()

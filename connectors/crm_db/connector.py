@@ -12,6 +12,7 @@ Tables are reflected, never modelled: mappings name the customer's tables and co
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,7 @@ from hub.connector import (
     Capabilities,
     Connector,
     EntityInfo,
+    FieldInfo,
     ReadRequest,
     Record,
     SourceBatch,
@@ -105,6 +107,19 @@ class CrmDbConnector(Connector):
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.table(entity)
         return found.entity_info() if found else None
+
+    def describe_source(self, stream: str, options: BaseModel) -> EntityInfo | None:
+        """The stream's columns plus ``options.children``: each a list field whose rows are the child columns."""
+        info = self.describe(stream)
+        if info is None or not isinstance(options, CrmDbSourceOptions) or not options.children:
+            return info
+        fields = dict(info.fields)
+        for name, child in options.children.items():
+            table = self.describe(child.table)
+            columns = table.fields if table else {}
+            rows = {n: f for n, f in columns.items() if child.fields is None or n in child.fields}
+            fields[name] = FieldInfo(name=name, kind="list", nullable=False, children=rows)
+        return replace(info, fields=fields)
 
     # -- reading
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:

@@ -81,7 +81,7 @@ def create_engine(connection: Connection, timezone: str) -> tuple[Engine, Dialec
     kwargs: dict[str, Any] = {
         "pool_pre_ping": True,  # a connection the server dropped overnight is replaced, not failed on
         "hide_parameters": True,  # SQLAlchemy's error text must not carry row values into logs
-        "connect_args": strategy.connect_args(timezone, connect_timeout),
+        "connect_args": strategy.connect_args(url, timezone, connect_timeout),
     }
     engine = sa.create_engine(url, **kwargs)
     strategy.configure_engine(engine)

@@ -7,6 +7,7 @@ makes both sides comparable so each row is paired with the request that found it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,12 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from connectors.crm_db.dialects import DialectStrategy
-from connectors.crm_db.queries import chunked, in_values, selectable
+from connectors.crm_db.queries import chunked, in_values, selectable, to_json
 from connectors.crm_db.schema import TableSchema
 
 
 def normal_key(values: Iterable[Any], strategy: DialectStrategy) -> tuple[Any, ...]:
     # numbers need nothing: Python hashes 100, 100.0 and Decimal('100.00') alike
+    if not strategy.folds_text:
+        return tuple(values)
     return tuple(strategy.normalize_text(v) if isinstance(v, str) else v for v in values)
 
 
@@ -36,11 +39,12 @@ def select_matching(conn: Connection, schema: TableSchema, by: Sequence[str], va
 
 
 def target_key(schema: TableSchema, row: RowMapping) -> Any:
-    """The row's id as the key map stores it: the value of a one-column primary key, else a list."""
+    """The row's id as the key map stores it: a one-column primary key's value, else a JSON list (text, so
+    it survives the key map and comes back as an action's ``target_key``)."""
     if not schema.primary_key:
         return None
     values = [row[name] for name in schema.primary_key]
-    return values[0] if len(values) == 1 else values
+    return values[0] if len(values) == 1 else json.dumps([to_json(v) for v in values], ensure_ascii=False)
 
 
 def keys_by_match(conn: Connection, schema: TableSchema, strategy: DialectStrategy, by: Sequence[str],

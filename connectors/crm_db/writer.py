@@ -14,6 +14,7 @@ its own savepoint, so only the bad rows come back ``rejected`` and the rest are 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +27,7 @@ from connectors.crm_db.coerce import Coercer
 from connectors.crm_db.dialects import DialectStrategy
 from connectors.crm_db.errors import row_error, translated
 from connectors.crm_db.matching import keys_by_match, normal_key, target_key
-from connectors.crm_db.queries import chunked, in_values
+from connectors.crm_db.queries import chunked, in_values, to_json
 from connectors.crm_db.schema import TableSchema
 from hub.connector import WriteAction, WriteResult
 from hub.errors import BusinessError, ConfigError, RecordError
@@ -34,7 +35,7 @@ from hub.errors import BusinessError, ConfigError, RecordError
 Results = dict[int, WriteResult]
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """An action with its values converted to the column types."""
 
@@ -75,23 +76,31 @@ class TableWriter:
                 for group in _groups(list(run), self._strategy):
                     for index, result in self._apply(conn, handlers[kind], group).items():
                         results[index] = result
-        return [r for r in results if r is not None]
+        missing = [actions[i].source_key for i, r in enumerate(results) if r is None]
+        if missing:  # a bug here must not look like a short, shifted list of results to the runner
+            raise RuntimeError(f"crm_db produced no result for {missing[:5]}")
+        return results  # type: ignore[return-value]
 
     # -- conversion
     def _pending(self, index: int, action: WriteAction) -> Pending:
         if action.kind != "create" and not self._schema.primary_key:
             raise ConfigError(f"table {self._schema.name!r} has no primary key: crm_db can only insert into it")
-        values = {**action.match, **action.fields} if action.kind == "create" else action.fields
-        row = self._coercer.record(self._schema, values)
         match_columns = tuple(action.match)
-        match = tuple(self._coercer.record(self._schema, action.match).values())
+        if action.kind == "create":  # the row carries the match values: convert them once
+            row = self._coercer.record(self._schema, {**action.match, **action.fields})
+            match = tuple(row[c] for c in match_columns)
+        else:
+            row = self._coercer.record(self._schema, action.fields)
+            match = tuple(self._coercer.record(self._schema, action.match).values()) if action.match else ()
         return Pending(index, action, row, match_columns, match, self._key(action.target_key))
 
     def _key(self, value: Any) -> tuple[Any, ...] | None:
         if value is None:
             return None
-        values = list(value) if isinstance(value, list | tuple) else [value]
         pk = self._schema.primary_key
+        if len(pk) > 1 and isinstance(value, str):
+            value = _parse_composite(value)
+        values = list(value) if isinstance(value, list | tuple) else [value]
         if len(values) != len(pk):
             raise ConfigError(f"table {self._schema.name!r}: a target key needs {len(pk)} value(s)")
         return tuple(self._coercer.record(self._schema, dict(zip(pk, values, strict=True))).values())
@@ -136,7 +145,7 @@ class TableWriter:
         new = [item for item in items if found[item.index] is None]
         known = [item for item in items if found[item.index] is not None]
         results = self._insert(conn, new) if new else {}
-        keys = {item.index: _key_tuple(found[item.index]) for item in known}
+        keys = {item.index: self._key(found[item.index]) for item in known}
         skip = set(match_columns) | set(schema.primary_key)
         self._update_rows(conn, [replace(item, row={c: v for c, v in item.row.items() if c not in skip})
                                  for item in known], keys)
@@ -145,25 +154,35 @@ class TableWriter:
         return results
 
     def _upsert(self, conn: Connection, items: list[Pending], match_columns: tuple[str, ...]) -> Results:
-        schema, table = self._schema, self._schema.table
+        schema, table, strategy = self._schema, self._schema.table, self._strategy
         rows = [item.row for item in items]
         matches = [item.match for item in items]
         update = [c for c in rows[0] if c not in match_columns and c not in schema.primary_key]
-        stmt = self._strategy.upsert(table, match_columns, update)
-        existing = keys_by_match(conn, schema, self._strategy, match_columns, matches)  # created or updated?
+        flag = strategy.inserted_flag() if self._returning and schema.primary_key else None
+        # created or updated? the database says so in RETURNING where it can; else look before writing
+        existing = keys_by_match(conn, schema, strategy, match_columns, matches) if flag is None else {}
+        inserted: dict[tuple[Any, ...], bool] = {}
         if self._returning and schema.primary_key:
-            returned = conn.execute(stmt.returning(*table.primary_key.columns,
-                                                   *(table.c[c] for c in match_columns)), rows).mappings()
-            keys = {normal_key((row[c] for c in match_columns), self._strategy): target_key(schema, row)
-                    for row in returned}
+            # RETURNING pk..., match..., [inserted]: positions, not names (this loop runs for every row)
+            returning = [*table.primary_key.columns, *(table.c[c] for c in match_columns)]
+            returned = strategy.execute_upsert(conn, table, rows, match_columns, update,
+                                               [*returning, *([flag] if flag is not None else [])])
+            size, end = len(schema.primary_key), len(schema.primary_key) + len(match_columns)
+            keys = {}
+            for row in returned:
+                match = normal_key(row[size:end], strategy)
+                keys[match] = row[0] if size == 1 else _key_value(tuple(row[:size]))
+                if flag is not None:
+                    inserted[match] = bool(row[end])
         else:
-            conn.execute(stmt, rows)
-            keys = keys_by_match(conn, schema, self._strategy, match_columns, matches)
+            strategy.execute_upsert(conn, table, rows, match_columns, update, [])
+            keys = keys_by_match(conn, schema, strategy, match_columns, matches)
         results: Results = {}
         for item in items:
-            match = normal_key(item.match, self._strategy)
-            key = keys.get(match) if match in keys else self._find_one(conn, item)
-            results[item.index] = item.result("updated" if match in existing else "created", key)
+            match = normal_key(item.match, strategy)
+            key = keys[match] if match in keys else self._find_one(conn, item)
+            created = inserted.get(match, False) if flag is not None else match not in existing
+            results[item.index] = item.result("created" if created else "updated", key)
         return results
 
     def _find_one(self, conn: Connection, item: Pending) -> Any:
@@ -236,7 +255,7 @@ class TableWriter:
             for item in group_items:
                 key = found.get(normal_key(item.match, self._strategy))
                 if key is not None:
-                    keys[item.index] = _key_tuple(key)
+                    keys[item.index] = self._key(key)
         for item in items:
             if item.index not in keys:
                 error = BusinessError(f"{schema.name}: no row with this {'key' if item.key else 'match'} "
@@ -262,14 +281,21 @@ class TableWriter:
             conn.execute(stmt, params)
 
 
-def _key_tuple(key: Any) -> tuple[Any, ...]:
-    return tuple(key) if isinstance(key, list) else (key,)
+def _parse_composite(text: str) -> list[Any]:
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, list):
+        raise ConfigError("a target key of a table with a composite primary key must be a JSON list")
+    return values
 
 
 def _key_value(key: tuple[Any, ...] | None) -> Any:
+    """Primary key values as :func:`target_key` reports them."""
     if key is None:
         return None
-    return key[0] if len(key) == 1 else list(key)
+    return key[0] if len(key) == 1 else json.dumps([to_json(v) for v in key], ensure_ascii=False)
 
 
 def _groups(items: list[Pending], strategy: DialectStrategy) -> list[list[Pending]]:

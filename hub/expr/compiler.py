@@ -101,7 +101,12 @@ class Module:
 
 def _prefixed(exc: RecordError, field_name: str) -> RecordError:
     """The same kind of record error, with the field it happened in."""
+    # FIX (tests/unit/mapping): an error in a row field was prefixed again by every enclosing list field
+    # ("field 'lines': field 'lines[].qty': ..."); the innermost, most precise field name now wins.
+    if getattr(exc, "field", None) is not None:
+        return exc
     wrapped = type(exc)(f"field {field_name!r}: {exc}")
+    wrapped.field = field_name  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -155,6 +160,8 @@ class _Emitter:
                 return f"{self.scope.record}.get({key!r})"
             if base.id == "parent" and self.scope.parent_scope is not None:
                 self.scope.parent_scope.reads.add(key)
+                # ``parent.x`` reads one field, not the whole parent (see the FIX in _Name)
+                return f"_get({self.scope.parent or 'None'}, {key!r})"
         return f"_get({self.expr(base)}, {key!r})"
 
     def _BinOp(self, node: ast.BinOp) -> str:

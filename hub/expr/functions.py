@@ -162,7 +162,10 @@ def sum_of(rows: Any, field: str | None = None) -> Decimal:
     """The sum of ``field`` over the rows (of the list's numbers without ``field``); 0 for none."""
     total = Decimal(0)
     for value in _items(rows, field):
-        total += to_decimal(value)  # type: ignore[operator]
+        try:
+            total += to_decimal(value)  # type: ignore[operator]
+        except ArithmeticError:  # FIX (tests/unit/expr): decimal.Overflow (e.g. 9e999999 + 9e999999) leaked
+            raise DataError(f"the sum of {field or 'the list'} is too large") from None
     return total
 
 
@@ -171,7 +174,7 @@ def max_of(rows: Any, field: str | None = None) -> Any:
     values = _items(rows, field)
     try:
         return max(values) if values else None
-    except TypeError:
+    except (TypeError, ArithmeticError):  # FIX (tests/unit/expr): a Decimal NaN raised decimal.InvalidOperation
         raise DataError(f"cannot compare the values of {field or 'the list'}: {_preview(values)}") from None
 
 

@@ -127,4 +127,6 @@ def _kind(value: Any) -> str:
 
 def field_error(field: str, exc: Exception) -> DataError:
     """Wrap an unexpected Python error raised while computing ``field`` as a record-level error."""
-    return DataError(f"field {field!r}: {type(exc).__name__}: {exc}")
+    error = DataError(f"field {field!r}: {type(exc).__name__}: {exc}")
+    error.field = field  # type: ignore[attr-defined]  # FIX (tests/unit/mapping): see compiler._prefixed
+    return error

@@ -148,7 +148,9 @@ class _Compiler:
             "    row = {}",
         ]
         for child_name, child_spec in spec.fields.items():
-            code = self._field_code(child_spec, row_scope, (*path, "fields", child_name), f"{name}.{child_name}")
+            # FIX (tests/unit/mapping): a list inside a list is named 'lines[].parts' (was 'lines.parts'), so its
+            # row fields' errors read 'lines[].parts[].qty' like the first level's 'lines[].sku'
+            code = self._field_code(child_spec, row_scope, (*path, "fields", child_name), f"{name}[].{child_name}")
             body += ["    " + line for line in field_assignment("row", child_name, code, f"{name}[].{child_name}")]
         body += ["    rows.append(row)", "return rows"]
         params = [scope.record, scope.parent or "_no_parent", scope.index or "_no_index", "ctx", "lk"]

@@ -7,15 +7,46 @@ check mapping files with exactly the rules the hub enforces. Closed vocabularies
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, unquote
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 WriteMode = Literal["create", "upsert", "update_only"]
 IncrementalStrategy = Literal["cursor", "hash", "version"]
 DeletePolicy = Literal["ignore", "delete", "mark"]
 
 EXCHANGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+#: a field name or a list of them: ``key: id`` and ``key: [id]`` mean the same
+FieldNames = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
+def normalize_asset_uri(uri: str) -> str:
+    """``hub://onec/Catalog_Контрагенты`` and its percent-encoded form name the same asset."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    return f"{scheme}://" + "/".join(quote(unquote(part), safe="") for part in rest.split("/"))
 
 
 class _Strict(BaseModel):
@@ -56,11 +87,9 @@ class Source(_Strict):
     connector: str = Field(description="connector package name under connectors/, e.g. crm_db, onec_odata, inbox")
     connection: str = Field(description="connection id (Airflow Connection or AIRFLOW_CONN_<ID>)")
     stream: str = Field(description="table, entity set, or event stream to read")
-    key: list[str] = Field(description="field(s) that identify a record in the source")
+    key: FieldNames = Field(description="field(s) that identify a record in the source")
     incremental: Incremental = Incremental()
     options: dict[str, Any] = Field(default_factory=dict, description="connector-specific read options")
-
-    _as_list = field_validator("key", mode="before")(lambda v: [v] if isinstance(v, str) else v)
 
 
 class Target(_Strict):
@@ -68,13 +97,13 @@ class Target(_Strict):
     connection: str
     entity: str = Field(description="table or entity set to write")
     key: str | None = Field(None, description="the target's own id field, recorded in the key map")
-    match: list[str] = Field(
+    match: FieldNames = Field(
         default_factory=list,
         description="natural-key fields used to find an existing target object before creating one "
         "(a retry then never duplicates)",
     )
     mode: WriteMode = "upsert"
-    create_only: list[str] = Field(
+    create_only: FieldNames = Field(
         default_factory=list,
         description="fields set when the object is created and never overwritten afterwards "
         "(the target system owns them from then on)",
@@ -86,9 +115,6 @@ class Target(_Strict):
     key_map_entity: str | None = Field(None, description="entity name in the key map (default: the target entity)")
     options: dict[str, Any] = Field(default_factory=dict, description="connector-specific write options")
 
-    _as_list = field_validator("match", "create_only", mode="before")(
-        lambda v: [v] if isinstance(v, str) else v
-    )
 
     @model_validator(mode="after")
     def _coherent(self) -> Target:
@@ -166,6 +192,11 @@ class Mapping(_Strict):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="exchange-level parameters available to expressions as settings.<name>"
     )
+
+    @field_validator("triggers")
+    @classmethod
+    def _normalize_triggers(cls, value: list[str]) -> list[str]:
+        return [normalize_asset_uri(uri) for uri in value]
 
     @field_validator("exchange")
     @classmethod

@@ -379,7 +379,10 @@ class _Run:
                              f"for {len(items)} writes")
         for item, result in zip(items, results, strict=True):
             if result.status == "rejected":
-                item.reject(result.error or RecordError("rejected by the target"))
+                error, action = result.error or RecordError("rejected by the target"), item.action
+                item.reject(error)
+                if not isinstance(error, OutcomeUnknown):
+                    item.action = action  # the ledger records "rejected": nothing happened, a replay may write
             else:
                 item.outcome = result.status
                 item.target_key = key_text(result.target_key) if result.target_key is not None else item.target_key

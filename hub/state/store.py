@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -83,8 +83,16 @@ class InboxItem:
     #: other keys the same event may already be stored under (e.g. its key in the previous dedup window)
     seen_as: tuple[str, ...] = ()
 
-    def keys(self) -> list[tuple[str, str]]:
+    def all_keys(self) -> list[tuple[str, str]]:
         return [(self.stream, key) for key in (self.dedup_key, *self.seen_as)]
+
+
+class Stored(NamedTuple):
+    """Where :meth:`StateStore.inbox_put_many` put an event (or found it stored already)."""
+
+    id: int
+    created: bool
+    dedup_key: str  # the stored event's key (a repeat may have been found under one of its seen_as keys)
 
 
 @dataclass(frozen=True)
@@ -350,11 +358,11 @@ class StateStore:
                 raise
             return int(row[0]), False
 
-    def inbox_put_many(self, items: Sequence[InboxItem]) -> list[tuple[int, bool]]:
+    def inbox_put_many(self, items: Sequence[InboxItem]) -> list[Stored]:
         """Commit many events in ONE transaction (a group commit: one durable write for the lot).
 
-        Returns (inbox id, created) per item, in order. An item whose key or ``seen_as`` keys are stored
-        already, or that repeats an earlier item of the same call, is a no-op returning the stored id. If a
+        Returns where each item is, in order. An item whose key or ``seen_as`` keys are stored already, or
+        that repeats an earlier item of the same call, is a no-op pointing at the stored event. If a
         concurrent writer commits one of the keys first, the transaction is retried: nothing is stored twice.
         """
         for attempt in range(3):
@@ -366,29 +374,29 @@ class StateStore:
                     raise
         raise AssertionError("unreachable")
 
-    def _inbox_insert(self, c: Any, items: Sequence[InboxItem]) -> list[tuple[int, bool]]:
-        known = self._inbox_ids(c, {key for item in items for key in item.keys()})
-        results: list[tuple[int, bool]] = [(0, False)] * len(items)
+    def _inbox_insert(self, c: Any, items: Sequence[InboxItem]) -> list[Stored]:
+        known = self._inbox_ids(c, {key for item in items for key in item.all_keys()})
+        results: list[Stored | None] = [None] * len(items)
         fresh: dict[tuple[str, str], list[int]] = {}  # dedup key -> positions of the items it stands for
         rows: list[dict[str, Any]] = []
         now = utcnow()
         for position, item in enumerate(items):
-            stored = next((known[key] for key in item.keys() if key in known), None)
+            stored = next((key for key in item.all_keys() if key in known), None)
             if stored is not None:
-                results[position] = (stored, False)
+                results[position] = Stored(known[stored], False, stored[1])
                 continue
-            earlier = next((key for key in item.keys() if key in fresh), None)
+            earlier = next((key for key in item.all_keys() if key in fresh), None)
             if earlier is not None:
                 fresh[earlier].append(position)
                 continue
             fresh[(item.stream, item.dedup_key)] = [position]
             rows.append(dict(stream=item.stream, dedup_key=item.dedup_key, payload=codec.dumps(item.payload),
                              meta=codec.dumps(item.meta) if item.meta else None, received_at=now))
-        for positions, new_id in zip(fresh.values(), self._insert_inbox_rows(c, rows), strict=True):
-            results[positions[0]] = (new_id, True)
+        for (key, positions), new_id in zip(fresh.items(), self._insert_inbox_rows(c, rows), strict=True):
+            results[positions[0]] = Stored(new_id, True, key[1])
             for repeat in positions[1:]:
-                results[repeat] = (new_id, False)
-        return results
+                results[repeat] = Stored(new_id, False, key[1])
+        return results  # type: ignore[return-value]  # every position was filled above
 
     def _inbox_ids(self, c: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         by_stream: dict[str, list[str]] = {}
@@ -442,4 +450,4 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
-__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "PriorState", "StateStore"]
+__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "PriorState", "StateStore", "Stored"]

@@ -176,9 +176,8 @@ def step(container: Any, key: str | int) -> Any:
     """One field-path step: dicts by key, lists by whole-number index; anything else is ``null``."""
     if isinstance(container, dict):
         return container.get(key)
-    if isinstance(container, (list, tuple)) and isinstance(key, int):
-        if -len(container) <= key < len(container):
-            return container[key]
+    if isinstance(container, (list, tuple)) and isinstance(key, int) and -len(container) <= key < len(container):
+        return container[key]
     return None
 
 

@@ -182,6 +182,66 @@ def test_text_formats_decimals_and_dates_exactly() -> None:
     assert value("text(x)", x=None) is None
 
 
+# -- lists of child rows ------------------------------------------------------------------------------
+
+PAYMENTS = [
+    {"amount": "10.50", "paid_on": "2024-03-02", "status": "paid"},
+    {"amount": 5, "paid_on": "2024-03-09", "status": "paid"},
+    {"amount": None, "paid_on": None, "status": "draft"},
+    {"other": 1},
+    "not a row",
+]
+
+
+def test_sum_of_adds_a_field_over_the_rows_as_decimal() -> None:
+    assert value("sum_of(payments, 'amount')", payments=PAYMENTS) == Decimal("15.50")
+    assert value("sum_of(amounts)", amounts=[1, "2,5", None, ""]) == Decimal("3.5")
+    assert value("sum_of(payments, 'amount')", payments=[]) == Decimal(0)
+    assert value("sum_of(payments, 'amount')", payments=None) == Decimal(0)
+
+
+def test_sum_of_rejects_what_is_not_a_list_of_numbers() -> None:
+    assert "not a list" in str(fails("sum_of(payments, 'amount')", payments="10").value)
+    assert "not a number" in str(fails("sum_of(amounts)", amounts=["ten"]).value)
+    assert "the field name must be text" in str(invalid("sum_of(payments, 5)"))
+    assert "must be a literal" in str(invalid("sum_of(payments, field_name)"))
+
+
+def test_max_of_takes_the_largest_value_of_a_field() -> None:
+    assert value("max_of(payments, 'paid_on')", payments=PAYMENTS) == "2024-03-09"
+    assert value("datetime(max_of(payments, 'paid_on'))", payments=PAYMENTS) == dt.datetime(2024, 3, 9, tzinfo=MOSCOW)
+    assert value("max_of(prices)", prices=[3, Decimal("7.5"), 1.0]) == Decimal("7.5")
+    assert value("max_of(prices)", prices=[]) is None
+    assert "cannot compare" in str(fails("max_of(prices)", prices=[1, "a"]).value)
+
+
+def test_rows_with_keeps_the_rows_whose_field_equals_the_value() -> None:
+    paid = value("rows_with(payments, 'status', 'paid')", payments=PAYMENTS)
+    assert paid == PAYMENTS[:2]
+    assert value("sum_of(rows_with(payments, 'status', 'paid'), 'amount')", payments=PAYMENTS) == Decimal("15.50")
+    assert value("rows_with(payments, 'status', wanted)", payments=PAYMENTS, wanted="draft") == [PAYMENTS[2]]
+    assert value("rows_with(payments, 'status', 'paid')", payments=None) == []
+    assert "not a list" in str(fails("rows_with(payments, 'status', 'paid')", payments={"status": "paid"}).value)
+
+
+def test_compact_drops_empty_elements() -> None:
+    assert value("compact([phone(p), email(e), trim(s)])", p="garbage", e="A@B.ru", s="  ") == ["a@b.ru"]
+    assert value("compact(items)", items=[0, None, "", "x", False]) == [0, "x", False]
+    assert value("compact(items)", items=None) == []
+
+
+def test_pick_chooses_by_round_robin_for_numbers_and_stably_for_text() -> None:
+    managers = [11, 12, 13]
+    assert [value("pick(m, k)", m=managers, k=k) for k in (0, 1, 2, 3, 4)] == [11, 12, 13, 11, 12]
+    first = value("pick(m, k)", m=managers, k="lead-42")
+    assert first in managers
+    assert all(value("pick(m, k)", m=managers, k="lead-42") == first for _ in range(3))
+    assert {value("pick(m, k)", m=managers, k=f"lead-{n}") for n in range(30)} == set(managers)
+    assert value("pick(m, k)", m=managers, k=None) is None
+    assert value("pick(m, k)", m=[], k=1) is None
+    assert value("pick(settings.managers, k)", k=1) is None  # the test mapping's settings have no 'managers'
+
+
 # -- regular expressions -------------------------------------------------------------------------------
 
 
@@ -431,6 +491,7 @@ NULL_SAFE = {
     "round_money(x)": None, "int(x)": None, "text(x)": None, "bool(x)": None, "datetime(x)": None,
     "date(x)": None, "to_timezone(x)": None, "naive_local(x)": None, "format_datetime(x, '%Y')": None,
     "format_date(x, '%Y')": None, "add_minutes(x, 1)": None, "lookup('client', x, 'a', 'b')": None,
+    "sum_of(x)": Decimal(0), "max_of(x)": None, "rows_with(x, 'f', 1)": [], "compact(x)": [], "pick(x, 1)": None,
 }
 
 

@@ -1,0 +1,27 @@
+# The image of every hub and Airflow process in docker-compose.yml: the project and its locked dependencies.
+# dags/, mappings/ and config/ are mounted at run time (see docker-compose.yml), so changing an exchange needs
+# no new image.
+FROM python:3.11-slim
+
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    AIRFLOW_HOME=/opt/airflow \
+    HUB_HOME=/opt/airflow/hub
+
+RUN pip install --no-cache-dir "uv==0.13.9"
+
+WORKDIR /opt/hub
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY hub ./hub
+COPY connectors ./connectors
+COPY sandbox ./sandbox
+COPY airflow_hub ./airflow_hub
+RUN uv sync --frozen --no-dev \
+ && useradd --uid 50000 --create-home --home-dir /opt/airflow hub \
+ && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/airflow/hub \
+ && chown -R hub /opt/airflow
+
+USER hub

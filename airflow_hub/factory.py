@@ -1,0 +1,198 @@
+"""The DAG factory: one Airflow DAG per mapping file, named after its exchange.
+
+Each DAG is ``plan >> apply``: ``plan`` shows what the run would change and proves both systems answer before
+anything is written; ``apply`` writes and records the run. Both return the run's summary
+(:meth:`hub.runner.RunReport.summary`). When ``apply`` changed something it produces an event on the target's
+asset (``hub://<connection>/<entity>``), so an exchange triggered by that asset runs after it; a run that
+changed nothing wakes nobody (the event goes through the asset alias ``hub:<exchange>``, which lets the task
+decide).
+
+Parsing stays cheap: mapping files are read and compiled, nothing connects to a system or a database.
+A broken mapping file never hides the other exchanges: :func:`exchange_dags` skips it and
+:func:`mapping_problems` lists it (``dags/hub_mapping_errors.py`` turns that list into the import error
+operators see in the UI, one line per problem: ``file:line: field.path: problem``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, AssetAlias, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
+from croniter import croniter
+
+from airflow_hub import tasks
+from airflow_hub.connection_types import SYSTEMS
+from hub.connections import HUB_CONNECTION
+from hub.errors import FatalError, MappingError, RetriableError
+from hub.mapping.loader import LoadedMapping, load_directory, validate_file
+from hub.mapping.model import Mapping, Source, Target
+from hub.settings import HubSettings
+from hub.wakeup import target_asset
+
+#: the first date runs are scheduled from; with catchup off only the next due run is created
+START_DATE = datetime(2025, 1, 1)
+#: schedules Airflow takes as they are (they are not cron expressions)
+NON_CRON_PRESETS = ("@once", "@continuous")
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How Airflow retries a failed task (the runner already retried transient errors inside the task)."""
+
+    retries: int = 3
+    delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(minutes=10)
+
+    def default_args(self) -> dict[str, Any]:
+        return {"retries": self.retries, "retry_delay": self.delay, "retry_exponential_backoff": 2.0,
+                "max_retry_delay": self.max_delay}
+
+
+#: hub errors decide what a retry can do: nothing for configuration and credentials, everything for outages
+RETRY_POLICY = ExceptionRetryPolicy(rules=[
+    RetryRule(exception=FatalError, action=RetryAction.FAIL,
+              reason="configuration or credentials are wrong: retrying cannot help"),
+    RetryRule(exception=RetriableError, action=RetryAction.RETRY, reason="the system is unavailable for now"),
+])
+
+
+def mappings_directory(default: Path) -> Path:
+    """``HUB_MAPPINGS_DIR`` if set, else ``default`` (the ``mappings/`` next to ``dags/``)."""
+    configured = os.environ.get("HUB_MAPPINGS_DIR")
+    return Path(configured) if configured else default
+
+
+def exchange_dags(directory: Path, settings: HubSettings | None = None,
+                  retry: RetrySettings = RetrySettings()) -> dict[str, DAG]:
+    """A DAG for every valid mapping file of ``directory``, keyed by exchange (= DAG id)."""
+    settings = settings or HubSettings.from_env()
+    loaded, _broken = load_directory(directory)
+    return {name: exchange_dag(item, directory, settings, retry) for name, item in loaded.items()
+            if not list(schedule_problems(item))}
+
+
+class BrokenMappings(Exception):
+    """Raised while Airflow imports dags/hub_mapping_errors.py: the UI shows it as that file's import error."""
+
+
+def raise_if_broken(directory: Path) -> None:
+    problems = mapping_problems(directory)
+    if problems:
+        files = sorted({problem.file or "<mapping>" for problem in problems})
+        raise BrokenMappings(f"{len(files)} mapping file(s) have no DAG until fixed: {', '.join(files)}\n"
+                             + "\n".join(str(problem) for problem in problems))
+
+
+def mapping_problems(directory: Path) -> list[MappingError]:
+    """Every problem that keeps a mapping file of ``directory`` from becoming a DAG."""
+    loaded, broken = load_directory(directory)
+    problems: list[MappingError] = []
+    for error in broken:
+        # all the problems of a broken file, not only the first (a duplicate exchange is not a file problem)
+        in_file = validate_file(error.file) if error.file and Path(error.file).exists() else []
+        problems.extend(in_file or [error])
+    for item in loaded.values():
+        problems.extend(schedule_problems(item))
+    return sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+
+
+def schedule_problems(loaded: LoadedMapping) -> Iterable[MappingError]:
+    expression = loaded.mapping.schedule
+    if not expression:
+        return
+    where = {"file": str(loaded.path), "line": loaded.line_of("schedule"), "path": "schedule"}
+    if expression in NON_CRON_PRESETS:
+        if loaded.mapping.triggers:
+            yield MappingError(f"{expression!r} cannot be combined with triggers; use a cron expression", **where)
+    elif not croniter.is_valid(CronTriggerTimetable(expression, timezone="UTC").expression):  # resolves presets
+        yield MappingError(f"{expression!r} is not a cron expression or a preset such as @hourly", **where)
+
+
+def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
+                 retry: RetrySettings = RetrySettings()) -> DAG:
+    mapping = loaded.mapping
+    produces = Asset(target_asset(mapping.target.connection, mapping.target.entity))
+    announces = AssetAlias(f"hub:{mapping.exchange}")
+    with DAG(
+        dag_id=mapping.exchange,
+        description=mapping.description.strip().splitlines()[0],
+        doc_md=dag_doc(loaded, produces.uri, settings),
+        schedule=schedule(mapping, settings.timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,  # runs of one exchange never overlap: each resumes from the other's checkpoint
+        tags=sorted(tags(mapping)),
+        default_args=retry.default_args(),
+    ) as dag:
+        step_args = {"exchange": mapping.exchange, "mappings_dir": str(directory)}
+
+        @task(task_id="plan", retry_policy=RETRY_POLICY, multiple_outputs=False,
+              doc_md="What a run would change; writes nothing.")
+        def plan() -> dict[str, Any]:
+            return tasks.run_step(mode="plan", **step_args)
+
+        @task(task_id="apply", retry_policy=RETRY_POLICY, multiple_outputs=False, outlets=[announces],
+              doc_md=f"Writes the changes, checkpoints after every batch, records the run; when it changed "
+                     f"something, produces an event on `{produces.uri}`.")
+        def apply() -> dict[str, Any]:
+            return tasks.run_step(mode="apply", announce=(announces, produces), **step_args)
+
+        plan() >> apply()
+    return dag
+
+
+def schedule(mapping: Mapping, timezone: str) -> Any:
+    """The mapping's ``schedule`` (cron, in the hub's time zone) and/or its ``triggers`` (asset URIs)."""
+    assets = [Asset(uri) for uri in mapping.triggers]
+    if mapping.schedule in NON_CRON_PRESETS and not assets:
+        return mapping.schedule
+    timetable = CronTriggerTimetable(mapping.schedule, timezone=timezone) if mapping.schedule else None
+    if timetable and assets:
+        return AssetOrTimeSchedule(timetable=timetable, assets=AssetAny(*assets))
+    return timetable or AssetAny(*assets)
+
+
+def system(endpoint: Source | Target) -> str:
+    """What operators call the system of an endpoint: "crm", "1c", "pbx", "website"; for what ingress services
+    left in the hub's own database, the stream (who sent it); else the connection id."""
+    if endpoint.connection == HUB_CONNECTION:
+        return endpoint.stream if isinstance(endpoint, Source) else endpoint.entity
+    return SYSTEMS.get(endpoint.connector, endpoint.connection)
+
+
+def tags(mapping: Mapping) -> set[str]:
+    source, target = system(mapping.source), system(mapping.target)
+    kind = "event-driven" if mapping.triggers else "scheduled"
+    return {"hub", source, target, f"{source} -> {target}", kind}
+
+
+def dag_doc(loaded: LoadedMapping, produces: str, settings: HubSettings) -> str:
+    mapping = loaded.mapping
+    source, target = mapping.source, mapping.target
+    runs = []
+    if mapping.schedule:
+        runs.append(f"schedule `{mapping.schedule}` ({settings.timezone})")
+    runs.extend(f"asset `{uri}`" for uri in mapping.triggers)
+    match = f"matched by {', '.join(target.match)}; " if target.match else ""
+    rows = [
+        ("source", f"`{source.connector}` connection `{source.connection}`, stream `{source.stream}` "
+                   f"(key {', '.join(source.key)}; incremental: {source.incremental.strategy})"),
+        ("target", f"`{target.connector}` connection `{target.connection}`, entity `{target.entity}` "
+                   f"({match}mode {target.mode})"),
+        ("fields that cross", ", ".join(f"`{name}`" for name in mapping.fields)),
+        ("runs on", "; ".join(runs)),
+        ("produces", f"asset `{produces}` when a run changed something (exchanges triggered by it run next)"),
+        ("mapping", f"`{loaded.path.name}` version `{loaded.compiled.version}`"),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    return (f"{mapping.description.strip()}\n\n| | |\n|---|---|\n{table}\n\n"
+            "Each task returns the run's summary (read, created, updated, unchanged, filtered, rejected, dead "
+            "letters added); the DAG run's note repeats it in one line, or says why the run failed. From a shell: "
+            f"`hub plan {mapping.exchange}`, `hub run {mapping.exchange}`, "
+            f"`hub dead-letters list --exchange {mapping.exchange}`.")

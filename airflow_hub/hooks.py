@@ -1,0 +1,115 @@
+"""Airflow hooks for the systems the hub talks to: one per connection type, all thin over hub connectors.
+
+A hook reads an Airflow Connection (the metadata DB, a secrets backend or ``AIRFLOW_CONN_<ID>``), turns it into
+the hub's :class:`~hub.connections.Connection`, and hands it to whatever connector
+``hub.connector.connector_class`` resolves for the type. ``test_connection()`` is the connector's ``check()``,
+so the "Test" button in the Airflow UI proves the same thing as ``hub check``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseHook
+from airflow.sdk import Connection as AirflowConnection
+from pydantic import SecretStr
+
+from airflow_hub.connection_types import BY_TYPE, ConnectionType
+from hub.connections import Connection
+from hub.connector import Connector, connector_class
+from hub.errors import HubError
+from hub.settings import HubSettings
+
+
+def to_hub_connection(conn: AirflowConnection) -> Connection:
+    """The hub's view of an Airflow Connection (the password stays a ``SecretStr``)."""
+    return Connection(
+        conn_id=conn.conn_id,
+        conn_type=conn.conn_type or "",
+        host=conn.host or None,
+        port=conn.port,
+        login=conn.login or None,
+        password=SecretStr(conn.password) if conn.password else None,
+        schema=conn.schema or None,
+        extra=conn.extra_dejson,
+    )
+
+
+def redacted(text: str, connection: Connection) -> str:
+    """``text`` without the connection's password (for messages from code the hub does not control)."""
+    return text.replace(connection.secret, "***") if connection.secret else text
+
+
+class HubConnectorHook(BaseHook):
+    """Base of the hub's hooks; subclasses only name their :class:`ConnectionType`."""
+
+    connection_type: ClassVar[ConnectionType]
+    conn_name_attr: ClassVar[str] = "hub_conn_id"
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.conn_type = cls.connection_type.conn_type
+        cls.hook_name = cls.connection_type.hook_name
+
+    def __init__(self, hub_conn_id: str | None = None, settings: HubSettings | None = None):
+        super().__init__()
+        self.hub_conn_id = hub_conn_id or self.default_conn_name
+        self._settings = settings
+
+    def get_hub_connection(self) -> Connection:
+        return to_hub_connection(self.get_connection(self.hub_conn_id))
+
+    def connector_name(self, connection: Connection) -> str:
+        return str(connection.extra.get("connector") or self.connection_type.connector)
+
+    def get_conn(self) -> Connector:
+        """A connector for this connection (not connected yet: connectors connect on first use)."""
+        connection = self.get_hub_connection()
+        settings = self._settings or HubSettings.from_env()
+        return connector_class(self.connector_name(connection))(connection, settings)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """``(ok, message)`` for the Airflow UI: the connector's ``check()``."""
+        try:
+            connection = self.get_hub_connection()
+        except Exception as exc:  # the UI shows the message; Airflow's own messages carry no secret
+            return False, str(exc)
+        try:
+            settings = self._settings or HubSettings.from_env()
+            with connector_class(self.connector_name(connection))(connection, settings) as connector:
+                return True, connector.check()
+        except HubError as exc:  # connectors build these messages without secrets
+            return False, str(exc)
+        except Exception as exc:  # anything else: name it, and make sure the password is not in it
+            return False, redacted(f"{type(exc).__name__}: {exc}", connection)
+
+
+class CrmDbHook(HubConnectorHook):
+    connection_type = BY_TYPE["hub_crm_db"]
+    default_conn_name = "crm"
+
+
+class OnecODataHook(HubConnectorHook):
+    connection_type = BY_TYPE["hub_onec_odata"]
+    default_conn_name = "onec"
+
+
+class OnecSoapHook(HubConnectorHook):
+    connection_type = BY_TYPE["hub_onec_soap"]
+    default_conn_name = "onec_soap"
+
+
+class AsteriskAmiHook(HubConnectorHook):
+    connection_type = BY_TYPE["hub_asterisk_ami"]
+    default_conn_name = "pbx"
+
+
+class WebsiteHook(HubConnectorHook):
+    connection_type = BY_TYPE["hub_website"]
+    default_conn_name = "website"
+
+
+HOOKS: tuple[type[HubConnectorHook], ...] = (CrmDbHook, OnecODataHook, OnecSoapHook, AsteriskAmiHook, WebsiteHook)

@@ -1,0 +1,21 @@
+"""Connection ids resolved through Airflow, so a task gets exactly the Connection an operator configured."""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from airflow_hub.hooks import to_hub_connection
+from hub.connections import Connection, ConnectionResolver
+
+
+class AirflowConnectionResolver(ConnectionResolver):
+    """Airflow first (Connections in the metadata DB, secrets backends, ``AIRFLOW_CONN_<ID>``), then the hub's
+    own sources (the connections file, the built-in ``hub`` connection), exactly as in the ``hub`` CLI."""
+
+    def get(self, conn_id: str) -> Connection:
+        try:
+            found = BaseHook.get_connection(conn_id)
+        except AirflowNotFoundException:
+            return super().get(conn_id)
+        return to_hub_connection(found)

@@ -1,0 +1,86 @@
+"""What the ``plan`` and ``apply`` tasks of an exchange DAG do: run the hub, and tell the operator about it.
+
+The task returns the run's summary (its XCom ``return_value``), logs one line per sampled change (field names,
+never values) and leaves a one-line note under :data:`NOTE_KEY`, which :mod:`airflow_hub.notes` copies onto the
+DAG run. An ``apply`` that changed something produces an event on the target's asset. A failed step leaves the
+reason as that line and re-raises the hub error, so the task's retry policy sees its class
+(:data:`airflow_hub.factory.RETRY_POLICY`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow.sdk import Asset, AssetAlias, get_current_context
+
+from airflow_hub.resolver import AirflowConnectionResolver
+from hub.app import Hub
+from hub.runner import RunReport
+from hub.settings import HubSettings
+from hub.state.store import COUNTERS, Counts
+
+log = logging.getLogger(__name__)
+
+Step = Literal["plan", "apply"]
+#: the XCom key of a step's one-line outcome (copied onto the DAG run as its note)
+NOTE_KEY = "hub_note"
+
+
+def run_step(exchange: str, mode: Step, mappings_dir: str,
+             announce: tuple[AssetAlias, Asset] | None = None) -> dict[str, Any]:
+    context = get_current_context()
+    ti, dag_run = context["ti"], context["dag_run"]
+    # names this attempt in the hub's run log (the column holds 128 characters)
+    triggered_by = f"airflow {ti.task_id}#{ti.try_number} {dag_run.run_id}"[:128]
+    settings = HubSettings.from_env(mappings_dir=Path(mappings_dir))
+    hub = Hub(settings, AirflowConnectionResolver(settings.connections_file))
+    try:
+        try:
+            report = hub.plan(exchange, triggered_by) if mode == "plan" else hub.run(exchange, triggered_by)
+        except Exception as exc:
+            line = failure_line(hub, exchange, mode, triggered_by, exc)
+            log.error("%s", line)
+            ti.xcom_push(NOTE_KEY, line)
+            raise
+    finally:
+        hub.close()
+    for line in sample_lines(report):
+        log.info("%s", line)
+    log.info("%s", report.one_line())
+    ti.xcom_push(NOTE_KEY, report.one_line())
+    counts = report.counts
+    if announce is not None and counts.created + counts.updated + counts.deleted:
+        alias, produces = announce  # the exchanges triggered by the target run next, told what changed
+        context["outlet_events"][alias].add(produces, extra={"exchange": exchange, **counts.as_dict()})
+    return report.summary()
+
+
+def failure_line(hub: Hub, exchange: str, mode: Step, triggered_by: str, exc: BaseException) -> str:
+    """Why the step failed, in one line, with what the run did before (from the hub's run log)."""
+    try:
+        recorded = next((run for run in hub.store.runs(exchange, 20) if run.triggered_by == triggered_by), None)
+    except Exception:  # the hub database itself may be what failed
+        recorded = None
+    if recorded is None or recorded.status != "failed":  # the run never started, or could not record its end
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return f"{exchange}: {mode} failed - {text}"
+    counts = Counts(**{name: getattr(recorded, name) for name in COUNTERS})
+    report = RunReport(exchange, recorded.mode, recorded.id, recorded.mapping_version, status=recorded.status,
+                       counts=counts, message=recorded.message)
+    return report.one_line()
+
+
+def sample_lines(report: RunReport) -> list[str]:
+    """The sampled records of a run, for the task log: keys and changed field names, never values."""
+    lines = []
+    for outcome, samples in report.samples.items():
+        for sample in samples:
+            text = f"{outcome}: {sample.source_key}" + (f" -> {sample.target_key}" if sample.target_key else "")
+            if sample.changes:
+                text += f" (fields: {', '.join(change.field for change in sample.changes)})"
+            if sample.reason:
+                text += f": {sample.reason}"
+            lines.append(text)
+    return lines

@@ -1,0 +1,158 @@
+"""``$metadata`` (EDMX, CSDL v3) parsed into what the connector needs: entity sets, their properties with
+Edm types, tabular sections with their row properties, composite attributes (a ``X``/``X_Type`` pair).
+
+A real configuration's EDMX is ~15 MB (reference §1.1), so it is fetched once and cached in the process
+for ``metadata_ttl`` seconds per server and user (the visible objects depend on the user's rights).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from hub.connector import EntityInfo, FieldInfo, FieldKind
+from hub.errors import ConfigError
+
+EDM_KINDS: dict[str, FieldKind] = {
+    "Edm.String": "string", "Edm.Guid": "uuid", "Edm.Boolean": "boolean", "Edm.DateTime": "datetime",
+    "Edm.DateTimeOffset": "datetime", "Edm.Int16": "integer", "Edm.Int32": "integer", "Edm.Int64": "integer",
+    "Edm.Byte": "integer", "Edm.SByte": "integer", "Edm.Double": "decimal", "Edm.Single": "decimal",
+    "Edm.Decimal": "decimal", "Edm.Binary": "binary", "Edm.Stream": "binary",
+}
+
+
+@dataclass(frozen=True)
+class Prop:
+    name: str
+    edm: str  # Edm.* or Collection(StandardODATA.<RowType>)
+    nullable: bool = True
+    max_length: int | None = None
+    composite: bool = False  # the value half of a composite attribute (its type is in <name>_Type)
+
+    @property
+    def kind(self) -> FieldKind:
+        if self.edm.startswith("Collection("):
+            return "list"
+        return "string" if self.composite else EDM_KINDS.get(self.edm, "any")
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    name: str
+    props: dict[str, Prop]
+    key: tuple[str, ...]
+    tables: dict[str, dict[str, Prop]] = field(default_factory=dict)  # tabular section -> row properties
+    navigation: frozenset[str] = frozenset()
+
+    @property
+    def is_document(self) -> bool:
+        return self.name.startswith("Document_")
+
+    def prop(self, name: str, where: str) -> Prop:
+        found = self.props.get(name)
+        if found is None:
+            raise ConfigError(f"{self.name} has no property {name!r} in 1C's $metadata ({where})")
+        return found
+
+    def entity_info(self) -> EntityInfo:
+        fields: dict[str, FieldInfo] = {}
+        for name, prop in self.props.items():
+            children = None
+            if name in self.tables:
+                children = {n: FieldInfo(n, p.kind, p.nullable, p.max_length) for n, p in self.tables[name].items()}
+            fields[name] = FieldInfo(name, prop.kind, prop.nullable, prop.max_length, children)
+        return EntityInfo(self.name, fields, self.key)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    sets: dict[str, EntitySet]
+    actions: frozenset[tuple[str, str]]  # (entity set, bound function) such as (Document_X, Post)
+
+    def entity(self, name: str) -> EntitySet | None:
+        return self.sets.get(name)
+
+    def require(self, name: str, where: str) -> EntitySet:
+        found = self.sets.get(name)
+        if found is None:
+            raise ConfigError(f"entity set {name!r} is not in 1C's $metadata ({where}); is it included in the "
+                              "OData interface (УстановитьСоставСтандартногоИнтерфейсаOData) and spelled exactly?")
+        return found
+
+
+EDM_NS = "{http://schemas.microsoft.com/ado/2009/11/edm}"
+
+
+def parse_metadata(xml: bytes) -> Metadata:
+    try:
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+    except etree.XMLSyntaxError as exc:
+        raise ConfigError(f"1C's $metadata is not valid XML: {exc}") from None
+    types: dict[str, etree._Element] = {}
+    for schema in root.iter(f"{EDM_NS}Schema"):
+        namespace = schema.get("Namespace", "")
+        for element in schema:
+            if element.tag in (f"{EDM_NS}EntityType", f"{EDM_NS}ComplexType"):
+                types[f"{namespace}.{element.get('Name')}"] = element
+    sets: dict[str, EntitySet] = {}
+    actions: set[tuple[str, str]] = set()
+    for container in root.iter(f"{EDM_NS}EntityContainer"):
+        for element in container:
+            if element.tag == f"{EDM_NS}EntitySet":
+                entity_type = types.get(element.get("EntityType", ""))
+                if entity_type is not None:
+                    sets[element.get("Name", "")] = _entity_set(element.get("Name", ""), entity_type, types)
+            elif element.tag == f"{EDM_NS}FunctionImport" and element.get("EntitySetPath"):
+                actions.add((element.get("EntitySetPath", ""), element.get("Name", "")))
+    return Metadata(sets, frozenset(actions))
+
+
+def _props(element: etree._Element) -> dict[str, Prop]:
+    raw = [(p.get("Name", ""), p.get("Type", ""), p.get("Nullable", "true") != "false", p.get("MaxLength"))
+           for p in element if p.tag == f"{EDM_NS}Property"]
+    names = {name for name, *_ in raw}
+    return {name: Prop(name, edm, nullable, int(length) if length and length.isdigit() and int(length) else None,
+                       composite=edm == "Edm.String" and f"{name}_Type" in names)
+            for name, edm, nullable, length in raw}
+
+
+def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Element]) -> EntitySet:
+    props = _props(element)
+    key = tuple(ref.get("Name", "") for ref in element.iter(f"{EDM_NS}PropertyRef"))
+    tables: dict[str, dict[str, Prop]] = {}
+    for prop in props.values():
+        if prop.edm.startswith("Collection("):
+            row_type = types.get(prop.edm[len("Collection("):-1])
+            if row_type is not None:
+                tables[prop.name] = {"LineNumber": Prop("LineNumber", "Edm.Int64", False), **_props(row_type)}
+    navigation = frozenset(n.get("Name", "") for n in element if n.tag == f"{EDM_NS}NavigationProperty")
+    return EntitySet(name, props, key, tables, navigation)
+
+
+class MetadataCache:
+    """Process-wide cache: ``$metadata`` per (service root, user), refreshed after ``ttl`` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, Metadata]] = {}
+
+    def get(self, key: tuple[str, str], ttl: float, fetch: Callable[[], bytes]) -> Metadata:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry[0] < ttl:
+                return entry[1]
+        metadata = parse_metadata(fetch())
+        with self._lock:
+            self._entries[key] = (time.monotonic(), metadata)
+        return metadata
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+METADATA_CACHE = MetadataCache()

@@ -1,0 +1,18 @@
+"""Asterisk PBX: the AMI listener (calls -> inbox), gap recovery from the CDR, missed-call callbacks, and
+click-to-call (CRM request -> AMI Originate).
+
+Connectors (``connector:`` names in mappings):
+
+* ``telephony_ami``: target; entity ``originate`` places a call with an AMI ``Originate``;
+* ``telephony_callbacks``: source; missed inbound calls that nobody returned, from the inbox ``calls``
+  stream, as callback tasks (open, then done once the number is reached).
+"""
+
+from __future__ import annotations
+
+from connectors.telephony.callbacks import CallbacksSource
+from connectors.telephony.originate import AmiOriginateConnector
+
+CONNECTORS = {"telephony_ami": AmiOriginateConnector, "telephony_callbacks": CallbacksSource}
+
+__all__ = ["CONNECTORS", "AmiOriginateConnector", "CallbacksSource"]

@@ -1,0 +1,40 @@
+"""``hub listen ami``: the long-running AMI listener (registered through the ``hub.listen`` entry point)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from hub.app import Hub
+from hub.logs import configure
+
+
+def listen_ami(
+    connection: Annotated[str, typer.Option(help="connection id of the PBX (type hub_asterisk_ami)")] = "pbx",
+    stream: Annotated[str, typer.Option(help="inbox stream for finished calls")] = "calls",
+    originate_stream: Annotated[str, typer.Option(
+        help="inbox stream for the outcomes of the hub's click-to-call Originates")] = "originate_results",
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="log JSON lines")] = False,
+) -> None:
+    """Listen to Asterisk: every finished call goes to the inbox durably; gaps are recovered from the CDR."""
+    from connectors.telephony.config import pbx_config  # here: keeps `hub --help` fast
+    from connectors.telephony.listener import AmiListener
+    from connectors.telephony.recovery import cdr_source
+    from hub.wakeup import waker_from_env
+
+    configure(json=json_logs)
+    hub = Hub()
+    try:
+        config = pbx_config(hub.resolver.get(connection), hub.settings)
+        listener = AmiListener(config, hub.store, stream=stream, originate_stream=originate_stream,
+                               waker=waker_from_env(), cdr_source=cdr_source(config, hub.resolver))
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        typer.echo(f"listening to {config.where}; calls -> inbox {stream!r}", err=True)
+        listener.run(stop)
+    finally:
+        hub.close()

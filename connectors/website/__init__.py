@@ -1,0 +1,18 @@
+"""Website forms -> the hub (exchange 1 of the catalog).
+
+Data flow::
+
+    site builder / form plugin --POST--> intake (app.py: auth.py, body.py, formats/, keys.py)
+        --> committer.py --> hub inbox (durable) --> 200 to the sender; hub.wakeup wakes the exchange
+    site JSON API <--GET by cursor-- poll.py
+    hub inbox + polled API --> connector.py (the ``website`` source) --> the mapping --> CRM lead
+
+``config.py`` is what a mapping may say about its form sources (``source.options``); ``sources.py`` turns
+that into the endpoints ``server.py`` serves (``hub serve intake``, see ``cli.py``).
+"""
+
+from connectors.website.connector import WebsiteConnector
+
+CONNECTOR = WebsiteConnector
+
+__all__ = ["CONNECTOR", "WebsiteConnector"]

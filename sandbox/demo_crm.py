@@ -1,0 +1,40 @@
+"""``hub demo`` part: the CRM database, a SQLite file with the reference schema and seeded demo data.
+
+Created once (deterministic seed); later demo runs reuse it, so what the exchanges wrote before is there
+and a second run finds nothing new to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sandbox.crm import create_schema, seed
+from sandbox.demo import DemoEnv
+
+DEMO_CLIENTS = 60
+
+
+@dataclass
+class CrmPart:
+    name: str = "crm"
+    order: int = 0  # first: the other systems' exchanges read and write the CRM
+
+    @contextlib.contextmanager
+    def start(self, env: DemoEnv) -> Iterator[None]:
+        path = env.home / "crm.db"
+        url = f"sqlite:///{path}"
+        if not path.exists():
+            create_schema(url)
+            seed(url, clients=DEMO_CLIENTS)
+        env.connections["crm"] = json.dumps({"conn_type": "hub_crm_db", "extra": {"url": url}})
+        env.notes.append(f"CRM database: {path}")
+        yield
+
+    def produce(self, env: DemoEnv) -> None:
+        return None
+
+
+PART = CrmPart()

@@ -1,0 +1,72 @@
+"""Switchable faults, the way a 1C publication misbehaves in production (reference §2.6): a slow server,
+502/503 from the web server in front of 1C, connections dropped mid-request, HTML pages with status 200,
+and — the dangerous one — a write that 1C applied whose response never reached the client.
+
+Decisions come from a seeded random generator, so a failing test can be replayed exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+FaultKind = Literal["503", "502", "drop", "html200", "slow"]
+Before = Literal["503", "502", "drop", "html200", "slow"]
+
+
+@dataclass
+class Faults:
+    failure_rate: float = 0.0  # share of requests that fail before 1C sees them (one of ``kinds``)
+    kinds: tuple[FaultKind, ...] = ("503", "502", "drop", "html200")
+    slow_rate: float = 0.0  # share of requests answered after ``delay`` seconds
+    delay: float = 0.05
+    lost_write_rate: float = 0.0  # share of applied writes whose response is dropped
+    seed: int = 1
+    lose_next_writes: int = 0  # the next N applied writes lose their response (deterministic, for tests)
+    fail_next: int = 0  # the next N requests get a fault of ``kinds`` (in turn) before 1C sees them
+    counts: dict[str, int] = field(default_factory=dict)  # what was injected, for tests and the demo
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    @classmethod
+    def none(cls) -> Faults:
+        return cls()
+
+    @classmethod
+    def chaos(cls, rate: float = 0.2, seed: int = 1) -> Faults:
+        """``rate`` of requests failing or slow, and some responses lost after the write."""
+        return cls(failure_rate=rate / 2, slow_rate=rate / 2, delay=0.02, lost_write_rate=rate / 2, seed=seed)
+
+    def before(self) -> Before | None:
+        with self._lock:
+            if self.fail_next:
+                self.fail_next -= 1
+                kind: Before = self.kinds[self.fail_next % len(self.kinds)]
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+                return kind
+            roll = self._rng.random()
+            if roll < self.failure_rate:
+                kind = self._rng.choice(self.kinds)
+            elif roll < self.failure_rate + self.slow_rate:
+                kind = "slow"
+            else:
+                return None
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            return kind
+
+    def lose_response(self) -> bool:
+        with self._lock:
+            lost = self.lose_next_writes > 0 or self._rng.random() < self.lost_write_rate
+            self.lose_next_writes = max(0, self.lose_next_writes - 1)
+            if lost:
+                self.counts["lost"] = self.counts.get("lost", 0) + 1
+            return lost
+
+    @property
+    def active(self) -> bool:
+        return bool(self.failure_rate or self.slow_rate or self.lost_write_rate)

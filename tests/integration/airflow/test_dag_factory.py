@@ -1,0 +1,129 @@
+"""dags/: one DAG per mapping file, shaped for operators; a broken mapping file is one import error and hides
+nothing else; parsing touches no system and no database."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable
+from airflow.sdk.definitions.retry_policy import RetryAction
+
+from airflow_hub.factory import RETRY_POLICY
+from hub.errors import AuthError, ConfigError, RetriableError
+from hub.mapping.loader import load_directory
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parents[3]
+MAPPINGS = Path(__file__).resolve().parent / "mappings"
+
+BROKEN = """\
+exchange: broken_exchange
+description: upsert without match
+schedule: "@hourly"
+source: {connector: crm_db, connection: crm, stream: clients, key: id}
+target:
+  connector: crm_db
+  connection: crm
+  entity: leads
+  mode: upsert
+fields:
+  name: name
+"""
+
+
+def test_every_mapping_of_the_project_becomes_a_dag(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_MAPPINGS_DIR", raising=False)  # the default: mappings/ next to dags/
+    exchanges, broken = load_directory(ROOT / "mappings")
+
+    bag = dagbag()
+
+    assert bag.import_errors == {}
+    assert broken == []
+    assert set(bag.dag_ids) == set(exchanges) and exchanges
+
+
+def test_a_broken_mapping_is_one_import_error_naming_it_and_the_others_still_load(
+        dagbag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    (mappings / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(mappings))
+
+    bag = dagbag()
+
+    assert len(bag.import_errors) == 1
+    [(file, error)] = bag.import_errors.items()
+    assert Path(file).name == "hub_mapping_errors.py"
+    assert f"{mappings / 'broken.yaml'}:9: target.mode: mode 'upsert' needs target.match" in error
+    assert set(bag.dag_ids) == set(load_directory(ROOT / "mappings")[0])
+
+
+def test_each_problem_is_a_line_with_file_line_and_field(dagbag, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(MAPPINGS / "form_leads.yaml", tmp_path)
+    (tmp_path / "a_broken.yaml").write_text(BROKEN, encoding="utf-8")
+    not_cron = (MAPPINGS / "leads_to_archive.yaml").read_text().replace("triggers:", 'schedule: "every day"\ntriggers:')
+    (tmp_path / "b_not_cron.yaml").write_text(not_cron, encoding="utf-8")
+    (tmp_path / "c_not_yaml.yaml").write_text("exchange: [unclosed\n", encoding="utf-8")
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(tmp_path))
+
+    bag = dagbag()
+
+    [error] = bag.import_errors.values()
+    lines = [line for line in error.splitlines() if line.startswith(str(tmp_path))]
+    assert lines[0] == f"{tmp_path / 'a_broken.yaml'}:9: target.mode: mode 'upsert' needs target.match: the fields " \
+                       "that find the existing object"
+    assert lines[1] == f"{tmp_path / 'b_not_cron.yaml'}:3: schedule: 'every day' is not a cron expression or a " \
+                       "preset such as @hourly"
+    assert lines[2].startswith(f"{tmp_path / 'c_not_yaml.yaml'}:")
+    assert "3 mapping file(s) have no DAG until fixed" in error
+    assert bag.dag_ids == ["form_leads"]
+
+
+def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(MAPPINGS))
+    monkeypatch.setenv("HUB_TIMEZONE", "Asia/Yekaterinburg")
+
+    bag = dagbag()
+    dag, downstream = bag.dags["form_leads"], bag.dags["leads_to_archive"]
+
+    assert dag.description == "Website form submissions (committed to the hub's inbox by the intake service) " \
+                              "become CRM leads."
+    assert "The intake wakes this exchange within seconds" in dag.doc_md and "`phone`" in dag.doc_md
+    assert set(dag.tags) == {"hub", "website", "crm", "website -> crm", "event-driven"}
+    assert (dag.max_active_runs, dag.catchup) == (1, False)
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert dag.timetable.timetable == CronTriggerTimetable("*/5 * * * *", timezone="Asia/Yekaterinburg")
+    assert [asset.uri for asset in dag.timetable.asset_condition.objects] == ["hub://inbox/website"]
+    plan, apply = dag.get_task("plan"), dag.get_task("apply")
+    assert plan.downstream_task_ids == {"apply"}
+    assert apply.outlets == [AssetAlias("hub:form_leads")]  # the task produces hub://crm/leads when it changed something
+    assert (apply.retries, apply.retry_exponential_backoff, apply.retry_delay) == (3, 2.0, timedelta(seconds=30))
+    # the downstream exchange runs when form_leads produced hub://crm/leads, and only then
+    assert [asset.uri for asset in downstream.timetable.asset_condition.objects] == ["hub://crm/leads"]
+    assert set(downstream.tags) == {"hub", "crm", "archive", "crm -> archive", "event-driven"}
+
+
+def test_errors_decide_what_a_retry_can_do() -> None:
+    decide = lambda exc: RETRY_POLICY.evaluate(exc, try_number=1, max_tries=4).action  # noqa: E731
+    assert decide(ConfigError("connection 'crm' is not defined")) == RetryAction.FAIL
+    assert decide(AuthError("1C refused the login")) == RetryAction.FAIL
+    assert decide(RetriableError("HTTP 503")) == RetryAction.RETRY
+    assert decide(ValueError("a bug")) == RetryAction.DEFAULT  # the task's retries, with backoff
+
+
+def test_parsing_touches_no_system_and_no_database(dagbag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_MAPPINGS_DIR", raising=False)
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nothing")  # nothing listens
+    for name in ("AIRFLOW_CONN_CRM", "AIRFLOW_CONN_ONEC", "AIRFLOW_CONN_ONEC_SOAP", "HUB_CONNECTIONS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+    bag = dagbag()
+
+    assert bag.import_errors == {} and len(bag.dag_ids) == len(load_directory(ROOT / "mappings")[0])
+    assert not (tmp_path / "hub").exists()

@@ -1,0 +1,27 @@
+"""A fresh simulated 1C (real HTTP on an ephemeral port), a CRM database and a hub with the shipped mappings,
+per test. The CRM is SQLite by default; ``pg_world`` puts it in a throwaway schema of the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from hub.testing.databases import postgres_schema
+from sandbox.onec.world import OneCWorld, onec_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[OneCWorld]:
+    with onec_world(tmp_path, f"sqlite:///{tmp_path / 'crm.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path) -> Iterator[OneCWorld]:
+    with postgres_schema("hub_onec") as url:
+        schema = unquote(url.split("search_path%3D", 1)[1])
+        with onec_world(tmp_path, url, db_schema=schema) as opened:
+            yield opened

@@ -1,0 +1,60 @@
+"""``hub validate`` checks 1C mappings against the server's ``$metadata`` (and the CRM's tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+from sandbox.onec.world import MAPPINGS, OneCWorld, connection_values
+
+ONEC_MAPPINGS = sorted(MAPPINGS.glob("*1c*.yaml"))
+
+
+def test_every_shipped_1c_mapping_is_valid_against_the_server(world: OneCWorld) -> None:
+    findings = world.hub.validate(ONEC_MAPPINGS)
+
+    assert [str(f.error) for f in findings if not f.warning] == []
+    assert len(ONEC_MAPPINGS) == 8
+
+
+def broken_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """counterparties_to_1c with ``old`` replaced by ``new``; returns the file and the changed line."""
+    text = (MAPPINGS / "counterparties_to_1c.yaml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "broken.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    line = next(n for n, content in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if new in content)
+    return path, line
+
+
+@pytest.mark.parametrize(("old", "new", "named"), [
+    # 1C names standard fields in English only; the Russian name is a typical mistake
+    ("  DeletionMark: false", "  ПометкаУдаления: false", "'ПометкаУдаления'"),
+    ("      АдресЭП:", "      АдресЭлПочты:", "'АдресЭлПочты'"),
+    ("  entity: Catalog_Контрагенты", "  entity: Catalog_Контрагент", "'Catalog_Контрагент'"),
+])
+def test_a_name_missing_from_metadata_is_reported_with_file_and_line(world: OneCWorld, tmp_path: Path, old: str,
+                                                                     new: str, named: str) -> None:
+    path, line = broken_copy(tmp_path, old, new)
+
+    errors = [f.error for f in world.hub.validate([path]) if not f.warning]
+
+    assert errors, "the mapping names something 1C does not have"
+    assert any(e.file == str(path) and e.line == line and named in str(e) for e in errors), [str(e) for e in errors]
+
+
+def test_the_cli_exits_non_zero_and_prints_where(world: OneCWorld, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path, line = broken_copy(tmp_path, "      Тип:", "      ТипКонтакта:")
+    for name, value in connection_values(world.sim, str(world.crm.engine.url)).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUB_HOME", str(tmp_path))
+
+    result = CliRunner().invoke(app, ["validate", str(path)])
+
+    assert result.exit_code == 1
+    assert f"{path}:{line}" in result.output and "'ТипКонтакта'" in result.output
+    assert world.sim.users["Интеграция"] not in result.output, "no password in the output"

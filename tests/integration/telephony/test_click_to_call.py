@@ -1,0 +1,98 @@
+"""Click-to-call: a call request row in the CRM becomes one AMI Originate, and what happened to it is
+written back to the request. A re-run never rings anybody twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+
+from hub.errors import RetriableError
+
+from .conftest import Pbx, wait_for
+
+ANSWERS = "+74951234567"
+BUSY = "+74957654321"
+
+
+def request(request_id: int, phone: str, extension: str) -> dict[str, object]:
+    return {"id": request_id, "phone": phone, "extension": extension, "manager_id": int(extension) - 100,
+            "status": "new", "requested_at": dt.datetime(2026, 3, 2, 9, 0), "updated_at": dt.datetime(2026, 3, 2, 9, 0)}
+
+
+def test_a_request_is_dialed_once_and_its_outcome_written_back(pbx: Pbx) -> None:
+    listener = pbx.listen()
+    pbx.sim.set_outcome(BUSY, "busy")
+    pbx.insert("call_requests", [request(1, "8 (495) 123-45-67", "101"), request(2, BUSY, "103"),
+                                 {**request(3, ANSWERS, "104"), "status": "done"}])  # handled already: not again
+
+    report = pbx.hub.run("click_to_call", triggered_by="test")
+    assert (report.counts.created, report.counts.filtered, report.counts.rejected) == (2, 0, 0)
+    assert pbx.sim.stats()["originates"] == 2
+
+    results = pbx.wait_inbox(2, stream="originate_results")
+    assert {r["request_id"]: r["outcome"] for r in results} == {"1": "answered", "2": "busy"}
+    outcome = pbx.hub.run("click_to_call_outcome", triggered_by="test")
+    assert outcome.counts.updated == 2
+    rows = {r["id"]: r for r in pbx.rows("call_requests")}
+    assert (rows[1]["status"], rows[1]["outcome"]) == ("done", "answered")
+    assert (rows[2]["status"], rows[2]["outcome"]) == ("failed", "busy")
+    assert rows[3]["status"] == "done" and rows[3]["outcome"] is None
+
+    # the call itself is in the call log, tied to the request by the correlation variable
+    calls = pbx.wait_inbox(2)
+    answered = next(c for c in calls if c["request_id"] == "1")
+    assert (answered["direction"], answered["caller"], answered["callee"], answered["disposition"]) == \
+        ("outbound", "101", ANSWERS, "answered")
+    assert rows[1]["call_id"] == answered["call_id"], "the request points at the call it produced"
+    assert listener.stats.originate_results == 2
+
+    again = pbx.hub.run("click_to_call", triggered_by="test")
+    assert again.counts.created == 0
+    pbx.insert("call_requests", [request(4, ANSWERS, "105")])
+    third = pbx.hub.run("click_to_call", triggered_by="test")
+    assert third.counts.created == 1
+    wait_for(lambda: pbx.sim.stats()["originates"] == 3, 5, "the new request's Originate")
+    assert pbx.sim.stats()["originates"] == 3, "only the new request rang"
+
+
+def test_a_request_that_cannot_be_dialed_goes_to_dead_letters_and_nothing_rings(pbx: Pbx) -> None:
+    pbx.insert("call_requests", [request(1, "not a phone", "101")])
+    report = pbx.hub.run("click_to_call", triggered_by="test")
+    assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
+    (letter,) = pbx.store.dead_letters("click_to_call")
+    assert letter.error_class == "DataError" and "not a phone number" in letter.message
+
+
+def test_with_the_pbx_down_nothing_is_sent_and_the_request_is_retried_next_run(pbx: Pbx) -> None:
+    pbx.insert("call_requests", [request(1, ANSWERS, "101")])
+    reachable = pbx.env["AIRFLOW_CONN_PBX"]
+    pbx.env["AIRFLOW_CONN_PBX"] = json.dumps({**json.loads(reachable), "port": unused_port()})
+    report = pbx.hub.run("click_to_call", triggered_by="test")
+    assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
+    (letter,) = pbx.store.dead_letters("click_to_call")
+    assert letter.error_class == "DependencyMissing" and "nothing was sent" in letter.message
+
+    pbx.env["AIRFLOW_CONN_PBX"] = reachable  # the PBX is back: the next run replays the request, once
+    retried = pbx.hub.run("click_to_call", triggered_by="test")
+    assert retried.counts.created == 1 and pbx.sim.stats()["originates"] == 1
+    assert pbx.store.dead_letters("click_to_call") == []
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 0
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_pbx_is_a_retriable_error_for_the_session(pbx: Pbx) -> None:
+    connector = pbx.hub.connector("telephony_ami", "pbx")
+    assert "AMI login and ping work" in connector.check()
+    bad = connector.connection.model_copy(update={"port": unused_port()})
+    try:
+        type(connector)(bad, pbx.hub.settings).check()
+    except RetriableError as exc:
+        assert "cannot connect" in str(exc) and "hubsecret" not in str(exc)
+    else:
+        raise AssertionError("an unreachable PBX must raise")

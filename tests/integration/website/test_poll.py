@@ -1,0 +1,50 @@
+"""Poll mode: submissions the shop lists in its JSON API become leads, read by cursor, each exactly once,
+through maintenance windows and credential problems."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import AuthError
+
+from .conftest import Site
+
+
+def shop_leads(site: Site) -> list[dict]:
+    return site.rows("leads", source="shop_api")
+
+
+def test_polled_submissions_become_leads_once_and_the_cursor_moves_on(site: Site) -> None:
+    site.shop.add("Вера Лебедева", "+7 915 123-45-67", "vera.l@mail.ru", "Перезвоните по заказу 1187",
+                  "2025-03-03T06:40:00Z")
+    site.shop.add("Пётр Петров", "8 (903) 111-00-00", None, "Доставка в Химки", "2025-03-03T06:55:00Z")
+    _, _, report, _ = site.run()  # the phone index first, then the leads, then their tasks
+    assert report.counts.created == 2
+    vera, petrov = shop_leads(site)
+    assert (vera["name"], vera["phone"], vera["email"], vera["source_ref"]) == \
+        ("Вера Лебедева", "+79151234567", "vera.l@mail.ru", "shop_api:id:1")
+    assert (petrov["client_id"], petrov["manager_id"]) == (site.clients["petrov"], 4)  # matched by phone
+
+    requests = site.shop.requests
+    [again] = site.run("website_leads")
+    assert again.counts.read == 0 and site.shop.requests == requests + 1  # asked from the cursor: nothing new
+    site.shop.add("Новый Клиент", "+7 926 000-11-22", None, "Ещё заказ", "2025-03-03T08:00:00Z")
+    [third] = site.run("website_leads")
+    assert (third.counts.read, third.counts.created) == (1, 1)
+    assert [lead["source_ref"] for lead in shop_leads(site)] == ["shop_api:id:1", "shop_api:id:2", "shop_api:id:3"]
+
+
+def test_a_maintenance_window_is_retried_and_bad_credentials_stop_the_run(site: Site) -> None:
+    site.shop.add("Окно Обслуживания", "+7 926 000-11-33", None, "Заявка", "2025-03-03T09:00:00Z")
+    site.shop.fail_next = 1  # one 503: retried within the run
+    [report] = site.run("website_leads")
+    assert report.status == "success" and report.counts.created == 1
+
+    site.shop.add("После Ротации", "+7 926 000-11-44", None, "Заявка", "2025-03-03T09:10:00Z")
+    token, site.shop.token = site.shop.token, "rotated-on-the-site"
+    with pytest.raises(AuthError, match="refused the credentials"):
+        site.run("website_leads")
+    site.shop.token = token  # the operator fixes the connection: nothing was skipped
+    [fixed] = site.run("website_leads")
+    assert fixed.counts.created == 1
+    assert shop_leads(site)[-1]["name"] == "После Ротации"

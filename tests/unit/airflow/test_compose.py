@@ -1,0 +1,116 @@
+"""docker-compose.yml is a valid Compose file and describes the topology the CeleryExecutor system test runs.
+
+The Compose Specification's JSON Schema is vendored next to this file (compose-spec/compose-spec,
+``schema/compose-spec.json`` at commit 170098ba07d9f53c383a41bfd4c5166b0a4529a6, Apache License 2.0): tests run
+without internet. ``airflow_hub.topology`` is the one description both this file and the system test use.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from airflow_hub.topology import COMPONENTS, DEPLOYMENT_ENV, FIXED_ENV, Component, Deployment
+
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
+INFRASTRUCTURE = {"postgres", "redis"}  # run by the machine itself in the system test
+SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "HUB_AIRFLOW_PASSWORD")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return [f"{'/'.join(map(str, error.path))}: {error.message}" for error in validator.iter_errors(document)]
+
+
+def service(compose: dict[str, Any], component: Component) -> dict[str, Any]:
+    return compose["services"][component.name]  # type: ignore[no-any-return]
+
+
+def container_shell(command: str) -> str:
+    """A CMD-SHELL command as the container's shell gets it (Compose turns ``$$`` into ``$``)."""
+    return command.replace("$$", "$")
+
+
+def test_the_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert schema_errors(compose) == []
+
+
+def test_the_specification_check_catches_a_mistake(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    services = broken["services"]
+    services["airflow-scheduler"]["healthchek"] = services["airflow-scheduler"].pop("healthcheck")
+    services["airflow-worker"]["deploy"]["replica"] = 3
+    services["redis"]["healthcheck"]["retries"] = [5]
+    errors = schema_errors(broken)
+    assert any("healthchek" in error for error in errors)
+    assert any(error.startswith("services/airflow-worker/deploy") and "replica" in error for error in errors)
+    assert any(error.startswith("services/redis/healthcheck/retries") for error in errors)
+
+
+def test_every_component_is_a_service_with_its_command_and_replicas(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {component.name for component in COMPONENTS} | INFRASTRUCTURE
+    for component in COMPONENTS:
+        assert tuple(service(compose, component)["command"]) == component.command, component.name
+        assert service(compose, component).get("deploy", {}).get("replicas", 1) == component.replicas, component.name
+
+
+def test_health_checks_are_the_topology_s(compose: dict[str, Any]) -> None:
+    for component in COMPONENTS:
+        check = service(compose, component).get("healthcheck")
+        if component.health is None:
+            assert check is None, component.name
+        else:
+            kind, command = check["test"]
+            assert (kind, container_shell(command)) == ("CMD-SHELL", component.health), component.name
+
+
+def test_each_service_gets_the_environment_the_topology_derives(compose: dict[str, Any]) -> None:
+    """The deployment-specific values are read from the file; everything derived from them must agree."""
+    env = service(compose, COMPONENTS[1])["environment"]
+    deployment = Deployment(
+        metadata_db_url=env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], hub_db_url=env["HUB_DATABASE_URL"],
+        broker_url=env["AIRFLOW__CELERY__BROKER_URL"], api_url=env["HUB_AIRFLOW_URL"],
+        api_port=env["AIRFLOW__API__PORT"], jwt_secret=env["AIRFLOW__API_AUTH__JWT_SECRET"],
+        fernet_key=env["AIRFLOW__CORE__FERNET_KEY"], dags_folder=env["AIRFLOW__CORE__DAGS_FOLDER"],
+        mappings_dir=env["HUB_MAPPINGS_DIR"], passwords_file=env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"],
+        admin_password=env["HUB_AIRFLOW_PASSWORD"])
+    for component in COMPONENTS:
+        declared = service(compose, component)["environment"]
+        assert set(declared) == component.env_keys(), component.name
+        own = set(component.own_env)
+        assert {k: v for k, v in declared.items() if k not in own} == component.environment(deployment), component.name
+    assert set(env) >= set(FIXED_ENV) | set(DEPLOYMENT_ENV)
+
+
+def test_dags_mappings_and_config_are_mounted_where_the_environment_says(compose: dict[str, Any]) -> None:
+    for component in COMPONENTS:
+        mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in service(compose, component)["volumes"]}
+        env = service(compose, component)["environment"]
+        assert mounts[env["HUB_MAPPINGS_DIR"]] == "./mappings", component.name
+        assert mounts["/opt/hub/config"] == "./config", component.name
+        if component.role != "ingress":
+            assert mounts[env["AIRFLOW__CORE__DAGS_FOLDER"]] == "./dags", component.name
+            assert mounts[str(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent)] == "airflow-auth"
+
+
+def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:
+    for component in COMPONENTS:
+        env = service(compose, component)["environment"]
+        for key in SECRET_KEYS:
+            if key in env:
+                assert env[key].startswith("${") and env[key].endswith("}"), (component.name, key)
+        for key, value in env.items():
+            if "://" in value and "@" in value:  # a URL with credentials: the password comes from .env
+                assert "${POSTGRES_PASSWORD" in value, (component.name, key)

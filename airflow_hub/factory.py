@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from hub.settings import HubSettings
 from hub.wakeup import target_asset
 
 #: the first date runs are scheduled from; with catchup off only the next due run is created
-START_DATE = datetime(2025, 1, 1)
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 #: schedules Airflow takes as they are (they are not cron expressions)
 NON_CRON_PRESETS = ("@once", "@continuous")
 

@@ -67,9 +67,7 @@ class HubConnectorHook(BaseHook):
 
     def get_conn(self) -> Connector:
         """A connector for this connection (not connected yet: connectors connect on first use)."""
-        connection = self.get_hub_connection()
-        settings = self._settings or HubSettings.from_env()
-        return connector_class(self.connector_name(connection))(connection, settings)
+        return self._connector(self.get_hub_connection())
 
     def test_connection(self) -> tuple[bool, str]:
         """``(ok, message)`` for the Airflow UI: the connector's ``check()``."""
@@ -78,13 +76,16 @@ class HubConnectorHook(BaseHook):
         except Exception as exc:  # the UI shows the message; Airflow's own messages carry no secret
             return False, str(exc)
         try:
-            settings = self._settings or HubSettings.from_env()
-            with connector_class(self.connector_name(connection))(connection, settings) as connector:
+            with self._connector(connection) as connector:
                 return True, connector.check()
         except HubError as exc:  # connectors build these messages without secrets
             return False, str(exc)
         except Exception as exc:  # anything else: name it, and make sure the password is not in it
             return False, redacted(f"{type(exc).__name__}: {exc}", connection)
+
+    def _connector(self, connection: Connection) -> Connector:
+        settings = self._settings or HubSettings.from_env()
+        return connector_class(self.connector_name(connection))(connection, settings)
 
 
 class CrmDbHook(HubConnectorHook):

@@ -1,13 +1,13 @@
 """The DAG run's note: what the run did, or why it failed, in one line the operator reads in the UI.
 
-Tasks cannot write notes (the Task SDK has no such call), so a listener in the scheduler does it: when a hub
-DAG run finishes, the latest line a hub task left under :data:`airflow_hub.tasks.NOTE_KEY` becomes the run's
-note, in the scheduler's own transaction. A note an operator wrote by hand is kept.
+Tasks cannot write notes (the Task SDK has no such call), so a listener in the scheduler does it: when a DAG run
+finishes, the latest line a hub task left under :data:`NOTE_KEY` becomes the run's note, in the scheduler's own
+transaction. A note an operator wrote by hand is kept. The provider (:mod:`airflow_hub.provider`) registers the
+listener; Airflow loads providers' plugins when ``[core] lazy_discover_providers`` is false.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +17,8 @@ from airflow.plugins_manager import AirflowPlugin
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
 
-log = logging.getLogger(__name__)
-NOTE_KEY = "hub_note"  # airflow_hub.tasks.NOTE_KEY (not imported: the scheduler need not load the hub)
+#: the XCom key under which a hub task leaves its one-line outcome
+NOTE_KEY = "hub_note"
 
 
 @hookimpl

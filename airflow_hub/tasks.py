@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from airflow.sdk import Asset, AssetAlias, get_current_context
 
+from airflow_hub.notes import NOTE_KEY
 from airflow_hub.resolver import AirflowConnectionResolver
 from hub.app import Hub
 from hub.runner import RunReport
@@ -24,8 +25,6 @@ from hub.state.store import COUNTERS, Counts
 log = logging.getLogger(__name__)
 
 Step = Literal["plan", "apply"]
-#: the XCom key of a step's one-line outcome (copied onto the DAG run as its note)
-NOTE_KEY = "hub_note"
 
 
 def run_step(exchange: str, mode: Step, mappings_dir: str,

@@ -93,13 +93,13 @@ def run_listener(home: Path, calls: int, *, speed: float, rate: float | None) ->
                                 password=SecretStr("hubsecret"), extra={"cdr_timezone": "UTC"})
         listener = AmiListener(pbx_config(connection, HubSettings()), store)
         arrivals: list[float] = []
-        forward = listener._on_event  # noqa: SLF001 - the benchmark times the reader's hand-over of each event
+        forward = listener._on_event
 
         def on_event(event: dict[str, str], wall: float, perf: float) -> None:
             arrivals.append(perf)
             forward(event, wall, perf)
 
-        listener._on_event = on_event  # type: ignore[method-assign]  # noqa: SLF001
+        listener._on_event = on_event  # type: ignore[method-assign]
         stop = threading.Event()
         thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
         thread.start()

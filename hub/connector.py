@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hub.connections import Connection
+from hub.connections import Connection, ConnectionResolver
 from hub.errors import ConfigError, RecordError
 from hub.mapping.model import Incremental, IncrementalStrategy, WriteMode
 from hub.settings import HubSettings
@@ -109,6 +109,9 @@ class Connector:
     capabilities: ClassVar[Capabilities] = Capabilities()
     source_options: ClassVar[type[BaseModel]] = NoOptions
     target_options: ClassVar[type[BaseModel]] = NoOptions
+    #: the run's connection resolver (set by the runner), for a connector whose options name more connections
+    #: (so they resolve exactly as the run's own, e.g. from Airflow); None: the environment and connections file
+    resolver: ConnectionResolver | None = None
 
     def __init__(self, connection: Connection, settings: HubSettings):
         self.connection = connection

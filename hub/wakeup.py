@@ -48,6 +48,6 @@ def waker_from_env() -> Waker:
     """An Airflow REST waker when ``HUB_AIRFLOW_URL`` is set, else a no-op."""
     if not os.environ.get("HUB_AIRFLOW_URL"):
         return NullWaker()
-    from airflow_hub.wakeup import AirflowRestWaker  # noqa: PLC0415 - only with Airflow deployed
+    from airflow_hub.wakeup import AirflowRestWaker  # here: only deployments with Airflow need it
 
     return AirflowRestWaker.from_env()

@@ -28,7 +28,7 @@ from connectors.telephony.record import NumberPlan
 from connectors.telephony.recovery import CsvCdrSource
 from hub.connections import parse_airflow_value
 from hub.state.store import StateStore
-from hub.wakeup import NullWaker
+from hub.wakeup import waker_from_env
 from sandbox.ami.server import CallSpec, SimulatorThread
 from sandbox.demo import DemoEnv
 
@@ -59,7 +59,8 @@ class TelephonyPart:
                 "password": DEMO_SECRET, "extra": {"cdr_csv": str(cdr), "cdr_timezone": ZONE}})
             config = pbx_config(parse_airflow_value("pbx", env.connections["pbx"]), env.settings)
             store = StateStore(env.settings.state_url)
-            listener = AmiListener(config, store, waker=NullWaker(), cdr_source=CsvCdrSource(cdr, config.zone))
+            # under `hub airflow` the waker wakes the calls DAG after each commit; under `hub demo` it does nothing
+            listener = AmiListener(config, store, waker=waker_from_env(), cdr_source=CsvCdrSource(cdr, config.zone))
             stop = threading.Event()
             thread = threading.Thread(target=listener.run, args=(stop,), name="demo-ami-listener", daemon=True)
             thread.start()

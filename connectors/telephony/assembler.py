@@ -192,6 +192,8 @@ class CallAssembler:
         uid = event.get(prefix + "Uniqueid")
         if not uid:
             return
+        if uid not in call.legs:
+            call.hungup_seen = None  # a new channel joined: the call is not over
         leg = call.leg(uid)
         if uid not in self._linked_by_uid:
             self._linked_by_uid[uid] = call.linkedid

@@ -102,6 +102,7 @@ class AmiListener:
         self._recoveries: queue.SimpleQueue[_Recovery | None] = queue.SimpleQueue()
         self._snapshots: queue.SimpleQueue[Snapshot | None] = queue.SimpleQueue()
         self._wake = threading.Event()
+        self._woken: set[str] = set()  # inbox streams with new events since the last wake-up
         self._stop = threading.Event()
         self._committer_done = threading.Event()
         self._watermark: float | None = None  # PBX time of the last event applied
@@ -311,6 +312,8 @@ class AmiListener:
             for uid in item.payload["uniqueids"]:
                 self._legs[uid] = done.call.linkedid
         self.stats.originate_results += sum(stored.created for stored in results[len(items):])
+        self._woken.update({self.stream} if items else set())
+        self._woken.update({self.originate_stream} if originates else set())
         self._wake.set()
         return True
 
@@ -321,9 +324,17 @@ class AmiListener:
         self._snapshots.put(Snapshot.encode(changed, gone, legs, self._watermark))
 
     def _save_loop(self) -> None:
-        """Write snapshots in order; one that fails is merged into the next and written with it."""
+        """Write snapshots in order; one that fails is merged into the next and written with it. Once an hour,
+        forget the legs of calls committed more than ``legs_retention_days`` ago."""
         unsaved: Snapshot | None = None
+        next_prune = time.monotonic()
         while True:
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + 3600
+                try:
+                    self.state.forget_legs(self.config.legs_retention_days)
+                except Exception as exc:  # housekeeping: try again in an hour
+                    log.warning("cannot prune old call legs", pbx=self.config.name, error=type(exc).__name__)
             try:
                 snapshot = self._snapshots.get(timeout=2.0)
             except queue.Empty:
@@ -439,15 +450,17 @@ class AmiListener:
     # -- waking the exchange, off the hot path -------------------------------------------------------------
 
     def _wake_loop(self) -> None:
-        asset = inbox_asset(self.stream)
         while not self._committer_done.is_set() or self._wake.is_set():
             if not self._wake.wait(0.5):
                 continue
             self._wake.clear()
-            try:
-                self.waker.wake(asset)
-            except Exception as exc:  # a wake-up is a hint: the exchange's schedule picks the calls up anyway
-                log.warning("wake-up failed", pbx=self.config.name, asset=asset, error=type(exc).__name__)
+            streams, self._woken = self._woken, set()
+            for stream in sorted(streams):
+                asset = inbox_asset(stream)
+                try:
+                    self.waker.wake(asset)
+                except Exception as exc:  # a wake-up is a hint: the exchange's schedule picks the calls up anyway
+                    log.warning("wake-up failed", pbx=self.config.name, asset=asset, error=type(exc).__name__)
             time.sleep(0.2)  # at most a few wake-ups a second, however many calls
 
 

@@ -2,8 +2,9 @@
 
 Data flow::
 
-    site builder / form plugin --POST--> intake (app.py: auth.py, body.py, formats/, keys.py)
-        --> committer.py --> hub inbox (durable) --> 200 to the sender; hub.wakeup wakes the exchange
+    site builder / form plugin --POST--> app.py (FastAPI; ratelimit.py)
+        --> receive.py: auth.py, body.py (bytes -> data), formats/ (data -> Submission), keys.py (dedup)
+        --> committer.py (group commit) --> hub inbox (durable) --> 200 to the sender; hub.wakeup wakes the exchange
     site JSON API <--GET by cursor-- poll.py
     hub inbox + polled API --> connector.py (the ``website`` source) --> the mapping --> CRM lead
 

@@ -15,19 +15,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import replace
-from functools import cached_property
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from connectors.inbox import InboxConnector
 from connectors.website.config import NORMALIZED_FIELDS, FormSource, WebsiteOptions
 from connectors.website.formats import FORMATS
 from connectors.website.keys import sender_time, submission_keys
 from connectors.website.poll import SiteApi
 from hub.connections import ConnectionResolver
-from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, ReadRequest, Record, SourceBatch
+from hub.connector import EntityInfo, FieldInfo, ReadRequest, Record, SourceBatch
 from hub.errors import ConfigError
-from hub.state.store import StateStore
+from hub.mapping.model import Incremental
 
 FIELDS: dict[str, FieldInfo] = {
     **{name: FieldInfo(name, "string") for name in ("submission_key", "source", "format", *NORMALIZED_FIELDS)},
@@ -38,26 +38,11 @@ FIELDS: dict[str, FieldInfo] = {
 }
 
 
-class WebsiteConnector(Connector):
+class WebsiteConnector(InboxConnector):
+    """The inbox connector's reading, plus poll sources and the submission fields (``describe``)."""
+
     name: ClassVar[str] = "website"
-    capabilities: ClassVar[Capabilities] = Capabilities(incremental=frozenset({"cursor"}))
     source_options: ClassVar[type[BaseModel]] = WebsiteOptions
-
-    @cached_property
-    def store(self) -> StateStore:
-        return StateStore(self.connection.extra.get("url") or self.settings.state_url)
-
-    @cached_property
-    def resolver(self) -> ConnectionResolver:
-        return ConnectionResolver(self.settings.connections_file)
-
-    def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()
-
-    def check(self) -> str:
-        self.store.inbox_read("__check__", 0, 1)
-        return f"website submissions in the hub inbox at {self.store.engine.url.render_as_string(hide_password=True)}"
 
     def describe(self, entity: str) -> EntityInfo | None:
         return EntityInfo(entity, dict(FIELDS), ("submission_key",))
@@ -76,21 +61,19 @@ class WebsiteConnector(Connector):
 
     # -- webhooks: the inbox
     def _inbox(self, request: ReadRequest, position: dict[str, Any]) -> Iterator[SourceBatch]:
-        while True:
-            events = self.store.inbox_read(request.stream, position["inbox"], request.batch_size)
-            if not events:
-                return
-            records = [{**payload, "inbox_id": inbox_id, "received_at": received.replace(tzinfo=dt.UTC),
-                        "meta": meta} for inbox_id, payload, meta, received in events]
-            position["inbox"] = events[-1][0]
-            yield SourceBatch(records, _copy(position))
-            if len(events) < request.batch_size:
-                return
+        by_inbox_id = replace(request, checkpoint=position["inbox"],
+                              incremental=Incremental(strategy="cursor", cursor="inbox_id"))
+        for batch in super().read(by_inbox_id):
+            for record in batch.records:
+                record["received_at"] = record["received_at"].replace(tzinfo=dt.UTC)  # stored as naive UTC
+            position["inbox"] = batch.checkpoint
+            yield SourceBatch(batch.records, _copy(position))
 
     # -- poll mode: the site's API
     def _poll(self, name: str, source: FormSource, position: dict[str, Any]) -> Iterator[SourceBatch]:
         assert source.poll is not None  # the options model guarantees it for poll sources
-        api = SiteApi(self.resolver.get(source.connection), source.poll)
+        connections = self.resolver or ConnectionResolver(self.settings.connections_file)
+        api = SiteApi(connections.get(source.connection), source.poll)
         try:
             for items, cursor in api.pages(position["polls"].get(name)):
                 records = [self._polled(name, source, item) for item in items]

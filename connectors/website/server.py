@@ -36,10 +36,10 @@ class IntakeService:
                  forwarded_allow_ips: str | None = None):
         self.hub = hub
         self.sources: list[ServedSource] = served_sources(hub, exchanges)
+        self.socket = _bind(host, port)  # before any thread starts: a busy port is just a clear error
         self.waker = waker or waker_from_env()
         self.committer = InboxCommitter(hub.store, max_group=max_group, on_committed=self._wake)
         self.app = create_app(self.sources, self.committer, RateLimiter(), health=self._health)
-        self.socket = _bind(host, port)
         self.config = uvicorn.Config(
             self.app, loop="auto", http="auto", lifespan="off", access_log=False,  # an access log would show ?token=
             log_level="warning", proxy_headers=forwarded_allow_ips is not None,

@@ -17,7 +17,9 @@ class ConnectorPool:
         key = (connector, connection_id)
         if key not in self._open:
             cls = connector_class(connector)
-            self._open[key] = cls(self._resolver.get(connection_id), self._settings)
+            opened = cls(self._resolver.get(connection_id), self._settings)
+            opened.resolver = self._resolver
+            self._open[key] = opened
         return self._open[key]
 
     def close(self) -> None:

@@ -121,6 +121,8 @@ class AmiSimulator:
         self._seqs = itertools.count()
         self._order = itertools.count()
         self._booted = 0.0
+        self._paused_at: float | None = None  # timeline moment playback was paused at
+        self._paused_total = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -149,6 +151,24 @@ class AmiSimulator:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def _timeline(self) -> float:
+        """When calls are at: the loop's clock, minus the time playback was paused (frozen while paused)."""
+        assert self._loop is not None
+        if self._paused_at is not None:
+            return self._paused_at
+        return self._loop.time() - self._paused_total
+
+    def pause(self) -> None:
+        """Hold every call where it is: no event is sent until :meth:`resume` (nothing is lost or skipped)."""
+        if self._paused_at is None:
+            self._paused_at = self._timeline()
+
+    def resume(self) -> None:
+        if self._paused_at is not None and self._loop is not None:
+            self._paused_total = self._loop.time() - self._paused_at
+            self._paused_at = None
+            self._wake.set()
 
     def clock(self) -> float:
         """The PBX's clock: real time, or a fixed start moving with real time (deterministic demo ids)."""
@@ -194,7 +214,7 @@ class AmiSimulator:
             seqs=[f"{next(self._seqs):08x}" for _ in range(template.seqs)],
             bridges=new_bridge_ids(template.bridges), action_id=action_id)
         assert self._loop is not None
-        begins = self._loop.time() + max(0.0, at - self.clock())
+        begins = self._timeline() + max(0.0, at - self.clock())
         heapq.heappush(self._heap, _Due(begins, next(self._order), b"", call=(template, subs, spec, variables)))
         self._wake.set()
         return uids[0]
@@ -207,7 +227,7 @@ class AmiSimulator:
             heapq.heappush(self._heap, _Due(due.at + message.offset / self.speed, next(self._order), message.data,
                                             linkedid))
         if len(self._active) > 10_000:  # calls that ended are only needed until CoreShowChannels asks
-            self._active = [call for call in self._active if call.ends >= self._loop.time()]
+            self._active = [call for call in self._active if call.ends >= self._timeline()]
         self._active.append(_Active(template, subs, due.at, due.at + template.length / self.speed))
 
     def pending(self) -> int:
@@ -225,8 +245,12 @@ class AmiSimulator:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            now = self._loop.time()
+            now = self._timeline()
             due = self._heap[0].at
+            if self._paused_at is not None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             if due > now:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -343,8 +367,7 @@ class AmiSimulator:
         self._schedule(spec, self.clock(), action_id=reply.action_id, variables=variables or None)
 
     def _core_show_channels(self, reply: _Reply) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
+        now = self._timeline()
         self._active = [call for call in self._active if call.ends >= now]
         items = []
         for call in self._active:
@@ -452,6 +475,14 @@ class SimulatorThread:
         assert self.sim is not None
         self._run(self.sim.originate_outcomes.__setitem__, number, outcome)
 
+    def pause(self) -> None:
+        assert self.sim is not None
+        self._run(self.sim.pause)
+
+    def resume(self) -> None:
+        assert self.sim is not None
+        self._run(self.sim.resume)
+
     def pending(self) -> int:
         assert self.sim is not None
         return self._run(self.sim.pending)  # type: ignore[no-any-return]
@@ -479,7 +510,7 @@ class SimulatorProcess(SimulatorThread):
     Same methods as :class:`SimulatorThread`; each call is sent over a pipe and run in the child.
     """
 
-    def __init__(self, **options: Any):  # noqa: D107 - same options as AmiSimulator
+    def __init__(self, **options: Any):
         import multiprocessing
 
         self._options = options
@@ -524,6 +555,12 @@ class SimulatorProcess(SimulatorThread):
 
     def set_outcome(self, number: str, outcome: str) -> None:
         self._remote("set_outcome", number, outcome)
+
+    def pause(self) -> None:
+        self._remote("pause")
+
+    def resume(self) -> None:
+        self._remote("resume")
 
     def pending(self) -> int:
         return self._remote("pending")  # type: ignore[no-any-return]

@@ -108,23 +108,30 @@ class Substitutions:
         return values
 
 
-def build_template(kind: str) -> Template:
+def recorded_call(kind: str) -> tuple[list[Message], Substitutions]:
+    """The call events of a recording, and the values that rendering its template with gives them back."""
     messages = load_recording(kind)
     originate = next(m for m in messages if m.direction == "sent" and m.kind == "Action:Originate")
-    action_id = originate.get("ActionID") or ""
     tag = next((v.split("=", 1)[1] for k, v in originate.pairs if k == "Variable" and v.startswith("HUBTAG=")), "")
     events = [m for m in messages if m.direction == "received" and m.pairs and m.pairs[0][0] == "Event"
               and m.fields["Event"] not in _DROPPED_EVENTS]
     caller, callee, agent = RECORDED_PARTIES[kind]
-    uids = _ordered_uids(events)
-    seqs = _ordered(_CHANNEL_SEQ.findall(" ".join(v for m in events for k, v in m.pairs if "Channel" in k)))
-    bridges = _ordered(_BRIDGE.findall(" ".join(v for m in events for _, v in m.pairs)))
-    start = float(events[0].fields["Timestamp"])
+    return events, Substitutions(
+        caller=caller, callee=callee, agent=agent or "", tag=tag, start=float(events[0].fields["Timestamp"]),
+        zone=ZoneInfo("UTC"), uids=_ordered_uids(events),
+        seqs=_ordered(_CHANNEL_SEQ.findall(" ".join(v for m in events for k, v in m.pairs if "Channel" in k))),
+        bridges=_ordered(_BRIDGE.findall(" ".join(v for m in events for _, v in m.pairs))),
+        action_id=originate.get("ActionID") or "")
+
+
+def build_template(kind: str) -> Template:
+    events, recorded = recorded_call(kind)
+    caller, callee, agent = RECORDED_PARTIES[kind]
     numbers = [(caller, "{caller}"), (callee, "{callee}")] + ([(agent, "{agent}")] if agent else [])
-    out: list[TemplateMessage] = []
-    for message in events:
-        out.append(_template_message(message, start, uids, seqs, bridges, numbers, tag, action_id))
-    legs = _legs(events, start, uids, seqs, numbers)
+    uids, seqs, bridges = recorded.uids, recorded.seqs, recorded.bridges
+    out = [_template_message(message, recorded.start, uids, seqs, bridges, numbers, recorded.tag, recorded.action_id)
+           for message in events]
+    legs = _legs(events, recorded.start, uids, seqs, numbers)
     return Template(kind, tuple(out), legs, len(uids), len(seqs), len(bridges), out[-1].offset)
 
 

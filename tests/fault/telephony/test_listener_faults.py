@@ -1,6 +1,7 @@
 """The AMI listener under the faults that make other Asterisk bridges lose calls: the listener process is
 killed in the middle of hundreds of calls and started again; the hub database stalls while Asterisk keeps
-sending. No call is lost, none is committed twice, and calls in flight keep what was known about them."""
+sending. No call is lost, none is committed twice, and calls in flight keep what was known about them.
+(Gaps in the stream, with calls only in the CDR, are tests/integration/telephony/test_calls_end_to_end.py.)"""
 
 from __future__ import annotations
 
@@ -67,12 +68,13 @@ def test_a_killed_listener_restarts_without_losing_or_repeating_a_call(tmp_path:
             played_at = time.time()
             linkedids = sim.play(plan, rate=RATE)
             time.sleep(2.5)
+            sim.pause()  # the calls wait for the new listener: this test is about state, not about gaps
             killed_at = time.time()
             first.send_signal(signal.SIGKILL)  # no goodbye, no flush: what a crash or an OOM kill does
             first.wait(10)
             second = start_listener(env, log)
             wait_for(lambda: sim.stats()["listeners"] == 1, 30, "the restarted listener to log in")
-            back_at = time.time()
+            sim.resume()
             sim.wait_played()
             store = StateStore(database)
             try:
@@ -95,8 +97,8 @@ def test_a_killed_listener_restarts_without_losing_or_repeating_a_call(tmp_path:
     lengths = {kind: build_template(kind).length for kind in EXPECTED_DISPOSITION}
     starts = {cid: played_at + index / RATE for index, cid in enumerate(linkedids)}
     across = [records[cid] for cid, spec in expected.items()
-              if starts[cid] < killed_at - 0.7 and starts[cid] + lengths[spec.kind] > back_at + 0.7]
-    assert len(across) >= 10, "the scenario must have calls in flight across the restart"
+              if starts[cid] < killed_at - 0.7 and starts[cid] + lengths[spec.kind] > killed_at + 0.2]
+    assert len(across) >= 50, "the scenario must have calls in flight across the restart"
     assert Counter(r["evidence"] for r in across) == {"live": len(across)}
     recorded = [r for r in across if expected[r["call_id"]].recording and expected[r["call_id"]].kind == "answered"]
     assert recorded and all(r["recording"] for r in recorded), "MixMonitor was seen before the kill only"

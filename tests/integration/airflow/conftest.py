@@ -6,7 +6,9 @@ costs ~9 s, later ones well under a second.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 _HOME = Path(tempfile.mkdtemp(prefix="hub-airflow-tests-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 os.environ.update({
     "AIRFLOW_HOME": str(_HOME),

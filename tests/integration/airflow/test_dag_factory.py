@@ -101,7 +101,7 @@ def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.Monke
     assert [asset.uri for asset in dag.timetable.asset_condition.objects] == ["hub://inbox/website"]
     plan, apply = dag.get_task("plan"), dag.get_task("apply")
     assert plan.downstream_task_ids == {"apply"}
-    assert apply.outlets == [AssetAlias("hub:form_leads")]  # the task produces hub://crm/leads when it changed something
+    assert apply.outlets == [AssetAlias("hub:form_leads")]  # produces hub://crm/leads when it changed something
     assert (apply.retries, apply.retry_exponential_backoff, apply.retry_delay) == (3, 2.0, timedelta(seconds=30))
     # the downstream exchange runs when form_leads produced hub://crm/leads, and only then
     assert [asset.uri for asset in downstream.timetable.asset_condition.objects] == ["hub://crm/leads"]

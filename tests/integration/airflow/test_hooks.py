@@ -27,13 +27,14 @@ def crm_url(tmp_path: Path) -> str:
 
 def test_the_provider_registers_each_connection_type_with_its_hook_and_form(airflow_db: Path) -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     manager = ProvidersManager()
     assert "integration-hub" in manager.providers
     types = {hook.conn_type: hook for hook in HOOKS}
     assert {ct.conn_type for ct in CONNECTION_TYPES} == set(types)
     for conn_type, hook in types.items():
-        info = manager.hooks[conn_type]
+        info = ProvidersManagerTaskRuntime().hooks[conn_type]
         assert (info.hook_class_name, info.connection_testable) == (f"{hook.__module__}.{hook.__name__}", True)
     assert manager.field_behaviours["hub_crm_db"]["relabeling"] == {"schema": "Database"}
     assert "schema" in manager.field_behaviours["hub_asterisk_ami"]["hidden_fields"]

@@ -44,6 +44,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @dataclass
+class RecordingWaker:
+    """Stands in for Airflow: remembers which assets the listener woke."""
+
+    woken: list[str] = field(default_factory=list)
+
+    def wake(self, asset_uri: str) -> None:
+        self.woken.append(asset_uri)
+
+
+@dataclass
 class Pbx:
     sim: SimulatorProcess
     store: StateStore
@@ -53,12 +63,14 @@ class Pbx:
     cdr: Path
     env: dict[str, str]  # the connections the hub resolves (AIRFLOW_CONN_*): a test may repoint one
     listeners: list[tuple[AmiListener, threading.Event, threading.Thread]] = field(default_factory=list)
+    waker: RecordingWaker = field(default_factory=lambda: RecordingWaker())
 
     def listen(self, **extra: Any) -> AmiListener:
         connection = parse_airflow_value("pbx", self.connection_value)
         config = pbx_config(connection.model_copy(update={"extra": {**connection.extra, **extra}}),
                             self.hub.settings)
-        listener = AmiListener(config, self.store, cdr_source=CsvCdrSource(self.cdr, config.zone))
+        listener = AmiListener(config, self.store, waker=self.waker,
+                               cdr_source=CsvCdrSource(self.cdr, config.zone))
         stop = threading.Event()
         thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
         thread.start()

@@ -46,6 +46,8 @@ def test_a_request_is_dialed_once_and_its_outcome_written_back(pbx: Pbx) -> None
         ("outbound", "101", ANSWERS, "answered")
     assert rows[1]["call_id"] == answered["call_id"], "the request points at the call it produced"
     assert listener.stats.originate_results == 2
+    wait_for(lambda: {"hub://inbox/calls", "hub://inbox/originate_results"} <= set(pbx.waker.woken), 5,
+             "the wake-ups of both exchanges")
 
     again = pbx.hub.run("click_to_call", triggered_by="test")
     assert again.counts.created == 0

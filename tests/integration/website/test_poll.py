@@ -3,9 +3,19 @@ through maintenance windows and credential problems."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from hub.connections import ConnectionResolver
 from hub.errors import AuthError
+from hub.mapping.loader import load_text
+from hub.runner import Runner
+from hub.settings import HubSettings
+from hub.state.store import StateStore
+from hub.testing.memory import DATABASES, database
+from sandbox.website_api import ShopApi, ShopApiServer
 
 from .conftest import Site
 
@@ -48,3 +58,42 @@ def test_a_maintenance_window_is_retried_and_bad_credentials_stop_the_run(site: 
     [fixed] = site.run("website_leads")
     assert fixed.counts.created == 1
     assert shop_leads(site)[-1]["name"] == "После Ротации"
+
+
+POLL_ONLY = """
+exchange: shop_leads
+description: shop submissions
+schedule: "@hourly"
+source:
+  connector: website
+  connection: hub
+  stream: website
+  key: submission_key
+  incremental: {strategy: cursor, cursor: received_at}
+  options:
+    sources:
+      shop: {format: plain, mode: poll, connection: only_in_the_run, poll: {path: /api/form-submissions,
+             cursor_field: id, cursor_param: after_id}, fields: {name: [customer/name]}}
+target: {connector: memory, connection: dst, entity: leads, match: [ref], mode: create}
+fields:
+  ref: submission_key
+  name: name
+"""
+
+
+def test_a_poll_sources_connection_resolves_like_the_runs_own(tmp_path: Path) -> None:
+    """In Airflow the run resolves connections from Airflow's store: the poll source's must come from there too."""
+    shop = ShopApi(token="t")
+    shop.add("Через резолвер", "+7 926 000-22-33", None, "x", "2025-03-03T10:00:00Z")
+    with ShopApiServer(shop) as server:
+        env = {"AIRFLOW_CONN_DST": "memory://poll_dst",
+               "AIRFLOW_CONN_ONLY_IN_THE_RUN": json.dumps({"host": "127.0.0.1", "port": server.port, "password": "t"})}
+        store = StateStore(f"sqlite:///{tmp_path / 'hub.db'}")
+        runner = Runner(load_text(POLL_ONLY, "shop.yaml").compiled, HubSettings(home=tmp_path), store,
+                        ConnectionResolver(env=env))
+        try:
+            assert runner.apply().counts.created == 1
+            assert [row["name"] for row in database("poll_dst").tables["leads"]] == ["Через резолвер"]
+        finally:
+            store.close()
+            DATABASES.pop("poll_dst", None)

@@ -17,7 +17,7 @@ from hub.errors import DataError, DependencyMissing, MappingError
 from hub.expr import functions
 from hub.expr.language import MAX_LENGTH, ExpressionError, parse
 
-from .support import FakeContext, evaluator
+from .support import FakeContext, compile_expression, evaluator
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 UTC = dt.UTC
@@ -277,8 +277,6 @@ def test_regex_pattern_must_be_a_literal() -> None:
 
 
 def _compiled_globals(expression: str) -> dict[str, Any]:
-    from .support import compile_expression
-
     return compile_expression(expression).map_record.__globals__
 
 

@@ -1,12 +1,18 @@
 """The call assembler's promises beyond a clean recording: late and early CDRs, stragglers, calls that
-continue across a listener restart, calls whose end was lost."""
+continue across a listener restart, calls whose end was lost; and the listener's saved state."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from connectors.telephony.assembler import CallAssembler
 from connectors.telephony.calls import Call
+from connectors.telephony.state import ListenerState, Snapshot, legs_table
+from hub.state.store import StateStore
 
 
 def test_a_late_second_cdr_of_a_completed_call_is_ignored(recorded_events) -> None:
@@ -85,3 +91,18 @@ def test_a_call_known_only_from_the_cdr_is_adopted() -> None:
     assembler = CallAssembler()
     done = assembler.adopt("7.1", [{"UniqueID": "7.1", "Disposition": "ANSWERED"}])
     assert isinstance(done.call, Call) and done.evidence == "recovered" and assembler.is_done("7.1")
+
+
+def test_saved_state_round_trips_and_old_legs_are_forgotten(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'hub.db'}")
+    state = ListenerState(store.engine, "pbx")
+    state.save(Snapshot.encode({"1.0": {"linkedid": "1.0", "legs": {}}}, set(), {"0.5": "0.4"}, 123.5))
+    state.save(Snapshot.encode({"2.0": {"linkedid": "2.0", "legs": {}}}, {"1.0"}, {}, 124.0))
+    assert state.load() == (124.0, [{"linkedid": "2.0", "legs": {}}])
+    assert state.committed(["0.5", "9.9"]) == {"0.5": "0.4"}
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(legs_table).values(committed_at=dt.datetime(2000, 1, 1)))
+    assert state.forget_legs(older_than_days=3) == 1 and state.committed(["0.5"]) == {}
+    other = ListenerState(store.engine, "another-pbx")
+    assert other.load() == (None, []), "each PBX has its own state"
+    store.close()

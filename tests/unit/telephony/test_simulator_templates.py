@@ -7,29 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sandbox.ami.templates import KINDS, RECORDED_PARTIES, Substitutions, _BRIDGE, _CHANNEL_SEQ, build_template, render
-from sandbox.ami.transcript import load_recording
+from sandbox.ami.templates import KINDS, Substitutions, build_template, recorded_call, render
 
 
 def recorded_call_events(kind: str) -> list:
-    return [m for m in load_recording(kind) if m.direction == "received" and m.pairs and m.pairs[0][0] == "Event"
-            and m.fields["Event"] not in ("SuccessfulAuth", "FullyBooted")]
+    return recorded_call(kind)[0]
 
 
 def recorded_substitutions(kind: str) -> Substitutions:
-    messages = load_recording(kind)
-    events = recorded_call_events(kind)
-    originate = next(m for m in messages if m.kind == "Action:Originate")
-    tag = next(v.split("=", 1)[1] for k, v in originate.pairs if k == "Variable" and v.startswith("HUBTAG="))
-    uids = sorted({v for m in events for k, v in m.pairs
-                   if k in ("Uniqueid", "UniqueID", "DestUniqueid") and v != "<unknown>"},
-                  key=lambda u: (float(u.split(".")[0]), int(u.split(".")[1])))
-    seqs = list(dict.fromkeys(_CHANNEL_SEQ.findall(" ".join(v for m in events for k, v in m.pairs
-                                                            if "Channel" in k))))
-    bridges = list(dict.fromkeys(_BRIDGE.findall(" ".join(v for m in events for _, v in m.pairs))))
-    caller, callee, agent = RECORDED_PARTIES[kind]
-    return Substitutions(caller, callee, agent or "", tag, float(events[0].fields["Timestamp"]), ZoneInfo("UTC"),
-                         uids, seqs, bridges, action_id=originate.get("ActionID") or "")
+    return recorded_call(kind)[1]
 
 
 @pytest.mark.parametrize("kind", KINDS)

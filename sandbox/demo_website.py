@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from connectors.website.server import IntakeService
-from hub.wakeup import NullWaker
+from hub.wakeup import waker_from_env
 from sandbox.demo import DemoEnv
 from sandbox.website import SCENARIO_SOURCES, WebsiteSimulator, raw_http, scenario
 from sandbox.website_api import ShopApi, ShopApiServer
@@ -51,7 +51,7 @@ class WebsitePart:
         env.export()  # the intake reads its sources' secrets when it starts
         hub = env.hub()
         with ShopApiServer(shop_api(), port=SHOP_API_PORT), \
-                IntakeService(hub, [EXCHANGE], port=INTAKE_PORT, waker=NullWaker()) as intake:
+                IntakeService(hub, [EXCHANGE], port=INTAKE_PORT, waker=waker_from_env()) as intake:
             self._intake = intake
             env.notes.append(f"website intake: {intake.url}/docs (form sources: "
                              f"{', '.join(s.name for s in intake.sources)})")

@@ -13,3 +13,8 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="hub-tests-"))
 os.environ.setdefault("HUB_HOME", str(_SESSION_HOME / "hub"))
 os.environ.setdefault("HUB_DEFAULT_REGION", "RU")
 os.environ.setdefault("HUB_TIMEZONE", "Europe/Moscow")
+# Airflow reads its configuration once, when first imported: whichever test imports it first must find a
+# private home, never ~/airflow. The Airflow test directories set their own (richer) settings on top.
+os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_HOME / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_SESSION_HOME / 'airflow.db'}")

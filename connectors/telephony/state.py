@@ -4,7 +4,9 @@
   from which a restarted listener knows the gap to recover;
 * ``telephony_calls_in_flight``: the state of calls in progress, saved every ``snapshot_interval``;
 * ``telephony_call_legs``: the Uniqueids of calls already committed (kept a few days), so gap recovery
-  never commits a call twice even when the CDR cannot name its Linkedid (cdr_csv has no linkedid column).
+  never commits a call twice even when the CDR cannot name its Linkedid (cdr_csv has no linkedid column);
+* ``telephony_originates``: every click-to-call request the hub dialed, claimed before the Originate is
+  sent: whatever re-runs (a retry, a new mapping version, two workers at once), a request rings once.
 
 The tables belong to this package (``telephony_`` prefix) and are created on first use; the inbox itself
 is the core's (:meth:`hub.state.store.StateStore.inbox_put_many`).
@@ -46,6 +48,18 @@ legs_table = sa.Table(
     sa.Column("uniqueid", sa.String(64), primary_key=True),
     sa.Column("linkedid", sa.String(64), nullable=False),
     sa.Column("committed_at", sa.DateTime, nullable=False, index=True),
+)
+
+
+originates_table = sa.Table(
+    "telephony_originates", metadata,
+    sa.Column("pbx", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("action_id", sa.String(128), nullable=False),
+    sa.Column("extension", sa.String(32), nullable=False),
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sending | queued
+    sa.Column("sent_at", sa.DateTime, nullable=False),
 )
 
 
@@ -127,3 +141,46 @@ class ListenerState:
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+class OriginateJournal:
+    """The requests dialed on one PBX. A request is claimed (one row, unique) before its Originate is sent."""
+
+    def __init__(self, engine: sa.Engine, pbx: str):
+        self.engine = engine
+        self.pbx = pbx
+        metadata.create_all(engine, checkfirst=True)
+
+    def find(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        table = originates_table
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as c:
+            for chunk in _chunks(list(request_ids), 500):
+                rows = c.execute(sa.select(table.c.request_id, table.c.action_id, table.c.extension, table.c.number,
+                                           table.c.status)
+                                 .where(table.c.pbx == self.pbx, table.c.request_id.in_(chunk))).mappings()
+                found.update({row["request_id"]: dict(row) for row in rows})
+        return found
+
+    def claim(self, request_id: str, action_id: str, extension: str, number: str) -> str | None:
+        """Claim the request for this ActionID; the ActionID that claimed it first if it was claimed already."""
+        try:
+            with self.engine.begin() as c:
+                c.execute(originates_table.insert().values(
+                    pbx=self.pbx, request_id=request_id, action_id=action_id, extension=extension, number=number,
+                    status="sending", sent_at=utcnow()))
+            return None
+        except sa.exc.IntegrityError:
+            return str(self.find([request_id])[request_id]["action_id"])
+
+    def confirm(self, request_id: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(sa.update(originates_table).where(originates_table.c.pbx == self.pbx,
+                                                        originates_table.c.request_id == request_id)
+                      .values(status="queued"))
+
+    def release(self, request_id: str) -> None:
+        """The PBX refused the Originate: nothing rang, the request may be dialed again."""
+        with self.engine.begin() as c:
+            c.execute(sa.delete(originates_table).where(originates_table.c.pbx == self.pbx,
+                                                        originates_table.c.request_id == request_id))

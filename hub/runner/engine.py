@@ -66,9 +66,8 @@ class Runner:
         report = RunReport(self.mapping.exchange, mode, run_id, self.compiled.version)
         started = time.monotonic()
         with ConnectorPool(self.resolver, self.settings) as pool:
-            run = _Run(self, pool, report)
             try:
-                body(run)
+                body(_Run(self, pool, report))  # opening the connectors may fail too: the run log says why
                 report.status = "success"
             except HubError as exc:
                 report.status, report.message = "failed", _one_line(exc)

@@ -239,3 +239,13 @@ def test_missing_dependency_is_replayed_automatically_once_it_exists(make_runner
     assert dst.tables["sales"][0]["client"] == "C-7"
     assert dst.tables["sales"][0]["lines"] == [{"n": 1, "sku": "A"}, {"n": 2, "sku": "B"}]
     assert store.dead_letters() == []
+
+
+def test_a_run_that_cannot_open_its_target_is_logged_as_failed(make_runner: MakeRunner, systems, store) -> None:
+    src, _ = systems
+    seed(src, 3)
+    runner = make_runner(CLIENTS.replace("connection: dst", "connection: nowhere"))
+    with pytest.raises(Exception, match="connection 'nowhere' is not defined"):
+        runner.apply()
+    (run,) = store.runs("clients_copy")
+    assert run.status == "failed" and "nowhere" in run.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -26,7 +27,14 @@ db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
 
-out = Console()
+def _width() -> int | None:
+    """A terminal's own width; 160 columns when piped (rich would squeeze the tables into 80)."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if sys.stdout.isatty() else 160
+
+
+out = Console(width=_width())
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -278,8 +286,10 @@ def check(connection: str, connector: Annotated[str, typer.Option(help="connecto
 @handled
 def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
+    from hub.logs import configure
     from sandbox.demo import run_demo
 
+    configure(level="WARNING")  # the summary is the output; the services' info logs would drown it
     reports, env = run_demo()
     table = Table("exchange", "status", "read", "created", "updated", "deleted", "unchanged", "filtered",
                   "rejected", "dead letters", "seconds", title="what each exchange did")

@@ -87,6 +87,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+TIMES = {"missed_at", "last_missed_at", "due_at", "closed_at"}
+
+
+def _text(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _time(value: Any) -> Any:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 class CallbackBook:
     """The open callbacks by number, and the task records that changed."""
 
@@ -101,11 +112,17 @@ class CallbackBook:
     @classmethod
     def from_checkpoint(cls, checkpoint: Any, options: CallbackOptions) -> CallbackBook:
         state = checkpoint if isinstance(checkpoint, dict) else {}
-        return cls(int(state.get("after", 0)), dict(state.get("open", {})), dict(state.get("answered", {})),
-                   options)
+        open_ = {number: {k: _time(v) if k in TIMES else v for k, v in entry.items()}
+                 for number, entry in state.get("open", {}).items()}
+        answered = {number: [_time(start), call_id] for number, (start, call_id) in state.get("answered", {}).items()}
+        return cls(int(state.get("after", 0)), open_, answered, options)
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"after": self.after, "open": self.open, "answered": self.answered}
+        """Plain JSON (times as ISO text), whatever store keeps it."""
+        return {"after": self.after,
+                "open": {number: {k: _text(v) if k in TIMES else v for k, v in entry.items()}
+                         for number, entry in self.open.items()},
+                "answered": {number: [_text(start), call_id] for number, (start, call_id) in self.answered.items()}}
 
     def add(self, inbox_id: int, call: dict[str, Any]) -> None:
         self.after = inbox_id

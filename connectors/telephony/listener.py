@@ -52,6 +52,7 @@ class ListenerStats:
     recovered: int = 0  # calls backfilled from the CDR
     partial: int = 0  # calls finished from events alone (end lost, not in the CDR)
     originate_results: int = 0
+    unbuildable: int = 0  # calls whose record could not be built (a bug: logged with the call id)
     connects: int = 0
     commit_errors: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))  # event -> commit, s
@@ -252,7 +253,8 @@ class AmiListener:
                         completed, originates = [], []
                     else:
                         time.sleep(0.5)  # the hub database is unavailable: keep the calls, try again
-                if now >= next_snapshot or stopping:
+                # only with every finished call in the inbox: a snapshot drops them from the calls in flight
+                if (now >= next_snapshot or stopping) and not completed and not originates:
                     self._snapshot()
                     next_snapshot = now + self.config.snapshot_interval
         except Exception as exc:  # a bug must not silently stop the listener: stop it loudly
@@ -286,10 +288,17 @@ class AmiListener:
 
     def _commit(self, completed: list[Completed], originates: list[InboxItem]) -> bool:
         items: list[InboxItem] = []
+        built: list[Completed] = []
         for done in completed:
             call = done.call
-            record = build_record(call.linkedid, call, call.cdrs, self.plan, self.config.zone, done.evidence,
-                                  self.config.name)
+            try:
+                record = build_record(call.linkedid, call, call.cdrs, self.plan, self.config.zone, done.evidence,
+                                      self.config.name)
+            except Exception:  # a bug for one call must not stop all the others; the CDR still has it
+                self.stats.unbuildable += 1
+                log.exception("cannot build the record of a call", pbx=self.config.name, call_id=call.linkedid)
+                continue
+            built.append(done)
             items.append(InboxItem(self.stream, call.linkedid, record,
                                    {"pbx": self.config.name, "evidence": done.evidence}))
         try:
@@ -300,7 +309,7 @@ class AmiListener:
                       error=type(exc).__name__)
             return False
         committed_at = time.perf_counter()
-        for done, item, stored in zip(completed, items, results, strict=False):
+        for done, item, stored in zip(built, items, results, strict=False):
             if stored.created:
                 self.stats.calls += 1
                 self.stats.recovered += done.evidence == "recovered"

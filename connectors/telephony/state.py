@@ -151,19 +151,21 @@ class OriginateJournal:
         self.pbx = pbx
         metadata.create_all(engine, checkfirst=True)
 
-    def find(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def find(self, values: Sequence[str], by: str = "request_id") -> dict[str, dict[str, Any]]:
+        """Claimed requests by ``request_id`` or ``action_id``, keyed by that field."""
         table = originates_table
+        column = table.c[by]
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as c:
-            for chunk in _chunks(list(request_ids), 500):
+            for chunk in _chunks(list(values), 500):
                 rows = c.execute(sa.select(table.c.request_id, table.c.action_id, table.c.extension, table.c.number,
                                            table.c.status)
-                                 .where(table.c.pbx == self.pbx, table.c.request_id.in_(chunk))).mappings()
-                found.update({row["request_id"]: dict(row) for row in rows})
+                                 .where(table.c.pbx == self.pbx, column.in_(chunk))).mappings()
+                found.update({row[by]: dict(row) for row in rows})
         return found
 
-    def claim(self, request_id: str, action_id: str, extension: str, number: str) -> str | None:
-        """Claim the request for this ActionID; the ActionID that claimed it first if it was claimed already."""
+    def claim(self, request_id: str, action_id: str, extension: str, number: str) -> dict[str, Any] | None:
+        """Claim the request for this ActionID; None if claimed now, else the claim made earlier."""
         try:
             with self.engine.begin() as c:
                 c.execute(originates_table.insert().values(
@@ -171,7 +173,7 @@ class OriginateJournal:
                     status="sending", sent_at=utcnow()))
             return None
         except sa.exc.IntegrityError:
-            return str(self.find([request_id])[request_id]["action_id"])
+            return self.find([request_id])[request_id]
 
     def confirm(self, request_id: str) -> None:
         with self.engine.begin() as c:

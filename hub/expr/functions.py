@@ -10,6 +10,7 @@ cannot convert raises ``DataError``, which sends the record to dead letters with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zlib
 from collections.abc import Callable
@@ -199,15 +200,26 @@ def phone(ctx: EvalContext, value: Any, region: str | None = None) -> str | None
     text = _text(value)
     if _empty(text):
         return None
-    digits = re.sub(r"\D", "", text)  # type: ignore[arg-type]
-    region = region or ctx.default_region
-    # Russian habit: 8XXXXXXXXXX means +7XXXXXXXXXX
-    if region == "RU" and len(digits) == 11 and digits[0] == "8" and not text.strip().startswith("+"):
-        text = "+7" + digits[1:]
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
+    return _e164(text, region or ctx.default_region)  # type: ignore[arg-type]
+
+
+_PLAIN_PHONE = re.compile(r"[+]?[\d\s().\-]+")
+
+
+@functools.lru_cache(maxsize=65_536)  # the same numbers recur (a client's calls, forms, contacts)
+def _e164(text: str, region: str) -> str | None:
+    digits = re.sub(r"\D", "", text)
+    plain = _PLAIN_PHONE.fullmatch(text.strip()) is not None
+    international = text.strip().startswith("+")
+    if region == "RU" and plain and not international and len(digits) == 11 and digits[0] in "78":
+        number = phonenumbers.PhoneNumber(country_code=7, national_number=int(digits[1:]))  # 8XXX.. = +7XXX..
+    elif region == "RU" and plain and not international and len(digits) == 10:
+        number = phonenumbers.PhoneNumber(country_code=7, national_number=int(digits))
+    else:  # anything else (other countries, extensions, letters) goes through the full parser
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -55,6 +55,10 @@ class RunReport:
 
     def one_line(self) -> str:
         c = self.counts
+        if self.status == "failed":
+            done = f" (after read {c.read}, created {c.created}, updated {c.updated}, deleted {c.deleted}, " \
+                   f"rejected {c.rejected})" if c.read else ""
+            return f"{self.exchange}: {self.mode} failed - {self.message}{done}"
         verb = "would " if self.mode == "plan" else ""
         text = (f"{self.exchange}: {self.status}; read {c.read}, {verb}create {c.created}, {verb}update {c.updated}, "
                 f"{verb}delete {c.deleted}, unchanged {c.unchanged}, filtered {c.filtered}, skipped {c.skipped}, "

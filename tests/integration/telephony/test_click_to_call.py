@@ -7,6 +7,9 @@ import datetime as dt
 import json
 import socket
 
+import sqlalchemy as sa
+
+from connectors.telephony.state import OriginateJournal
 from hub.errors import RetriableError
 
 from .conftest import Pbx, wait_for
@@ -98,3 +101,26 @@ def test_an_unreachable_pbx_is_a_retriable_error_for_the_session(pbx: Pbx) -> No
         assert "cannot connect" in str(exc) and "hubsecret" not in str(exc)
     else:
         raise AssertionError("an unreachable PBX must raise")
+
+
+def test_a_request_edited_after_it_was_dialed_does_not_ring_again(pbx: Pbx) -> None:
+    """A request still waiting for its outcome is re-read with new content (a manager reassigned it): it was
+    dialed already, so it is found and left alone, whatever the effect ledger knows."""
+    pbx.insert("call_requests", [request(1, ANSWERS, "101")])
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 1
+    with pbx.crm.begin() as conn:
+        conn.execute(sa.text("UPDATE call_requests SET extension = '102' WHERE id = 1"))
+    report = pbx.hub.run("click_to_call", triggered_by="test")
+    assert (report.counts.read, report.counts.created, report.counts.unchanged) == (1, 0, 1)
+    assert pbx.sim.stats()["originates"] == 1
+
+
+def test_a_dial_interrupted_before_the_pbx_confirmed_it_is_left_to_an_operator(pbx: Pbx) -> None:
+    """The hub claimed the request and was killed before the PBX answered: it may have rung, so it is not sent
+    again; the request goes to dead letters saying so."""
+    pbx.insert("call_requests", [request(1, ANSWERS, "101")])
+    OriginateJournal(pbx.store.engine, "pbx").claim("1", "hub-c2c:1:lost", "101", ANSWERS)
+    report = pbx.hub.run("click_to_call", triggered_by="test")
+    assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
+    (letter,) = pbx.store.dead_letters("click_to_call")
+    assert letter.error_class == "OutcomeUnknown" and "not sent again" in letter.message

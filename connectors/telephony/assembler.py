@@ -125,6 +125,23 @@ class CallAssembler:
         self._update_leg(call, snapshot, None)
         self._dirty.add(linkedid)
 
+    def close_missing_legs(self, live_uniqueids: set[str], pbx_now: float, now: float) -> int:
+        """Legs of live calls that the PBX no longer has hung up while their Hangup was lost: close them, so the
+        call completes when its other legs end. Legs created just before ``pbx_now`` may not be listed yet."""
+        closed = 0
+        for call in self.calls.values():
+            if call.dead or not any(uid in live_uniqueids for uid in call.legs):
+                continue
+            for uid, leg in call.legs.items():
+                if uid not in live_uniqueids and not leg.hung_up and leg.created_at is not None \
+                        and leg.created_at < pbx_now - 1.0:
+                    leg.hangup_at = pbx_now
+                    closed += 1
+                    self._dirty.add(call.linkedid)
+            if call.all_hung_up and call.hungup_seen is None:
+                call.hungup_seen = now
+        return closed
+
     def finish(self, linkedid: str, cdrs: list[Cdr], evidence: Evidence) -> Completed | None:
         """Complete a call in flight from the PBX's CDR rows (found by gap recovery) or as it is."""
         call = self.calls.get(linkedid)

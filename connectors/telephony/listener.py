@@ -387,6 +387,7 @@ class AmiListener:
             for channel in live.channels:
                 self.assembler.add_live_channel(channel, now)
             dead = self.assembler.mark_dead({c.get("Linkedid", "") for c in live.channels}, live.since)
+            self.assembler.close_missing_legs({c.get("Uniqueid", "") for c in live.channels}, live.pbx_now, now)
         starts = [leg.created_at for call in dead for leg in call.legs.values() if leg.created_at is not None]
         begin = min([*starts, *([self._gap_from] if self._gap_from is not None else [])], default=None)
         self._gap_from = None

@@ -106,3 +106,31 @@ def test_saved_state_round_trips_and_old_legs_are_forgotten(tmp_path: Path) -> N
     other = ListenerState(store.engine, "another-pbx")
     assert other.load() == (None, []), "each PBX has its own state"
     store.close()
+
+
+def test_a_leg_whose_hangup_was_lost_is_closed_by_the_live_channel_list(recorded_events, replay) -> None:
+    """The link dropped while one leg hung up; after the reconnect the PBX lists the call's other legs as live:
+    the missing leg is over, and the call completes when the others end."""
+    events = recorded_events("answered")
+    lost = next(e for e in events if e["Event"] == "Hangup")  # the first leg to hang up
+    cut = events.index(lost)
+    assembler = CallAssembler(cdr_wait=10)
+    for event in events[:cut]:
+        assembler.feed(dict(event), now=1.0)
+    call = assembler.calls["1795885070.0"]
+    live = set(call.legs) - {lost["Uniqueid"]}
+    assert assembler.close_missing_legs(live, pbx_now=float(lost["Timestamp"]) + 2, now=2.0) == 1
+    rest = [e for e in events[cut + 1:] if not (e["Event"] == "Cdr" and e["UniqueID"] == lost["Uniqueid"])]
+    done = [c for e in rest for c in assembler.feed(dict(e), now=3.0)] + assembler.tick(20.0)
+    assert [c.call.linkedid for c in done] == ["1795885070.0"]
+
+
+def test_legs_created_just_before_the_list_are_not_closed(recorded_events) -> None:
+    events = recorded_events("answered")
+    assembler = CallAssembler()
+    for event in events[:20]:
+        assembler.feed(dict(event), now=1.0)
+    call = assembler.calls["1795885070.0"]
+    newest = max(call.legs.values(), key=lambda leg: leg.created_at or 0)
+    live = set(call.legs) - {newest.uniqueid}
+    assert assembler.close_missing_legs(live, pbx_now=(newest.created_at or 0) + 0.5, now=2.0) == 0

@@ -45,8 +45,9 @@ fields:
 def make_source(path: Path, rows: int) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     meta = sa.MetaData()
-    table = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(100)),
-                     sa.Column("inn", sa.String(12)), sa.Column("kpp", sa.String(9)), sa.Column("email", sa.String(100)),
+    table = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name", sa.String(100)), sa.Column("inn", sa.String(12)),
+                     sa.Column("kpp", sa.String(9)), sa.Column("email", sa.String(100)),
                      sa.Column("city", sa.String(50)), sa.Column("balance", sa.Numeric(12, 2)),
                      sa.Column("active", sa.Integer), sa.Column("updated_at", sa.Integer))
     meta.create_all(engine)

@@ -84,7 +84,8 @@ def validate(
 
 @app.command()
 @handled
-def plan(exchange: str, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+def plan(exchange: str,
+         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
     """Show what a run would change, without writing anything."""
     report = _with_progress(lambda hub, progress: hub.runner(exchange, progress).plan("cli"), quiet=as_json)
     _print_report(report, as_json)
@@ -301,7 +302,8 @@ def demo() -> None:
     out.print(table)
     for note in env.notes:
         out.print(note, highlight=False)
-    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log", highlight=False)
+    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
+              highlight=False)
 
 
 def _register_plugin_commands() -> None:

@@ -126,11 +126,12 @@ class CallAssembler:
         self._dirty.add(linkedid)
 
     def close_missing_legs(self, live_uniqueids: set[str], pbx_now: float, now: float) -> int:
-        """Legs of live calls that the PBX no longer has hung up while their Hangup was lost: close them, so the
-        call completes when its other legs end. Legs created just before ``pbx_now`` may not be listed yet."""
+        """Legs the PBX no longer has hung up while their Hangup was lost: close them, so the call completes when
+        its other legs end (or at once if none is left). Legs created just before ``pbx_now`` may not be
+        listed yet; calls marked dead are left to gap recovery."""
         closed = 0
         for call in self.calls.values():
-            if call.dead or not any(uid in live_uniqueids for uid in call.legs):
+            if call.dead:
                 continue
             for uid, leg in call.legs.items():
                 if uid not in live_uniqueids and not leg.hung_up and leg.created_at is not None \

@@ -143,7 +143,8 @@ class _Checker:
 
     def _Subscript(self, node: ast.Subscript, depth: int) -> None:
         key = node.slice
-        if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int)) and not isinstance(key.value, bool)):
+        text_or_number = isinstance(key, ast.Constant) and type(key.value) in (str, int)
+        if not text_or_number:
             if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub) and isinstance(key.operand, ast.Constant) \
                     and type(key.operand.value) is int:
                 pass

@@ -221,7 +221,7 @@ def expression_kind(node: ast.expr, source: EntityInfo | None) -> str:
 
 
 def _null(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None or isinstance(node, ast.Name) and node.id == "null"
+    return (isinstance(node, ast.Constant) and node.value is None) or (isinstance(node, ast.Name) and node.id == "null")
 
 
 def _literal_kind(value: Any) -> str:

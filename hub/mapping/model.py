@@ -7,8 +7,8 @@ check mapping files with exactly the rules the hub enforces. Closed vocabularies
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, unquote
 
 from pydantic import (
     BaseModel,
@@ -65,7 +65,8 @@ class Incremental(_Strict):
         "and fetch only new or changed objects",
     )
     cursor: str | None = Field(None, description="the source field that grows on every change (strategy: cursor)")
-    version_field: str | None = Field(None, description="the source field that changes on every write (strategy: version)")
+    version_field: str | None = Field(
+        None, description="the source field that changes on every write (strategy: version)")
     lookback: int = Field(
         0, ge=0, description="cursor strategy: seconds (datetime cursor) or units (numeric cursor) re-read before "
         "the checkpoint, for rows committed late; unchanged re-reads cost nothing",

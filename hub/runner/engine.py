@@ -389,7 +389,7 @@ class _Run:
     # -- deletions
 
     def delete_missing(self, apply: bool, allow_mass_delete: bool) -> None:
-        exchange, target = self.mapping.exchange, self.mapping.target
+        exchange = self.mapping.exchange
         missing = self.store.unseen_keys(exchange, self.report.run_id)
         known = len(missing) + self.report.counts.read
         if missing and len(missing) > 10 and len(missing) > MASS_DELETE_SHARE * known and not allow_mass_delete:

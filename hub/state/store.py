@@ -304,8 +304,8 @@ class StateStore:
 
     def _link(self, c: Any, links: list[KeyLink]) -> None:
         if links:
-            upsert(c, KeyMap.__table__, [dict(entity=l.entity, system_a=l.system_a, id_a=l.id_a,
-                                              system_b=l.system_b, id_b=l.id_b, updated_at=utcnow()) for l in links],
+            upsert(c, KeyMap.__table__, [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a,
+                                              system_b=k.system_b, id_b=k.id_b, updated_at=utcnow()) for k in links],
                    ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:

@@ -93,8 +93,7 @@ class MemoryConnector(Connector):
         ordered = sorted(rows, key=lambda r: tuple(r.get(f) for f in order))
         if start is not None:
             ordered = [r for r in ordered if tuple(r.get(f) for f in order) > start]
-        handed = 0
-        for offset in range(0, len(ordered), request.batch_size):
+        for handed, offset in enumerate(range(0, len(ordered), request.batch_size)):
             if self.db.faults.fail_reads_after is not None and handed >= self.db.faults.fail_reads_after:
                 self.db.faults.fail_reads_after = None
                 raise RetriableError("simulated network error while reading")
@@ -115,7 +114,6 @@ class MemoryConnector(Connector):
                 yield SourceBatch(changed, checkpoint, unchanged)
             else:
                 yield SourceBatch(records, checkpoint)
-            handed += 1
         if not ordered and inc.strategy != "cursor":
             yield SourceBatch([], None)
 

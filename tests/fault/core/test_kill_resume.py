@@ -43,8 +43,9 @@ fields:
 def make_source(path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     meta = sa.MetaData()
-    clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(100)),
-                       sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(32)),
+    clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True),
+                       sa.Column("name", sa.String(100)), sa.Column("inn", sa.String(12)),
+                       sa.Column("phone", sa.String(32)),
                        sa.Column("balance", sa.Numeric(12, 2)), sa.Column("updated_at", sa.Integer))
     meta.create_all(engine)
     with engine.begin() as c:
@@ -60,7 +61,8 @@ def make_target(path: Path) -> None:
     meta = sa.MetaData()
     sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
              sa.Column("source_id", sa.Integer, nullable=False), sa.Column("name", sa.String(100)),
-             sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(16)), sa.Column("balance", sa.Numeric(12, 2)))
+             sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(16)),
+             sa.Column("balance", sa.Numeric(12, 2)))
     meta.create_all(engine)
     engine.dispose()
 

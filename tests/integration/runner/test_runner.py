@@ -4,9 +4,9 @@ survived without duplicates or gaps."""
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Callable
+
+import pytest
 
 from hub.errors import FatalError
 from hub.runner import Runner
@@ -111,7 +111,7 @@ def test_bad_records_go_to_dead_letters_and_the_batch_goes_on(make_runner: MakeR
 
 
 def test_a_record_fixed_at_the_source_resolves_its_dead_letter(make_runner: MakeRunner, systems, store) -> None:
-    src, dst = systems
+    src, _ = systems
     seed(src, 5)
     src.tables["clients"][1]["inn"] = None
     runner = make_runner(CLIENTS.replace("inn: inn", "inn: require(inn, 'client has no INN')"))

@@ -134,3 +134,17 @@ def test_legs_created_just_before_the_list_are_not_closed(recorded_events) -> No
     newest = max(call.legs.values(), key=lambda leg: leg.created_at or 0)
     live = set(call.legs) - {newest.uniqueid}
     assert assembler.close_missing_legs(live, pbx_now=(newest.created_at or 0) + 0.5, now=2.0) == 0
+
+
+def test_a_call_that_ended_while_reconnecting_is_not_left_waiting(recorded_events) -> None:
+    """The reconnect lands in the middle of a call's end: one leg's Hangup (and the CDRs) fell in the gap, the
+    other legs' Hangups arrived, and the PBX lists none of its channels any more."""
+    events = recorded_events("answered")
+    lost = next(e for e in events if e["Event"] == "Hangup")
+    assembler = CallAssembler(cdr_wait=10)
+    for event in events:
+        if event is not lost and event["Event"] != "Cdr":
+            assembler.feed(dict(event), now=5.0)
+    assert assembler.mark_dead(set(), before=1.0) == [], "its other legs were seen after the reconnect"
+    assembler.close_missing_legs(set(), pbx_now=float(lost["Timestamp"]) + 1.5, now=6.0)
+    assert [c.call.linkedid for c in assembler.tick(16.0)] == ["1795885070.0"]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -44,6 +45,14 @@ class Connection(BaseModel):
         port = f":{self.port}" if self.port else ""
         path = f"/{self.schema_.strip('/')}" if self.schema_ else ""
         return f"{scheme}://{self.host or 'localhost'}{port}{path}"
+
+    def zone(self, default: str) -> ZoneInfo:
+        """The system's time zone: ``extra.timezone``, else ``default`` (the hub's)."""
+        name = str(self.extra.get("timezone") or default)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"connection {self.describe()}: unknown time zone {name!r}") from None
 
     def describe(self) -> str:
         """A safe, human description for logs and errors: never the password."""

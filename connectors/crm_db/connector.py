@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -58,11 +57,7 @@ class CrmDbConnector(Connector):
 
     def __init__(self, connection: Connection, settings: HubSettings):
         super().__init__(connection, settings)
-        zone = str(connection.extra.get("timezone") or settings.timezone)
-        try:
-            self.timezone = ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"connection {connection.describe()}: unknown time zone {zone!r}") from None
+        self.timezone = connection.zone(settings.timezone)
         self._engine: Engine | None = None
         self._strategy: DialectStrategy | None = None
         self._schemas: SchemaCache | None = None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
@@ -37,7 +36,7 @@ from hub.connector import (
     WriteAction,
     WriteResult,
 )
-from hub.errors import ConfigError, DataError
+from hub.errors import DataError
 from hub.settings import HubSettings
 
 
@@ -56,11 +55,7 @@ class ODataConnector(Connector):
     def __init__(self, connection: Connection, settings: HubSettings):
         super().__init__(connection, settings)
         extra = connection.extra
-        zone = str(extra.get("timezone") or settings.timezone)
-        try:
-            self.zone = ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"connection {connection.describe()}: unknown time zone {zone!r}") from None
+        self.zone = connection.zone(settings.timezone)
         path = str(extra.get("odata_path", "odata/standard.odata")).strip("/")
         self.root = f"{connection.base_url()}/{path}/"
         self.metadata_ttl = float(extra.get("metadata_ttl", 3600))

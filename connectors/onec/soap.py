@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import requests
 from pydantic import BaseModel
@@ -57,11 +57,7 @@ class SoapConnector(Connector):
 
     def __init__(self, connection: Connection, settings: HubSettings):
         super().__init__(connection, settings)
-        zone = str(connection.extra.get("timezone") or settings.timezone)
-        try:
-            self.zone = ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"connection {connection.describe()}: unknown time zone {zone!r}") from None
+        self.zone = connection.zone(settings.timezone)
         if not connection.login:
             raise ConfigError(f"connection {connection.describe()}: a 1C user (login) is required")
         self.where = connection.describe()

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -110,7 +110,7 @@ def admin_password(password_file: Path) -> str:
 
 
 @contextlib.contextmanager
-def _demo(hub_home: Path, enabled: bool) -> Iterator[object]:
+def _demo(hub_home: Path, enabled: bool) -> Iterator[Callable[[], None] | None]:
     """The demo's systems running in this process (their connections exported); yields a callable that sends
     the demo's events, or None without the demo."""
     if not enabled:

@@ -8,8 +8,8 @@ changed nothing wakes nobody (the event goes through the asset alias ``hub:<exch
 decide).
 
 Parsing stays cheap: mapping files are read and compiled, nothing connects to a system or a database.
-A broken mapping file never hides the other exchanges: :func:`exchange_dags` skips it and
-:func:`mapping_problems` lists it (``dags/hub_mapping_errors.py`` turns that list into the import error
+A broken mapping file (or one Airflow refuses as a DAG) never hides the other exchanges: :func:`exchange_dags`
+skips it and :func:`mapping_problems` lists it (``dags/hub_mapping_errors.py`` turns that list into the import error
 operators see in the UI, one line per problem: ``file:line: field.path: problem``).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAlias, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
 from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
-from croniter import croniter
+from airflow.sdk.exceptions import AirflowTimetableInvalid
 
 from airflow_hub import tasks
 from airflow_hub.connection_types import SYSTEMS
@@ -70,11 +70,13 @@ def mappings_directory(default: Path) -> Path:
 
 def exchange_dags(directory: Path, settings: HubSettings | None = None,
                   retry: RetrySettings = RetrySettings()) -> dict[str, DAG]:
-    """A DAG for every valid mapping file of ``directory``, keyed by exchange (= DAG id)."""
-    settings = settings or HubSettings.from_env()
-    loaded, _broken = load_directory(directory)
-    return {name: exchange_dag(item, directory, settings, retry) for name, item in loaded.items()
-            if not list(schedule_problems(item))}
+    """A DAG for every mapping file of ``directory`` that makes one, keyed by exchange (= DAG id)."""
+    return _dags_and_problems(directory, settings, retry)[0]
+
+
+def mapping_problems(directory: Path, settings: HubSettings | None = None) -> list[MappingError]:
+    """Every problem that keeps a mapping file of ``directory`` from becoming a DAG."""
+    return _dags_and_problems(directory, settings, RetrySettings())[1]
 
 
 class BrokenMappings(Exception):
@@ -89,17 +91,27 @@ def raise_if_broken(directory: Path) -> None:
                              + "\n".join(str(problem) for problem in problems))
 
 
-def mapping_problems(directory: Path) -> list[MappingError]:
-    """Every problem that keeps a mapping file of ``directory`` from becoming a DAG."""
+def _dags_and_problems(directory: Path, settings: HubSettings | None,
+                       retry: RetrySettings) -> tuple[dict[str, DAG], list[MappingError]]:
+    """The DAGs of the mapping files of ``directory``, and the problems of the files that make none."""
+    settings = settings or HubSettings.from_env()
     loaded, broken = load_directory(directory)
+    dags: dict[str, DAG] = {}
     problems: list[MappingError] = []
     for error in broken:
         # all the problems of a broken file, not only the first (a duplicate exchange is not a file problem)
         in_file = validate_file(error.file) if error.file and Path(error.file).exists() else []
         problems.extend(in_file or [error])
-    for item in loaded.values():
-        problems.extend(schedule_problems(item))
-    return sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+    for name, item in loaded.items():
+        try:
+            refused = list(schedule_problems(item))
+            if not refused:
+                dags[name] = exchange_dag(item, directory, settings, retry)
+        except Exception as exc:  # whatever Airflow refuses in one mapping must not hide the other DAGs
+            refused = [MappingError(f"Airflow refuses it as a DAG: {str(exc) or type(exc).__name__}",
+                                    file=str(item.path))]
+        problems.extend(refused)
+    return dags, sorted(problems, key=lambda p: (p.file or "", p.line or 0))
 
 
 def schedule_problems(loaded: LoadedMapping) -> Iterable[MappingError]:
@@ -110,8 +122,11 @@ def schedule_problems(loaded: LoadedMapping) -> Iterable[MappingError]:
     if expression in NON_CRON_PRESETS:
         if loaded.mapping.triggers:
             yield MappingError(f"{expression!r} cannot be combined with triggers; use a cron expression", **where)
-    elif not croniter.is_valid(CronTriggerTimetable(expression, timezone="UTC").expression):  # resolves presets
-        yield MappingError(f"{expression!r} is not a cron expression or a preset such as @hourly", **where)
+    else:
+        try:
+            CronTriggerTimetable(expression, timezone="UTC").validate()  # presets such as @hourly included
+        except AirflowTimetableInvalid:
+            yield MappingError(f"{expression!r} is not a cron expression or a preset such as @hourly", **where)
 
 
 def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
@@ -121,7 +136,7 @@ def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
     announces = AssetAlias(f"hub:{mapping.exchange}")
     with DAG(
         dag_id=mapping.exchange,
-        description=mapping.description.strip().splitlines()[0],
+        description=(mapping.description.strip().splitlines() or [None])[0],  # its first line
         doc_md=dag_doc(loaded, produces.uri, settings),
         schedule=schedule(mapping, settings.timezone),
         start_date=START_DATE,
@@ -129,6 +144,9 @@ def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
         max_active_runs=1,  # runs of one exchange never overlap: each resumes from the other's checkpoint
         tags=sorted(tags(mapping)),
         default_args=retry.default_args(),
+        # Airflow finds the DAGs in dags/hub_exchanges.py's globals; dags/hub_mapping_errors.py builds them too,
+        # only to see what Airflow refuses, and must not define them a second time
+        auto_register=False,
     ) as dag:
         step_args = {"exchange": mapping.exchange, "mappings_dir": str(directory)}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.log import mask_secret
 
 from airflow_hub.hooks import to_hub_connection
 from hub.connections import Connection, ConnectionResolver
@@ -17,5 +18,7 @@ class AirflowConnectionResolver(ConnectionResolver):
         try:
             found = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
-            return super().get(conn_id)
+            connection = super().get(conn_id)
+            mask_secret(connection.secret)  # masked in the task log and the run's note, as Airflow's own are
+            return connection
         return to_hub_connection(found)

@@ -4,7 +4,8 @@ The task returns the run's summary (its XCom ``return_value``), logs one line pe
 never values) and leaves a one-line note under :data:`NOTE_KEY`, which :mod:`airflow_hub.notes` copies onto the
 DAG run. An ``apply`` that changed something produces an event on the target's asset. A failed step leaves the
 reason as that line and re-raises the hub error, so the task's retry policy sees its class
-(:data:`airflow_hub.factory.RETRY_POLICY`).
+(:data:`airflow_hub.factory.RETRY_POLICY`). Airflow masks the connections' secrets in the task log, but not in
+XComs: the note goes through the same masker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow.sdk import Asset, AssetAlias, get_current_context
+from airflow.sdk.log import redact
 
 from airflow_hub.notes import NOTE_KEY
 from airflow_hub.resolver import AirflowConnectionResolver
@@ -41,14 +43,14 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
         except Exception as exc:
             line = failure_line(hub, exchange, mode, triggered_by, exc)
             log.error("%s", line)
-            ti.xcom_push(NOTE_KEY, line)
+            ti.xcom_push(NOTE_KEY, redact(line))
             raise
     finally:
         hub.close()
     for line in sample_lines(report):
         log.info("%s", line)
     log.info("%s", report.one_line())
-    ti.xcom_push(NOTE_KEY, report.one_line())
+    ti.xcom_push(NOTE_KEY, redact(report.one_line()))
     counts = report.counts
     if announce is not None and counts.created + counts.updated + counts.deleted:
         alias, produces = announce  # the exchanges triggered by the target run next, told what changed

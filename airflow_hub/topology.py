@@ -8,7 +8,12 @@ system test runs the same components as plain processes on one machine. Values t
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Role = Literal["init", "airflow", "ingress"]
@@ -143,13 +148,7 @@ BY_NAME: dict[str, Component] = {component.name: component for component in COMP
 
 def init() -> None:
     """Prepare a deployment, idempotently: Airflow's metadata DB, the hub's DB and tables, the admin's password."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from hub.state.store import StateStore
+    from hub.state.store import StateStore  # here, not at the top: the health checks import this module often
 
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True)
     hub_url = os.environ["HUB_DATABASE_URL"]
@@ -181,8 +180,6 @@ def ensure_database(url: str) -> None:
 
 def http_health(port: str, path: str) -> None:
     """Exit 0 when ``http://127.0.0.1:<port><path>`` answers 200 (a health check without curl in the image)."""
-    import sys
-
     import httpx
 
     try:
@@ -194,7 +191,5 @@ def http_health(port: str, path: str) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     command, *args = sys.argv[1:]
     {"init": init, "http-health": http_health}[command](*args)

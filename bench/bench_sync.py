@@ -105,13 +105,16 @@ def run_here(env: dict[str, str]) -> tuple[float, dict]:
 def run(env: dict[str, str]) -> tuple[float, int, dict]:
     """One `hub run` in a child process: (seconds, peak RSS in KiB, summary)."""
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "bench_sync", "--json"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"hub run failed: {err.decode()[-2000:]}")
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a full stderr pipe would block the child
+        child = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "bench_sync", "--json"], env=env,
+                                 stdout=subprocess.PIPE, stderr=errors)
+        with child.stdout:  # type: ignore[union-attr]
+            out = child.stdout.read()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(child.pid, 0)  # wait4, not wait: it gives the child's own peak RSS
+        seconds = time.perf_counter() - started
+        if status != 0:
+            errors.seek(0)
+            raise SystemExit(f"hub run failed: {errors.read().decode()[-2000:]}")
     return seconds, usage.ru_maxrss, json.loads(out)
 
 

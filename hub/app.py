@@ -11,10 +11,10 @@ from functools import cached_property
 from pathlib import Path
 
 from hub.connections import ConnectionResolver
-from hub.connector import Connector
+from hub.connector import Connector, connector_class
 from hub.errors import ConfigError, MappingError
 from hub.mapping.checks import Finding, offline_findings, online_findings
-from hub.mapping.loader import LoadedMapping, load_directory, load_mapping, validate_file
+from hub.mapping.loader import LoadedMapping, check_file, load_directory, load_mapping
 from hub.runner import Runner, RunReport
 from hub.runner.pool import ConnectorPool
 from hub.settings import HubSettings
@@ -69,11 +69,10 @@ class Hub:
         findings: list[Finding] = []
         with ConnectorPool(self.resolver, self.settings) as pool:
             for path in paths:
-                problems = validate_file(path)
-                if problems:
+                loaded, problems = check_file(path)
+                if loaded is None:
                     findings.extend(Finding(p) for p in problems)
                     continue
-                loaded = load_mapping(path)
                 offline = list(offline_findings(loaded))
                 findings.extend(offline)
                 if online and not offline:
@@ -81,10 +80,14 @@ class Hub:
         return findings
 
     def connector(self, connector: str, connection_id: str) -> Connector:
-        from hub.connector import connector_class
-
         return connector_class(connector)(self.resolver.get(connection_id), self.settings)
 
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

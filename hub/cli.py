@@ -12,13 +12,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from hub.app import Hub
 from hub.errors import ConfigError, HubError
 from hub.runner import RunReport
-from hub.state import codec
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -26,6 +27,7 @@ dead_letters_app = typer.Typer(help="Records that could not cross: list, show, r
 db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
+
 
 def _width() -> int | None:
     """A terminal's own width; 160 columns when piped (rich would squeeze the tables into 80)."""
@@ -40,17 +42,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handled(fn: F) -> F:
-    """Hub errors become one red line and an exit code: 2 for configuration, 1 for anything else."""
+    """Hub errors become one red line and an exit code: 2 for configuration, 1 for anything else.
+
+    Text from errors and from the hub database is printed as it is (``escape``, ``markup=False``): rich
+    would take ``[name]`` in it for markup and drop it.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except HubError as exc:
-            err.print(f"[red]failed:[/red] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -65,15 +71,15 @@ def validate(
     offline: Annotated[bool, typer.Option(help="skip the checks that connect to the systems")] = False,
 ) -> None:
     """Check mapping files: YAML, model, expressions, and (online) that every stream, entity and field exists."""
-    hub = Hub()
-    paths = files or sorted(hub.settings.mappings_dir.glob("*.y*ml"))
-    if not paths:
-        raise ConfigError(f"no mapping files in {hub.settings.mappings_dir}")
-    findings = hub.validate(paths, online=not offline)
+    with Hub() as hub:
+        paths = files or sorted(hub.settings.mappings_dir.glob("*.y*ml"))
+        if not paths:
+            raise ConfigError(f"no mapping files in {hub.settings.mappings_dir}")
+        findings = hub.validate(paths, online=not offline)
     errors = [f for f in findings if not f.warning]
     for finding in findings:
         label = "[yellow]warning[/yellow]" if finding.warning else "[red]error[/red]"
-        err.print(f"{label} {finding.error}", highlight=False, soft_wrap=True)
+        err.print(f"{label} {escape(str(finding.error))}", highlight=False, soft_wrap=True)
     if errors:
         err.print(f"{len(errors)} problem(s) in {len({f.error.file for f in errors})} file(s)")
         raise typer.Exit(1)
@@ -106,8 +112,7 @@ def run(
 
 
 def _with_progress(action: Callable[[Hub, Callable[[RunReport], None] | None], RunReport], quiet: bool) -> RunReport:
-    hub = Hub()
-    try:
+    with Hub() as hub:
         if quiet or not sys.stderr.isatty():
             return action(hub, None)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
@@ -120,8 +125,6 @@ def _with_progress(action: Callable[[Hub, Callable[[RunReport], None] | None], R
                                              f"updated {c.updated}, unchanged {c.unchanged}, rejected {c.rejected}")
 
             return action(hub, progress)
-    finally:
-        hub.close()
 
 
 def _print_report(report: RunReport, as_json: bool) -> None:
@@ -133,9 +136,9 @@ def _print_report(report: RunReport, as_json: bool) -> None:
                                     ("rejected", "!", "red")):
         for sample in report.samples.get(outcome, []) if outcome in shown else ():
             line = f"[{colour}]{symbol}[/{colour}] {outcome[:-1] if outcome != 'rejected' else 'reject'} " \
-                   f"{sample.source_key}" + (f" -> {sample.target_key}" if sample.target_key else "")
+                   f"{escape(sample.source_key)}" + (f" -> {escape(sample.target_key)}" if sample.target_key else "")
             if sample.reason:
-                line += f": {sample.reason}"
+                line += f": {escape(sample.reason)}"
             out.print(line, highlight=False, markup=True)
             for change in sample.changes:
                 out.print(f"    {change.field}: {_short(change.old)} -> {_short(change.new)}", highlight=False,
@@ -156,14 +159,15 @@ def _short(value: Any) -> str:
 @handled
 def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 20) -> None:
     """The run log: what each run read and wrote."""
-    hub = Hub()
+    with Hub() as hub:
+        recorded = hub.store.runs(exchange, limit)
     table = Table("id", "exchange", "mode", "status", "started (UTC)", "sec", "read", "created", "updated",
                   "deleted", "unchanged", "filtered", "rejected", "DL+", "message")
-    for r in hub.store.runs(exchange, limit):
+    for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
         table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
                       *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
-                                                     "rejected", "dead_letters_added")), r.message or "")
+                                                     "rejected", "dead_letters_added")), Text(r.message or ""))
     out.print(table)
 
 
@@ -171,31 +175,31 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
 @handled
 def trace(key: str) -> None:
     """Every run, dead letter, key-map entry and write that touched a business key."""
-    hub = Hub()
-    found = hub.store.trace(key)
+    with Hub() as hub:
+        found = hub.store.trace(key)
     if not any(found.values()):
-        out.print(f"nothing recorded for {key!r}")
+        out.print(f"nothing recorded for {key!r}", markup=False)
         raise typer.Exit(1)
     for link in found["key_map"]:
         out.print(f"key map  {link.entity}: {link.system_a} {link.id_a} = {link.system_b} {link.id_b}",
-                  highlight=False)
+                  highlight=False, markup=False)
     for state in found["record_state"]:
         out.print(f"state    {state.exchange}: source {state.source_key} -> target {state.target_key} "
                   f"(hash {state.content_hash[:8] if state.content_hash else '-'}, {state.updated_at:%Y-%m-%d %H:%M})",
-                  highlight=False)
+                  highlight=False, markup=False)
     runs_by_id = {r.id: r for r in found["runs"]}
     for entry in found["record_log"]:
         run_info = runs_by_id.get(entry.run_id)
         when = f"{run_info.started_at:%Y-%m-%d %H:%M:%S}" if run_info else "?"
         fields = f" [{entry.fields}]" if entry.fields else ""
         out.print(f"write    run {entry.run_id} {when} {entry.exchange}: {entry.action} {entry.source_key} -> "
-                  f"{entry.target_key}{fields}", highlight=False)
+                  f"{entry.target_key}{fields}", highlight=False, markup=False)
     for effect in found["effects"]:
         out.print(f"effect   {effect.exchange}: {effect.action} {effect.source_key} {effect.status} "
-                  f"-> {effect.target_key}", highlight=False)
+                  f"-> {effect.target_key}", highlight=False, markup=False)
     for letter in found["dead_letters"]:
         out.print(f"dead     #{letter.id} {letter.exchange}: {letter.status}, {letter.attempts} attempt(s), "
-                  f"{letter.error_class}: {letter.message}", highlight=False)
+                  f"{letter.error_class}: {letter.message}", highlight=False, markup=False)
 
 
 # -- dead letters --------------------------------------------------------------------------------------
@@ -205,26 +209,27 @@ def trace(key: str) -> None:
 def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
                       status: Annotated[str, typer.Option(help="open | resolved | discarded | all")] = "open",
                       limit: int = 50) -> None:
-    hub = Hub()
+    with Hub() as hub:
+        letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
-    for letter in hub.store.dead_letters(exchange, None if status == "all" else status, limit):
-        table.add_row(str(letter.id), letter.exchange, letter.source_key, letter.error_class, letter.message,
-                      str(letter.attempts), f"{letter.first_seen:%Y-%m-%d %H:%M}", f"{letter.last_seen:%Y-%m-%d %H:%M}",
-                      letter.status)
+    for letter in letters:
+        table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,
+                      Text(letter.message), str(letter.attempts), f"{letter.first_seen:%Y-%m-%d %H:%M}",
+                      f"{letter.last_seen:%Y-%m-%d %H:%M}", letter.status)
     out.print(table)
 
 
 @dead_letters_app.command("show")
 @handled
 def dead_letters_show(letter_id: int) -> None:
-    hub = Hub()
-    letters = hub.store.dead_letters(status=None, ids=[letter_id])
+    with Hub() as hub:
+        letters = hub.store.dead_letters(status=None, ids=[letter_id])
     if not letters:
         raise ConfigError(f"no dead letter #{letter_id}")
     letter = letters[0]
     out.print(f"#{letter.id} {letter.exchange} record {letter.source_key} ({letter.status}, {letter.attempts} "
-              f"attempt(s), mapping {letter.mapping_version})", highlight=False)
-    out.print(f"{letter.error_class}: {letter.message}", highlight=False)
+              f"attempt(s), mapping {letter.mapping_version})", highlight=False, markup=False)
+    out.print(f"{letter.error_class}: {letter.message}", highlight=False, markup=False)
     out.print_json(json.dumps(json.loads(letter.payload), ensure_ascii=False))
 
 
@@ -235,11 +240,8 @@ def dead_letters_replay(
     ids: Annotated[list[int] | None, typer.Argument(help="only these dead letters (default: all open ones)")] = None,
 ) -> None:
     """Send dead letters through the exchange's current mapping (after fixing the mapping or the data)."""
-    hub = Hub()
-    try:
+    with Hub() as hub:
         report = hub.runner(exchange).replay(ids or None, "cli")
-    finally:
-        hub.close()
     _print_report(report, as_json=False)
 
 
@@ -247,8 +249,8 @@ def dead_letters_replay(
 @handled
 def dead_letters_discard(ids: list[int]) -> None:
     """Mark dead letters as handled by hand: they are kept, but no longer open."""
-    hub = Hub()
-    count = hub.store.discard_dead_letters(ids)
+    with Hub() as hub:
+        count = hub.store.discard_dead_letters(ids)
     out.print(f"discarded {count} dead letter(s)")
 
 
@@ -258,9 +260,8 @@ def dead_letters_discard(ids: list[int]) -> None:
 @handled
 def db_upgrade() -> None:
     """Create or migrate the hub's tables (also done automatically on first use)."""
-    hub = Hub()
-    hub.store  # noqa: B018 - opening the store migrates it
-    out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}")
+    with Hub() as hub:  # opening the store migrates it
+        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}")
 
 
 @app.command()
@@ -278,9 +279,8 @@ def schema(output: Annotated[Path, typer.Option(help="where to write the JSON Sc
 @handled
 def check(connection: str, connector: Annotated[str, typer.Option(help="connector package to use")]) -> None:
     """Test a connection: reachable, and the credentials work."""
-    hub = Hub()
-    with hub.connector(connector, connection) as instance:
-        out.print(f"[green]ok[/green] {instance.check()}", highlight=False)
+    with Hub() as hub, hub.connector(connector, connection) as instance:
+        out.print(f"[green]ok[/green] {escape(instance.check())}", highlight=False)
 
 
 @app.command()
@@ -332,5 +332,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-__all__ = ["app", "codec"]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from hub.errors import ConfigError
 
@@ -72,14 +72,18 @@ def parse_airflow_value(conn_id: str, value: str) -> Connection:
     parts = urlsplit(value)
     if not parts.scheme:
         raise ConfigError(f"connection {conn_id!r}: expected a URI like 'type://user:pass@host:port/schema'")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"connection {conn_id!r}: the port is not a number from 0 to 65535") from None
     extra: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
     if "__extra__" in extra:
-        extra = json.loads(extra["__extra__"])
+        extra = _extra_json(conn_id, extra["__extra__"])
     return Connection(
         conn_id=conn_id,
         conn_type=parts.scheme.replace("-", "_"),
         host=unquote(parts.hostname) if parts.hostname else None,
-        port=parts.port,
+        port=port,
         login=unquote(parts.username) if parts.username else None,
         password=SecretStr(unquote(parts.password)) if parts.password else None,
         schema=unquote(parts.path.lstrip("/")) or None,
@@ -88,14 +92,32 @@ def parse_airflow_value(conn_id: str, value: str) -> Connection:
 
 
 def from_mapping(conn_id: str, data: Mapping[str, Any]) -> Connection:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"connection {conn_id!r}: expected a URI or the fields of a connection (conn_type, host...)")
     fields = dict(data)
     extra = fields.pop("extra", None) or {}
     if isinstance(extra, str):
-        extra = json.loads(extra) if extra.strip() else {}
+        extra = _extra_json(conn_id, extra) if extra.strip() else {}
     try:
         return Connection(conn_id=conn_id, extra=extra, **fields)
-    except Exception as exc:  # pydantic's message names the bad field, never the password value
+    except ValidationError as exc:
+        # where and what only: pydantic's own message quotes the input, which may be the password
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'connection'}: {e['msg']}"
+                             for e in exc.errors(include_url=False, include_input=False))
+        raise ConfigError(f"connection {conn_id!r}: {problems}") from None
+    except TypeError as exc:  # a key that is not text, or conn_id given again: the message names no value
         raise ConfigError(f"connection {conn_id!r}: {exc}") from None
+
+
+def _extra_json(conn_id: str, text: str) -> dict[str, Any]:
+    try:
+        extra = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"connection {conn_id!r}: extra is not valid JSON ({exc.msg} at column {exc.colno})") \
+            from None
+    if not isinstance(extra, dict):
+        raise ConfigError(f"connection {conn_id!r}: extra must be a JSON object")
+    return extra
 
 
 def to_airflow_uri(conn: Connection) -> str:
@@ -141,7 +163,13 @@ class ConnectionResolver:
         if self._file_cache is None:
             self._file_cache = {}
             if self._file and self._file.exists():
-                loaded = yaml.safe_load(self._file.read_text(encoding="utf-8")) or {}
+                try:
+                    loaded = yaml.safe_load(self._file.read_text(encoding="utf-8")) or {}
+                except yaml.YAMLError as exc:
+                    # the line only: PyYAML's message quotes the offending line, which may hold a password
+                    mark = getattr(exc, "problem_mark", None)
+                    where = f" at line {mark.line + 1}" if mark is not None else ""
+                    raise ConfigError(f"{self._file}: invalid YAML{where}") from None
                 if not isinstance(loaded, dict):
                     raise ConfigError(f"{self._file}: expected a mapping of connection id -> connection")
                 self._file_cache = loaded

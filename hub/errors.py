@@ -86,5 +86,13 @@ class OutcomeUnknown(RecordError):
     pass
 
 
-def error_class_name(exc: BaseException) -> str:
-    return type(exc).__name__
+def auto_replay_classes() -> frozenset[str]:
+    """Names of the record errors replayed automatically (dead letters store an error by its class name)."""
+    names: set[str] = set()
+    classes: list[type[RecordError]] = [RecordError]
+    while classes:
+        cls = classes.pop()
+        if cls.auto_replay:
+            names.add(cls.__name__)
+        classes.extend(cls.__subclasses__())
+    return frozenset(names)

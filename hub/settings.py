@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.errors import ConfigError
 
 
 class RetryPolicy(BaseModel):
@@ -60,6 +62,11 @@ class HubSettings(BaseModel):
             if env.get(f"HUB_RETRY_{key.upper()}")
         }
         if retry:
-            values["retry"] = RetryPolicy(**retry)
+            values["retry"] = retry
         values.update(overrides)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            name = "_".join(str(part) for part in first["loc"])
+            raise ConfigError(f"setting {name} (HUB_{name.upper()}): {first['msg']}") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 import yaml
 
 from connectors.crm_db.engine import normalize_url
+from connectors.crm_db.queries import chunked
 from sandbox.inn import make_inn, make_kpp
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "config" / "crm" / "schema.yaml"
@@ -112,7 +112,7 @@ def seed(url: str, clients: int = 200, seed: int = 42, *, db_schema: str | None 
     try:
         with engine.begin() as conn:
             for table in metadata.sorted_tables:  # parents before children
-                for chunk in _chunks(data[table.name], 1000):
+                for chunk in chunked(data[table.name]):
                     conn.execute(table.insert(), chunk)
             _advance_sequences(conn, metadata)
     finally:
@@ -128,11 +128,6 @@ def _advance_sequences(conn: sa.Connection, metadata: sa.MetaData) -> None:
         name = conn.dialect.identifier_preparer.format_table(table)
         conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence(:t, 'id'), (SELECT COALESCE(MAX(id), 0) + 1 "
                              f"FROM {name}), false)"), {"t": name})
-
-
-def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
 
 
 # -- data ------------------------------------------------------------------------------------------------

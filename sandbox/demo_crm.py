@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sandbox.crm import create_schema, seed
+from sandbox.crm import seed
 from sandbox.demo import DemoEnv
 
 DEMO_CLIENTS = 60
@@ -27,8 +27,10 @@ class CrmPart:
         path = env.home / "crm.db"
         url = f"sqlite:///{path}"
         if not path.exists():
-            create_schema(url)
-            seed(url, clients=DEMO_CLIENTS)
+            partial = path.with_name(path.name + ".partial")
+            partial.unlink(missing_ok=True)
+            seed(f"sqlite:///{partial}", clients=DEMO_CLIENTS)  # creates the schema too
+            partial.replace(path)  # a demo killed while seeding leaves no half-filled CRM to reuse
         env.connections["crm"] = json.dumps({"conn_type": "hub_crm_db", "extra": {"url": url}})
         env.notes.append(f"CRM database: {path}")
         yield

@@ -50,16 +50,16 @@ class WebsitePart:
                  "port": SHOP_API_PORT})
         env.export()  # the intake reads its sources' secrets when it starts
         hub = env.hub()
-        with ShopApiServer(shop_api(), port=SHOP_API_PORT), \
-                IntakeService(hub, [EXCHANGE], port=INTAKE_PORT, waker=waker_from_env()) as intake:
-            self._intake = intake
-            env.notes.append(f"website intake: {intake.url}/docs (form sources: "
-                             f"{', '.join(s.name for s in intake.sources)})")
-            try:
+        try:
+            with ShopApiServer(shop_api(), port=SHOP_API_PORT), \
+                    IntakeService(hub, [EXCHANGE], port=INTAKE_PORT, waker=waker_from_env()) as intake:
+                self._intake = intake
+                env.notes.append(f"website intake: {intake.url}/docs (form sources: "
+                                 f"{', '.join(s.name for s in intake.sources)})")
                 yield
-            finally:
-                self._intake = None
-        hub.close()
+        finally:
+            self._intake = None
+            hub.close()
 
     def produce(self, env: DemoEnv) -> None:
         assert self._intake is not None, "start() first"

@@ -211,9 +211,9 @@ class WebsiteSimulator:
         secret = self.secrets.get(post.source, "") if post.token is None else post.token
         url = f"{self.base_url}/forms/{post.source}"
         headers = {"Content-Type": post.content_type, **post.headers}
-        if not secret:
-            pass
-        elif post.auth == "query":
+        if not secret:  # a post sent without credentials
+            return url, headers
+        if post.auth == "query":
             url += "?token=" + quote(secret, safe="")
         elif post.auth == "header":
             headers["X-Hub-Token"] = secret
@@ -237,22 +237,22 @@ def raw_http(url: str, request: bytes, timeout: float = 5.0) -> bytes:
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as sock:
         sock.sendall(request)
-        chunks = []
-        while True:
+        answer = b""
+        while not _complete(answer):
             try:
                 chunk = sock.recv(65536)
             except TimeoutError:
                 break
             if not chunk:
                 break
-            chunks.append(chunk)
-            if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
-                break
-    return b"".join(chunks)
+            answer += chunk
+    return answer
 
 
 def _complete(answer: bytes) -> bool:
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, found, body = answer.partition(b"\r\n\r\n")
+    if not found:
+        return False
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             return len(body) >= int(line.split(b":", 1)[1])

@@ -3,12 +3,15 @@ set here, before any test module imports it."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="hub-tests-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)  # after the session, whatever its end
 
 os.environ.setdefault("HUB_HOME", str(_SESSION_HOME / "hub"))
 os.environ.setdefault("HUB_DEFAULT_REGION", "RU")

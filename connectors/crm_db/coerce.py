@@ -2,7 +2,7 @@
 
 One converter per column is built once per table and reused for every record. A converter returns the
 stored form or raises ``ValueError`` with a reason that never quotes the value (it may be personal data);
-:func:`coerce_record` turns that into a :class:`~hub.errors.DataError` naming the field.
+:meth:`Coercer.record` turns that into a :class:`~hub.errors.DataError` naming the field.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from hub.connector import (
     WriteAction,
     WriteResult,
 )
-from hub.errors import ConfigError, RecordError
+from hub.errors import RecordError
 from hub.settings import HubSettings
 
 
@@ -94,10 +94,9 @@ class CrmDbConnector(Connector):
             return schemas.get(entity)
 
     def _require(self, entity: str) -> TableSchema:
-        found = self.table(entity)
-        if found is None:
-            raise ConfigError(f"{self.where}: table {entity!r} does not exist")
-        return found
+        _, strategy, schemas = self._connect()
+        with translated(strategy, self.where):
+            return schemas.require(entity, self.where)
 
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.table(entity)
@@ -133,8 +132,9 @@ class CrmDbConnector(Connector):
                 converted = tuple(self._coercer.record(schema, dict(zip(by, original, strict=True))).values())
             except RecordError:
                 continue  # a value the column cannot hold matches no row
-            if normal_key(converted, strategy) not in wanted:
-                wanted[normal_key(converted, strategy)] = tuple(original)
+            normal = normal_key(converted, strategy)
+            if normal not in wanted:
+                wanted[normal] = tuple(original)
                 to_send.append(converted)
         found: dict[tuple[Any, ...], Record] = {}
         returned = list(dict.fromkeys([*schema.primary_key, *by, *fields]))

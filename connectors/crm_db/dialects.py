@@ -103,7 +103,6 @@ class DialectStrategy:
 class PostgresStrategy(DialectStrategy):
     name = "postgresql"
     stores_timezone = True
-    default_fraction_digits = 6
 
     _RETRIABLE_STATES: ClassVar[frozenset[str]] = frozenset(
         {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "53400"}
@@ -129,11 +128,7 @@ class PostgresStrategy(DialectStrategy):
         return postgresql.insert(table)
 
     def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
-        stmt = postgresql.insert(table)
-        # DO NOTHING would return no row for an existing key: a no-op update keeps RETURNING complete
-        columns = update or match
-        return stmt.on_conflict_do_update(index_elements=list(match),
-                                          set_={c: stmt.excluded[c] for c in columns})
+        return _on_conflict_update(postgresql.insert(table), match, update)
 
     def execute_upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
                        match: Sequence[str], update: Sequence[str],
@@ -147,8 +142,7 @@ class PostgresStrategy(DialectStrategy):
                   for i, c in enumerate(columns)]
         source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="incoming")
         insert = postgresql.insert(table).from_select(columns, sa.select(*(source.c[c] for c in columns)))
-        stmt = insert.on_conflict_do_update(index_elements=list(match),
-                                            set_={c: insert.excluded[c] for c in (update or match)})
+        stmt = _on_conflict_update(insert, match, update)
         params = {f"col{i}": _BinaryList([row[c] for row in rows]) for i, c in enumerate(columns)}
         if returning:
             return conn.execute(stmt.returning(*returning), params).all()
@@ -304,10 +298,7 @@ class SqliteStrategy(DialectStrategy):
         return sqlite.insert(table)
 
     def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
-        stmt = sqlite.insert(table)
-        columns = update or match
-        return stmt.on_conflict_do_update(index_elements=list(match),
-                                          set_={c: stmt.excluded[c] for c in columns})
+        return _on_conflict_update(sqlite.insert(table), match, update)
 
     def classify(self, exc: DBAPIError) -> ErrorClass:
         if isinstance(exc, sa.exc.IntegrityError):  # first: a column may be called "locked"
@@ -339,6 +330,13 @@ class _AsIs(sa.types.TypeDecorator[Any]):
 
     impl = sa.types.NullType
     cache_ok = True
+
+
+def _on_conflict_update(stmt: Any, match: Sequence[str], update: Sequence[str]) -> Insert:
+    """``ON CONFLICT (match) DO UPDATE`` (PostgreSQL, SQLite). DO NOTHING would return no row for an existing
+    key: with nothing to update, setting the match columns to themselves keeps RETURNING complete."""
+    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=list(match), set_={c: stmt.excluded[c] for c in update or match})
 
 
 def _mysql_code(exc: DBAPIError) -> int | None:

@@ -38,13 +38,15 @@ def select_matching(conn: Connection, schema: TableSchema, by: Sequence[str], va
         yield from conn.execute(stmt).mappings()
 
 
-def target_key(schema: TableSchema, row: RowMapping) -> Any:
-    """The row's id as the key map stores it: a one-column primary key's value, else a JSON list (text, so
+def key_value(values: Sequence[Any]) -> Any:
+    """Primary key values as the key map stores them: a one-column key's value, else a JSON list (text, so
     it survives the key map and comes back as an action's ``target_key``)."""
-    if not schema.primary_key:
-        return None
-    values = [row[name] for name in schema.primary_key]
     return values[0] if len(values) == 1 else json.dumps([to_json(v) for v in values], ensure_ascii=False)
+
+
+def target_key(schema: TableSchema, row: RowMapping) -> Any:
+    """The row's id as the key map stores it (:func:`key_value`); None for a table without a primary key."""
+    return key_value([row[name] for name in schema.primary_key]) if schema.primary_key else None
 
 
 def keys_by_match(conn: Connection, schema: TableSchema, strategy: DialectStrategy, by: Sequence[str],

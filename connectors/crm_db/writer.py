@@ -26,10 +26,10 @@ from sqlalchemy.exc import DBAPIError
 from connectors.crm_db.coerce import Coercer
 from connectors.crm_db.dialects import DialectStrategy
 from connectors.crm_db.errors import row_error, translated
-from connectors.crm_db.matching import keys_by_match, normal_key, target_key
-from connectors.crm_db.queries import chunked, in_values, to_json
+from connectors.crm_db.matching import key_value, keys_by_match, normal_key, target_key
+from connectors.crm_db.queries import chunked, in_values
 from connectors.crm_db.schema import TableSchema
-from hub.connector import WriteAction, WriteResult
+from hub.connector import ResultStatus, WriteAction, WriteResult
 from hub.errors import BusinessError, ConfigError, RecordError
 
 Results = dict[int, WriteResult]
@@ -46,8 +46,8 @@ class Pending:
     match: tuple[Any, ...]  # converted match values, in match_columns order
     key: tuple[Any, ...] | None  # converted primary key values, when the action names the target
 
-    def result(self, status: str, key: Any = None, error: RecordError | None = None) -> WriteResult:
-        return WriteResult(self.action.source_key, status, target_key=key, error=error)  # type: ignore[arg-type]
+    def result(self, status: ResultStatus, key: Any = None, error: RecordError | None = None) -> WriteResult:
+        return WriteResult(self.action.source_key, status, target_key=key, error=error)
 
 
 class TableWriter:
@@ -171,7 +171,7 @@ class TableWriter:
             keys = {}
             for row in returned:
                 match = normal_key(row[size:end], strategy)
-                keys[match] = row[0] if size == 1 else _key_value(tuple(row[:size]))
+                keys[match] = row[0] if size == 1 else key_value(row[:size])
                 if flag is not None:
                     inserted[match] = bool(row[end])
         else:
@@ -205,9 +205,7 @@ class TableWriter:
                     for item, row in zip(items, returned, strict=True)}
         results: Results = {}
         for item in items:  # no RETURNING (MySQL): the driver reports each new id
-            inserted = conn.execute(stmt, item.row).inserted_primary_key
-            key = list(inserted) if len(inserted) > 1 else inserted[0]
-            results[item.index] = item.result("created", key)
+            results[item.index] = item.result("created", key_value(conn.execute(stmt, item.row).inserted_primary_key))
         return results
 
     # -- update and delete: both find the rows by primary key first
@@ -216,10 +214,10 @@ class TableWriter:
         changing = [item for item in items if item.index not in results and item.row]
         for item in items:
             if item.index not in results and not item.row:
-                results[item.index] = item.result("unchanged", _key_value(keys[item.index]))
+                results[item.index] = item.result("unchanged", key_value(keys[item.index]))
         self._update_rows(conn, changing, keys)
         for item in changing:
-            results[item.index] = item.result("updated", _key_value(keys[item.index]))
+            results[item.index] = item.result("updated", key_value(keys[item.index]))
         return results
 
     def _delete(self, conn: Connection, items: list[Pending]) -> Results:
@@ -233,11 +231,11 @@ class TableWriter:
         for chunk in chunked(removing):
             conn.execute(sa.delete(self._schema.table).where(in_values(pk_columns, chunk)))
         for item in present:
-            results[item.index] = item.result("deleted", _key_value(keys[item.index]))
+            results[item.index] = item.result("deleted", key_value(keys[item.index]))
         return results
 
     def _resolve(self, conn: Connection, items: list[Pending],
-                 missing_status: str) -> tuple[dict[int, tuple[Any, ...]], Results]:
+                 missing_status: ResultStatus) -> tuple[dict[int, tuple[Any, ...]], Results]:
         """Primary key of each item's row (by target key, else by match values); a result for the missing."""
         schema = self._schema
         pk = schema.primary_key
@@ -260,7 +258,7 @@ class TableWriter:
             if item.index not in keys:
                 error = BusinessError(f"{schema.name}: no row with this {'key' if item.key else 'match'} "
                                       "(deleted in the CRM?)") if missing_status == "rejected" else None
-                results[item.index] = item.result(missing_status, _key_value(item.key), error)
+                results[item.index] = item.result(missing_status, key_value(item.key) if item.key else None, error)
         return keys, results
 
     def _update_rows(self, conn: Connection, items: list[Pending], keys: dict[int, tuple[Any, ...]]) -> None:
@@ -289,13 +287,6 @@ def _parse_composite(text: str) -> list[Any]:
     if not isinstance(values, list):
         raise ConfigError("a target key of a table with a composite primary key must be a JSON list")
     return values
-
-
-def _key_value(key: tuple[Any, ...] | None) -> Any:
-    """Primary key values as :func:`target_key` reports them."""
-    if key is None:
-        return None
-    return key[0] if len(key) == 1 else json.dumps([to_json(v) for v in key], ensure_ascii=False)
 
 
 def _groups(items: list[Pending], strategy: DialectStrategy) -> list[list[Pending]]:

@@ -15,7 +15,7 @@ is fine). Extras:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -25,6 +25,7 @@ from connectors.onec.query import any_of
 from connectors.onec.reader import KEY_CHUNK, EntityReader
 from connectors.onec.transport import HttpClient
 from connectors.onec.values import Codec, prepare_value
+from connectors.onec.writer import EntityWriter
 from hub.connections import Connection
 from hub.connector import (
     Capabilities,
@@ -106,8 +107,7 @@ class ODataConnector(Connector):
         return found.entity_info() if found is not None else None
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
-        options = cast(ODataSourceOptions, request.options) if isinstance(request.options, ODataSourceOptions) \
-            else ODataSourceOptions()
+        options = request.options if isinstance(request.options, ODataSourceOptions) else ODataSourceOptions()
         return self.reader(request.stream).read(request, options)
 
     def prepare(self, entity: str, record: Record) -> Record:
@@ -156,8 +156,6 @@ class ODataConnector(Connector):
         return found
 
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
-        from connectors.onec.writer import EntityWriter
-
         target = self.entity(entity, "write")
 
         def find(match: dict[str, Any]) -> Record | None:

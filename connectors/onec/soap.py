@@ -36,7 +36,7 @@ from zeep.proxy import ServiceProxy
 from zeep.transports import Transport
 
 from connectors.onec.options import SoapSourceOptions
-from connectors.onec.transport import TRANSIENT_STATUS, HttpClient, basic_auth_header
+from connectors.onec.transport import TRANSIENT_STATUS, retrying, session_for
 from connectors.onec.values import ZERO_GUID
 from hub.connections import Connection
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, FieldKind, ReadRequest, Record, SourceBatch
@@ -63,19 +63,6 @@ class SoapConnector(Connector):
         self.where = connection.describe()
         self.timeout = float(connection.extra.get("timeout", 120))
         self.default_service = connection.extra.get("service")
-        self._http: HttpClient | None = None
-
-    @property
-    def http(self) -> HttpClient:
-        """Only for its retry policy: zeep does its own HTTP."""
-        if self._http is None:
-            self._http = HttpClient(self.connection, self.settings.retry, self.timeout)
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     # -- the service
 
@@ -92,7 +79,7 @@ class SoapConnector(Connector):
         with self._clients_lock:
             client = self._clients.get(key)
         if client is None:
-            client = self.http.retrying(lambda: self._load(address + "?wsdl"))
+            client = retrying(self.settings.retry, lambda: self._load(address + "?wsdl"))
             with self._clients_lock:
                 self._clients[key] = client
         binding = next((b for b in client.wsdl.bindings.values() if type(b).__name__ == "Soap11Binding"), None)
@@ -101,9 +88,7 @@ class SoapConnector(Connector):
         return client.create_service(binding.name, address)  # 1C's WSDL names 1C's own host: use ours
 
     def _load(self, wsdl: str) -> Client:
-        session = requests.Session()
-        session.headers["Authorization"] = basic_auth_header(self.connection.login or "", self.connection.secret)
-        session.verify = bool(self.connection.extra.get("verify", True))
+        session = session_for(self.connection)  # kept with the parsed client, for every call through it
         cache_dir = self.settings.home / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
         transport = CheckedTransport(self.where, session=session,
@@ -130,7 +115,7 @@ class SoapConnector(Connector):
         if operation not in dict(iter(proxy)):
             raise ConfigError(f"{self.where}: web service {service or self.default_service!r} has no operation "
                               f"{operation!r}")
-        return self.http.retrying(lambda: self._call_once(proxy, operation, arguments))
+        return retrying(self.settings.retry, lambda: self._call_once(proxy, operation, arguments))
 
     def _call_once(self, proxy: ServiceProxy, operation: str, arguments: dict[str, Any]) -> Any:
         try:
@@ -233,7 +218,11 @@ class SoapConnector(Connector):
     def _convert(self, record: Record, kinds: dict[str, FieldKind]) -> Record:
         for name, kind in kinds.items():
             if name in record:
-                record[name] = convert(record[name], kind, self.zone)
+                try:
+                    record[name] = convert(record[name], kind, self.zone)
+                except (ValueError, TypeError, ArithmeticError):  # the parsers' messages quote the value
+                    raise DataError(f"{self.where}: source.options.fields.{name}: a value from 1C is not a "
+                                    f"{kind}") from None
         return record
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
+from lxml import etree
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -54,6 +55,31 @@ def basic_auth_header(login: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def session_for(connection: Connection) -> requests.Session:
+    """A session that logs in as the connection's 1C user (UTF-8 Basic auth) and checks TLS as configured.
+
+    ``extra.verify``: true/false (a URI-form connection gives the text ``"false"``) or a CA bundle path."""
+    if not connection.login:
+        raise ConfigError(f"connection {connection.describe()}: a 1C user (login) is required")
+    session = requests.Session()
+    session.headers["Authorization"] = basic_auth_header(connection.login, connection.secret)
+    verify = connection.extra.get("verify", True)
+    if isinstance(verify, str) and verify.lower() in ("true", "false"):
+        verify = verify.lower() == "true"
+    session.verify = verify if isinstance(verify, str) else bool(verify)  # text left: a CA bundle path
+    return session
+
+
+def retrying(policy: RetryPolicy, fn: Callable[[], T]) -> T:
+    """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy)."""
+    for attempt in Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
+                            stop=stop_after_attempt(policy.attempts),
+                            wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)):
+        with attempt:
+            return fn()
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class OneCError:
     """An ``odata.error`` body."""
@@ -66,15 +92,11 @@ class HttpClient:
     """A session to one 1C server. ``where`` names it in messages (never the password)."""
 
     def __init__(self, connection: Connection, retry: RetryPolicy, timeout: float = 120.0):
-        if not connection.login:
-            raise ConfigError(f"connection {connection.describe()}: a 1C user (login) is required")
+        self.session = session_for(connection)
         self.where = connection.describe()
         self.login = connection.login
         self.retry = retry
         self.timeout = (min(10.0, timeout), timeout)
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = basic_auth_header(connection.login, connection.secret)
-        self.session.verify = bool(connection.extra.get("verify", True))
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0))
         self.session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0))
 
@@ -100,16 +122,7 @@ class HttpClient:
 
         if not idempotent:
             return once()
-        return self.retrying(once)
-
-    def retrying(self, fn: Callable[[], T]) -> T:
-        """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy)."""
-        for attempt in Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
-                                stop=stop_after_attempt(self.retry.attempts),
-                                wait=wait_exponential(multiplier=self.retry.initial_wait, max=self.retry.max_wait)):
-            with attempt:
-                return fn()
-        raise AssertionError("unreachable")
+        return retrying(self.retry, once)
 
     def _once(self, method: str, url: str, params: dict[str, str] | None, body: Any, idempotent: bool,
               what: str, headers: dict[str, str], expect: str) -> requests.Response:
@@ -135,7 +148,11 @@ class HttpClient:
         content_type = response.headers.get("Content-Type", "").lower()
         transient = RetriableError if idempotent else UncertainWrite
         if status in TRANSIENT_STATUS:
-            raise transient(f"{self.where}: {what}: HTTP {status} from the web server in front of 1C")
+            message = f"{self.where}: {what}: HTTP {status} from the web server in front of 1C"
+            if idempotent:
+                raise RetriableError(message)
+            # 504: the proxy stopped waiting, not 1C working; 1C may still be writing, as after a read timeout
+            raise UncertainWrite(message, timed_out=status == 504)
         if "text/html" in content_type:
             if status == 401:
                 raise self._auth_error()
@@ -177,10 +194,8 @@ def parse_error(response: requests.Response) -> OneCError | None:
     except (ValueError, AttributeError):
         pass
     if "<m:error" in text or "<error" in text:
-        from lxml import etree
-
         try:
-            root = etree.fromstring(response.content)
+            root = etree.fromstring(response.content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError:
             return None
         parts = {etree.QName(el).localname: (el.text or "") for el in root.iter() if isinstance(el.tag, str)}

@@ -173,7 +173,7 @@ def _read_number(value: Any) -> Any:
 
 
 def _read_datetime(value: Any, zone: ZoneInfo) -> dt.datetime | None:
-    if value in (None, "", EMPTY_DATE) or str(value).startswith("0001-01-01"):
+    if value in (None, "") or str(value).startswith("0001-01-01"):  # 1C's empty date, with or without a time
         return None
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=zone)
 

@@ -66,7 +66,10 @@ class EntityWriter:
             try:
                 response = self.client.call("POST", url, body=body, idempotent=False, what=what,
                                             headers=_headers(options))
-                ref = str(self.client.json(response, what)["Ref_Key"])
+                created = self.client.json(response, what)
+                if not isinstance(created, dict) or not created.get("Ref_Key"):
+                    raise UncertainWrite(f"{self.client.where}: {what}: 1C's answer has no Ref_Key")
+                ref = str(created["Ref_Key"])
                 break
             except RetriableError as exc:  # in transit, a proxy's 5xx, or an unreadable answer: did 1C apply it?
                 if not action.match:

@@ -136,9 +136,6 @@ class AmiSession:
     def alive(self) -> bool:
         return not self._client.ended.is_set()
 
-    def wait_closed(self, timeout: float) -> bool:
-        return self._client.ended.wait(timeout)
-
     def close(self, logoff: bool = True) -> None:
         if logoff and self.alive:
             with contextlib.suppress(RetriableError):
@@ -158,7 +155,7 @@ class AmiSession:
         finally:
             with self._lock:
                 self._waiters.pop(action_id, None)
-        return {"Response": response.status, **{k: v for k, v in response.keys.items()}}
+        return {"Response": response.status, **response.keys}
 
     def list_action(self, name: str, fields: Sequence[tuple[str, str]] = (), timeout: float = 10.0,
                     ) -> list[dict[str, str]]:

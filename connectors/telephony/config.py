@@ -45,7 +45,7 @@ class PbxConfig(BaseModel):
 
     # -- assembling calls
     cdr_timezone: str = Field(description="time zone of the naive times in the PBX's CDR (cdr.conf usegmtime=no)")
-    region: str = Field("RU", description="default region for phone numbers without a country code")
+    region: str = Field("RU", min_length=2, description="default region (ISO code) for numbers without a country code")
     extension_pattern: str = Field(r"^\d{2,6}$", description="what an internal extension looks like")
     cdr_wait: float = Field(10.0, ge=0, description="seconds after a call's last hangup to wait for its Cdr events")
     orphan_wait: float = Field(30.0, ge=0, description="seconds a Cdr with no known channel is kept")

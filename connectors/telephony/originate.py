@@ -67,6 +67,7 @@ class AmiOriginateConnector(Connector):
     name: ClassVar[str] = "telephony_ami"
     capabilities: ClassVar[Capabilities] = Capabilities(read=False, lookup=True, write_modes=frozenset({"create"}))
     target_options: ClassVar[type[BaseModel]] = OriginateOptions
+    _session: AmiSession | None = None  # kept between writes; responses only (Events: off)
 
     @cached_property
     def config(self) -> PbxConfig:
@@ -80,12 +81,8 @@ class AmiOriginateConnector(Connector):
     def journal(self) -> OriginateJournal:
         return OriginateJournal(make_engine(self.settings.state_url), self.config.name)
 
-    _session: AmiSession | None = None
-
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._drop_session()
         if "journal" in self.__dict__:
             self.journal.engine.dispose()
 
@@ -164,7 +161,7 @@ class AmiOriginateConnector(Connector):
         try:
             answer = session.action("Originate", fields, variables, timeout=self.config.ping_timeout)
         except RetriableError as exc:
-            self.close()
+            self._drop_session()
             return WriteResult(action.source_key, "rejected", error=OutcomeUnknown(
                 f"the Originate was sent but the PBX did not confirm it ({exc}); check on the PBX whether the "
                 "call was placed: it is not sent again by itself"))
@@ -178,8 +175,13 @@ class AmiOriginateConnector(Connector):
     def _open(self) -> AmiSession:
         if self._session is not None and self._session.alive:
             return self._session
-        self.close()
+        self._drop_session()
         session = AmiSession(self.config, events=False)  # responses only: outcomes come to the listener
         session.open()
         self._session = session
         return session
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -45,7 +44,7 @@ class NumberPlan:
     extension_pattern: str
 
     def is_extension(self, number: str | None) -> bool:
-        return bool(number) and _matches(self.extension_pattern, number)  # type: ignore[arg-type]
+        return bool(number) and re.match(self.extension_pattern, number) is not None  # type: ignore[arg-type]
 
     def normalize(self, raw: str | None) -> str | None:
         """An extension as is, an outside number in E.164, ``None`` for an unknown/withheld number;
@@ -55,30 +54,8 @@ class NumberPlan:
             return None
         if self.is_extension(text):
             return text
-        return _e164(text, self.region) or text
-
-
-@lru_cache(maxsize=64)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _matches(pattern: str, text: str) -> bool:
-    return _compiled(pattern).match(text) is not None
-
-
-class _Region:
-    def __init__(self, region: str):
-        self.default_region = region
-        self.timezone = "UTC"
-
-    def lookup(self, *args: Any) -> None:  # pragma: no cover - phone() never looks anything up
-        return None
-
-
-@lru_cache(maxsize=100_000)
-def _e164(text: str, region: str) -> str | None:
-    return phone(_Region(region), text)  # type: ignore[arg-type]
+        # with a region given, phone() needs no evaluation context (and caches the numbers it has seen)
+        return phone(None, text, self.region) or text  # type: ignore[arg-type]
 
 
 def channel_number(channel: str | None) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 
 from connectors.website import receive
 from connectors.website.committer import InboxCommitter, Unavailable
-from connectors.website.errors import Refused
+from connectors.website.errors import Code, Refused
 from connectors.website.ratelimit import RateLimiter
 from connectors.website.sources import ServedSource
 from hub.logs import get_logger
@@ -35,13 +35,13 @@ BODY_CONTENT = {kind: {"schema": {"type": "object", "additionalProperties": True
 
 
 class Accepted(BaseModel):
-    status: str  # accepted | duplicate | ok (a sender's test request)
+    status: Literal["accepted", "duplicate", "ok"]  # ok: a sender's test request, nothing stored
     id: int | None = None  # the inbox id
     key: str | None = None  # the submission key (the lead's source_ref in the CRM)
 
 
 class ErrorDetail(BaseModel):
-    code: str
+    code: Code
     message: str
     field: str | None = None
 

@@ -14,7 +14,7 @@ import codecs
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
@@ -23,13 +23,14 @@ from connectors.website.config import Limits
 from connectors.website.errors import Refused, malformed
 
 Data = dict[str, Any]
+BodyKind = Literal["json", "form", "multipart"]
 MAX_KEY_CHARS = 1000
 
 
 @dataclass
 class Body:
     data: Data
-    kind: str  # json | form | multipart
+    kind: BodyKind
     files_dropped: int = 0
 
 
@@ -73,7 +74,7 @@ def _charset(value: bytes | None) -> str:
         raise Refused(415, "unsupported_charset", f"charset {name[:40]!r} is not known") from None
     try:
         "".encode(info.name)  # bytes-to-bytes codecs (base64, zlib...) are not text encodings
-    except LookupError:
+    except (LookupError, UnicodeError):  # UnicodeError: the 'undefined' codec, which refuses everything
         raise Refused(415, "unsupported_charset", f"charset {name[:40]!r} is not a text encoding") from None
     return "utf-8-sig" if info.name == "utf-8" else info.name  # a byte-order mark is not part of the text
 
@@ -81,7 +82,7 @@ def _charset(value: bytes | None) -> str:
 def _text(raw: bytes, charset: str) -> str:
     try:
         return raw.decode(charset)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):  # not only UnicodeDecodeError: punycode raises its parent
         raise Refused(400, "invalid_encoding", f"the body is not valid {charset.removesuffix('-sig')} text") from None
 
 
@@ -109,7 +110,7 @@ def _urlencoded(raw: bytes, charset: str, limits: Limits) -> list[tuple[str, str
     try:
         return parse_qsl(text, keep_blank_values=True, encoding=charset.removesuffix("-sig"), errors="strict",
                          max_num_fields=limits.max_fields)
-    except UnicodeDecodeError:
+    except UnicodeError:  # before ValueError, which it is a kind of
         raise Refused(400, "invalid_encoding", "a %-escaped value is not valid "
                       f"{charset.removesuffix('-sig')} text") from None
     except ValueError:

@@ -4,7 +4,8 @@ the previous transaction was being written (group commit).
 A request waits for its submission's commit before it is answered, so an acknowledged submission is on
 disk. Under load, many requests share one fsync; alone, a request is committed at once (no added
 latency). A failing group is retried one by one, so one bad row cannot fail its neighbours; a
-submission whose commit fails gets :class:`Unavailable` (the intake answers 503 and the sender retries).
+submission whose commit fails gets :class:`Unavailable` (the intake answers 503 and the sender retries),
+and one whose request gave up waiting (its future was cancelled) is not committed at all.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ class InboxCommitter:
                     stopping = True
                     break
                 group.append(entry)
-            self._commit(group)
+            # a request that stopped waiting (its commit timed out: it was answered 503) cancelled its future;
+            # it is not committed, and the others' futures can no longer be cancelled once their commit starts
+            group = [(item, future) for item, future in group if future.set_running_or_notify_cancel()]
+            if group:
+                self._commit(group)
 
     def _commit(self, group: list[tuple[InboxItem, Future[Stored]]]) -> None:
         try:

@@ -49,6 +49,9 @@ class SiteApi:
             last = items[-1].get(spec.cursor_field)
             if last is None:
                 raise FatalError(f"{self.where}: an item has no {spec.cursor_field!r} (the cursor field)")
+            if last == cursor:  # the same page again: asking on would never end
+                raise FatalError(f"{self.where}: the API answered the page after {cursor!r} with that item again; "
+                                 f"does it take the cursor as the query parameter {spec.cursor_param!r}?")
             yield items, last
             if len(items) < spec.page_size:
                 return

@@ -67,6 +67,7 @@ class IntakeService:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()  # the committer's thread and the socket go too
                 raise RuntimeError("the intake server did not start")
             time.sleep(0.01)
         return self

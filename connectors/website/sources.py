@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from connectors.website.config import Auth, FormSource, WebsiteOptions
+from connectors.website.connector import WebsiteConnector
 from connectors.website.formats import FORMATS, SenderFormat
 from hub.app import Hub
 from hub.connector import parse_options
 from hub.errors import ConfigError
-
-CONNECTOR_NAME = "website"
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def served_sources(hub: Hub, exchanges: Iterable[str] | None = None) -> list[Ser
     served: dict[str, ServedSource] = {}
     for exchange, loaded in sorted(hub.mappings.items()):
         source = loaded.mapping.source
-        if source.connector != CONNECTOR_NAME or (wanted is not None and exchange not in wanted):
+        if source.connector != WebsiteConnector.name or (wanted is not None and exchange not in wanted):
             continue
         options = website_options(source.options, f"{loaded.path}: source")
         for name, config in options.webhooks().items():

@@ -73,7 +73,7 @@ class Module:
         return name
 
     def temp(self) -> str:
-        """A fresh local variable name for generated code (part of the chained-comparison fix)."""
+        """A fresh local variable name for generated code (the middle operands of chained comparisons)."""
         self._temps += 1
         return f"_t{self._temps}"
 
@@ -101,8 +101,8 @@ class Module:
 
 def _prefixed(exc: RecordError, field_name: str) -> RecordError:
     """The same kind of record error, with the field it happened in."""
-    # FIX (tests/unit/mapping): an error in a row field was prefixed again by every enclosing list field
-    # ("field 'lines': field 'lines[].qty': ..."); the innermost, most precise field name now wins.
+    # the innermost, most precise field name wins: enclosing list fields do not prefix it again
+    # ("field 'lines': field 'lines[].qty': ...")
     if getattr(exc, "field", None) is not None:
         return exc
     wrapped = type(exc)(f"field {field_name!r}: {exc}")
@@ -132,8 +132,7 @@ class _Emitter:
             self.scope.reads_whole_record = True
             return self.scope.record
         if name == "parent":
-            # FIX (tests/unit/mapping): ``parent`` used as a whole value reads every field of the enclosing
-            # record, exactly like ``record``; without this, source_fields omitted them and the value was partial.
+            # ``parent`` as a whole value reads every field of the enclosing record, like ``record`` does
             if self.scope.parent_scope is not None:
                 self.scope.parent_scope.reads_whole_record = True
             return self.scope.parent or "None"
@@ -160,7 +159,7 @@ class _Emitter:
                 return f"{self.scope.record}.get({key!r})"
             if base.id == "parent" and self.scope.parent_scope is not None:
                 self.scope.parent_scope.reads.add(key)
-                # ``parent.x`` reads one field, not the whole parent (see the FIX in _Name)
+                # ``parent.x`` reads one field, not the whole parent (unlike ``parent`` alone, see _Name)
                 return f"_get({self.scope.parent or 'None'}, {key!r})"
         return f"_get({self.expr(base)}, {key!r})"
 
@@ -178,9 +177,8 @@ class _Emitter:
         return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
 
     def _Compare(self, node: ast.Compare) -> str:
-        # FIX (tests/unit/expr): in a chain ``a < b < c`` the middle operand's code used to be emitted twice, so
-        # nested chains grew the generated source (and run time) as 2**depth: a 201-character expression made
-        # 72 MB of Python. Each middle operand is now computed once into a local (``_tN := ...``).
+        # in a chain ``a < b < c`` each middle operand is computed once into a local (``_tN := ...``): emitting
+        # its code twice would grow nested chains as 2**depth (72 MB of Python for 201 characters)
         parts = []
         left = self.expr(node.left)
         last = len(node.ops) - 1
@@ -198,8 +196,7 @@ class _Emitter:
         return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
 
     def _List(self, node: ast.List | ast.Tuple) -> str:
-        # FIX (tests/unit/expr): a list literal used to become a Python tuple, so ``text([1, 2])`` gave
-        # '(1, 2)' and ``[1] == record.list_field`` was never true; the language only has lists.
+        # the language only has lists: a tuple would make ``text([1, 2])`` '(1, 2)' and ``[1] == items`` false
         return "[" + ", ".join(self.expr(e) for e in node.elts) + "]"
 
     _Tuple = _List

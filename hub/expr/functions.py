@@ -50,8 +50,6 @@ class FunctionSpec:
     pure: bool = True
     #: argument position -> function that turns that literal into a ready object once, at compile time
     prepare: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
-    doc: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _empty(value: Any) -> bool:
@@ -84,7 +82,7 @@ def upper(value: Any) -> str | None:
 
 
 def concat(*values: Any, sep: str = "") -> str | None:
-    sep = "" if sep is None else str(sep)  # FIX (tests/unit/expr): ``sep=1`` raised AttributeError
+    sep = "" if sep is None else str(sep)  # ``sep=1`` is a literal like any other
     parts = [_text(v) for v in values if not _empty(v)]
     return sep.join(p for p in parts if p is not None) if parts else None
 
@@ -165,7 +163,7 @@ def sum_of(rows: Any, field: str | None = None) -> Decimal:
     for value in _items(rows, field):
         try:
             total += to_decimal(value)  # type: ignore[operator]
-        except ArithmeticError:  # FIX (tests/unit/expr): decimal.Overflow (e.g. 9e999999 + 9e999999) leaked
+        except ArithmeticError:  # decimal.Overflow, e.g. 9e999999 + 9e999999
             raise DataError(f"the sum of {field or 'the list'} is too large") from None
     return total
 
@@ -175,7 +173,7 @@ def max_of(rows: Any, field: str | None = None) -> Any:
     values = _items(rows, field)
     try:
         return max(values) if values else None
-    except (TypeError, ArithmeticError):  # FIX (tests/unit/expr): a Decimal NaN raised decimal.InvalidOperation
+    except (TypeError, ArithmeticError):  # mixed kinds, or a Decimal NaN (decimal.InvalidOperation)
         raise DataError(f"cannot compare the values of {field or 'the list'}: {_preview(values)}") from None
 
 
@@ -278,8 +276,8 @@ def to_decimal(value: Any) -> Decimal | None:
             number = Decimal(str(value).strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
         except InvalidOperation:
             raise DataError(f"not a number: {_preview(value)}") from None
-    # FIX (tests/unit/expr): 'NaN', 'Infinity' and 'sNaN' used to be accepted as numbers (money could become NaN,
-    # and sNaN made later arithmetic raise decimal.InvalidOperation instead of DataError).
+    # 'NaN', 'Infinity' and 'sNaN' are not numbers: money must not become NaN, and sNaN would make later
+    # arithmetic raise decimal.InvalidOperation
     if not number.is_finite():
         raise DataError(f"not a number: {_preview(value)}")
     return number
@@ -291,7 +289,7 @@ def round_money(value: Any, places: int = 2) -> Decimal | None:
         return None
     try:
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    except InvalidOperation:  # FIX (tests/unit/expr): more digits than the decimal context holds (>= 1e26)
+    except InvalidOperation:  # more digits than the decimal context holds (>= 1e26)
         raise DataError(f"number too large to round: {_preview(value)}") from None
 
 
@@ -303,8 +301,8 @@ def to_int(value: Any) -> int | None:
     number = to_decimal(value)
     if number is None or number != number.to_integral_value():
         raise DataError(f"not a whole number: {_preview(value)}")
-    # FIX (tests/unit/expr): int('1e1000000') took 25 s and 'e999999999' would never finish (denial of service
-    # from one record); a whole number is limited to the digits Python will print (sys.int_info default 4300).
+    # int('1e1000000') takes 25 s and 'e999999999' would never finish (denial of service from one record): a
+    # whole number is limited to the digits Python will print (sys.int_info default 4300)
     if number.adjusted() >= _MAX_INT_DIGITS:
         raise DataError(f"whole number too large: {_preview(value)}")
     return int(number)
@@ -363,7 +361,7 @@ def parse_datetime(ctx: EvalContext, value: Any, fmt: str | None = None, tz: str
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):  # FIX (tests/unit/expr): out-of-range or NaN timestamps
+        except (OverflowError, OSError, ValueError):  # out-of-range or NaN timestamps
             raise DataError(f"not a timestamp: {_preview(value)}") from None
     else:
         text = str(value).strip()
@@ -398,7 +396,7 @@ def to_timezone(ctx: EvalContext, value: Any, tz: str | None = None) -> dt.datet
         return None
     try:
         return parsed.astimezone(_zone(tz or ctx.timezone))
-    except OverflowError:  # FIX (tests/unit/expr): e.g. 0001-01-01T00:00+03:00 has no UTC equivalent
+    except OverflowError:  # e.g. 0001-01-01T00:00+03:00 has no UTC equivalent
         raise DataError(f"date-time out of range: {_preview(value)}") from None
 
 
@@ -420,8 +418,7 @@ def format_date(value: Any, fmt: str) -> str | None:
 
 def add_minutes(ctx: EvalContext, value: Any, minutes: Any) -> dt.datetime | None:
     parsed = parse_datetime(ctx, value)
-    # FIX (tests/unit/expr): null minutes raised TypeError and text minutes ValueError (not DataError);
-    # null in now gives null out, like every other function.
+    # null in gives null out, like every other function
     if parsed is None or _empty(minutes):
         return None
     try:
@@ -442,9 +439,8 @@ def lookup(ctx: EvalContext, entity: str, value: Any, from_system: str, to_syste
     return found
 
 
-# FIX (tests/unit/expr): literal arguments of the wrong kind (``truncate(x, 'a')``, ``phone(x, 5)``,
-# ``date(x, 5)``) used to pass validation and then fail on every record with a Python TypeError; these
-# checks reject them when the mapping is validated.
+# Checks of literal arguments, run when the mapping is validated: a literal of the wrong kind
+# (``truncate(x, 'a')``, ``phone(x, 5)``, ``date(x, 5)``) would otherwise fail on every record.
 
 def _check_count(value: Any) -> Any:
     if type(value) is not int or value < 0:

@@ -94,8 +94,8 @@ def normalize_call(node: ast.Call, spec: FunctionSpec) -> tuple[list[ast.expr], 
         if args[position] is not None:
             raise ExpressionError(f"{spec.name}(): argument {name!r} given twice", keyword.value.col_offset)
         args[position] = keyword.value
-    # FIX (tests/unit/expr): an optional position skipped by a keyword (``datetime(x, tz='UTC')`` skips ``fmt``)
-    # used to be rejected; it now takes the parameter's default. Only a skipped *required* position is an error.
+    # a position skipped by a keyword (``datetime(x, tz='UTC')`` skips ``fmt``) takes the parameter's default;
+    # only a skipped *required* position is an error
     for position, arg in enumerate(args):
         if arg is None:
             default = params[position].default  # positional parameters come first in ``params``
@@ -230,8 +230,7 @@ def _is_literal(node: ast.expr) -> bool:
         return True
     if isinstance(node, ast.Name):
         return node.id in CONSTANT_NAMES
-    # FIX (tests/unit/expr): only a negative *number* is a literal; ``-'a'`` used to count as one, and the
-    # validator then raised a bare TypeError (not ExpressionError) when it computed the literal's value.
+    # only a negative *number* is a literal: ``-'a'`` has no value to compute when the mapping is validated
     return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
         and type(node.operand.value) in (int, float)
 

@@ -30,10 +30,15 @@ def _numbers(a: Any, b: Any, symbol: str) -> tuple[Any, Any]:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float, Decimal)) \
             or not isinstance(b, (int, float, Decimal)):
         raise DataError(f"cannot compute {_kind(a)} {symbol} {_kind(b)}")
+    return _decimal_meets_float(a, b)
+
+
+def _decimal_meets_float(a: Any, b: Any) -> tuple[Any, Any]:
+    """A float next to a Decimal becomes the Decimal of its shortest repr (10.1, not 10.0999...)."""
     if isinstance(a, Decimal) and isinstance(b, float):
-        b = Decimal(repr(b))
-    elif isinstance(b, Decimal) and isinstance(a, float):
-        a = Decimal(repr(a))
+        return a, Decimal(repr(b))
+    if isinstance(b, Decimal) and isinstance(a, float):
+        return Decimal(repr(a)), b
     return a, b
 
 
@@ -85,12 +90,8 @@ def pos(a: Any) -> Any:
 
 def compare(a: Any, op: str, b: Any) -> bool:
     """Ordering comparisons with ``null`` are false (as in SQL), not an error."""
-    # FIX (tests/unit/expr): a Decimal meets a float as a Decimal here too, as in arithmetic; Python compares
-    # them exactly, so ``round_money(x) == 10.1`` was false for x = 10.1 (the float 10.1 is 10.0999...).
-    if isinstance(a, Decimal) and isinstance(b, float):
-        b = Decimal(repr(b))
-    elif isinstance(b, Decimal) and isinstance(a, float):
-        a = Decimal(repr(a))
+    # as in arithmetic: Python compares Decimal and float exactly, so ``round_money(x) == 10.1`` would be false
+    a, b = _decimal_meets_float(a, b)
     if op == "==":
         return a == b
     if op == "!=":
@@ -117,7 +118,7 @@ def compare(a: Any, op: str, b: Any) -> bool:
         return a >= b
     except TypeError:
         raise DataError(f"cannot compare {_kind(a)} {op} {_kind(b)}") from None
-    except ArithmeticError:  # FIX (tests/unit/expr): ordering a Decimal NaN raised decimal.InvalidOperation
+    except ArithmeticError:  # ordering a Decimal NaN raises decimal.InvalidOperation
         raise DataError(f"cannot compare {_kind(a)} {op} {_kind(b)}: not a number") from None
 
 
@@ -128,5 +129,5 @@ def _kind(value: Any) -> str:
 def field_error(field: str, exc: Exception) -> DataError:
     """Wrap an unexpected Python error raised while computing ``field`` as a record-level error."""
     error = DataError(f"field {field!r}: {type(exc).__name__}: {exc}")
-    error.field = field  # type: ignore[attr-defined]  # FIX (tests/unit/mapping): see compiler._prefixed
+    error.field = field  # type: ignore[attr-defined]  # enclosing fields keep this name (compiler._prefixed)
     return error

@@ -144,8 +144,13 @@ def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: Entit
 def _lookup_rules(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:
     mapping = loaded.mapping
     for name, rule in mapping.lookups.items():
-        connector = connect(rule.connector or mapping.target.connector, rule.connection or mapping.target.connection)
-        info = connector.describe(rule.entity)
+        try:
+            connector = connect(rule.connector or mapping.target.connector,
+                                rule.connection or mapping.target.connection)
+            info = connector.describe(rule.entity)
+        except HubError as exc:
+            yield Finding(_error(loaded, f"cannot inspect the lookup's entity: {exc}", "lookups", name))
+            continue
         if info is None:
             yield Finding(_error(loaded, f"lookup entity {rule.entity!r} does not exist", "lookups", name, "entity"))
             continue

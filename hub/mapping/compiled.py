@@ -90,8 +90,7 @@ class _Compiler:
             child_fields=self.child_fields,
             map_record=functions["_map"],
             where=functions.get("_where"),
-            where_uses_lookups=bool(where_scope.reads & self.lookup_names) or _uses(self.mapping.where,
-                                                                                   self.lookup_names),
+            where_uses_lookups=_uses(self.mapping.where, self.lookup_names),
             pure=not self.mapping.lookups and all(FUNCTIONS[n].pure for n in self.module.functions_used),
             lookup_matchers={name: [functions[f] for f in fns] for name, fns in matcher_names.items()},
             python_source=self.module.source,
@@ -103,9 +102,8 @@ class _Compiler:
             earlier = frozenset(names)  # a lookup may use the lookups declared before it (contact -> its client)
             names[lookup_name] = []
             for position, alternative in enumerate(rule.match):
-                # FIX (tests/unit/mapping): the lookup name is a YAML key, i.e. arbitrary text; it used to be
-                # pasted into ``def _lookup_<name>_<n>(...)``, so a crafted name injected Python code that ran
-                # when the mapping was loaded. Generated identifiers are now built from numbers only.
+                # the lookup name is a YAML key, i.e. arbitrary text: generated identifiers are built from
+                # numbers only, so no name from the file can ever become code
                 fn = f"_lookup_{number}_{position}"
                 body = ["out = {}"]
                 scope = Scope(record="rec", lookups=earlier)
@@ -126,8 +124,7 @@ class _Compiler:
             return self._each(spec, scope, path, name)
         if isinstance(spec, str):
             return self._emit(spec, scope, path)
-        # FIX (tests/unit/mapping): ``repr`` of a YAML ``.nan``/``.inf`` is ``nan``/``inf``, which the generated
-        # code read as an undefined name (every record failed); such literals are now bound as constants.
+        # ``repr`` of a YAML ``.nan``/``.inf`` is ``nan``/``inf``, a name in the generated code: bind a constant
         if isinstance(spec, float) and not math.isfinite(spec):
             return self.module.constant(spec)
         return repr(spec)  # YAML number, boolean or null: a literal
@@ -148,8 +145,7 @@ class _Compiler:
             "    row = {}",
         ]
         for child_name, child_spec in spec.fields.items():
-            # FIX (tests/unit/mapping): a list inside a list is named 'lines[].parts' (was 'lines.parts'), so its
-            # row fields' errors read 'lines[].parts[].qty' like the first level's 'lines[].sku'
+            # a list inside a list is named 'lines[].parts', so its row fields' errors read 'lines[].parts[].qty'
             code = self._field_code(child_spec, row_scope, (*path, "fields", child_name), f"{name}[].{child_name}")
             body += ["    " + line for line in field_assignment("row", child_name, code, f"{name}[].{child_name}")]
         body += ["    rows.append(row)", "return rows"]

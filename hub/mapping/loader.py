@@ -1,7 +1,7 @@
 """Load mapping files: YAML -> typed model -> semantic checks -> compiled functions.
 
-Every problem is reported as ``file:line: field.path: what is wrong``; ``validate_file`` collects all the
-problems of a file, ``load_mapping`` raises the first.
+Every problem is reported as ``file:line: field.path: what is wrong``; ``check_file`` and ``validate_file``
+collect all the problems of a file, ``load_mapping`` raises the first.
 """
 
 from __future__ import annotations
@@ -42,52 +42,56 @@ class LoadedMapping:
 
 
 def load_mapping(path: Path | str) -> LoadedMapping:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise MappingError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
-    except OSError as exc:
-        raise MappingError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return load_text(text, str(path))
+    return _first(*check_file(path))
 
 
 def load_text(text: str, file: str) -> LoadedMapping:
-    located = load_located(text, file)
-    if not isinstance(located.data, dict):
-        raise MappingError("a mapping file must be a YAML mapping (key: value lines)", file=file, line=1)
-    try:
-        mapping = Mapping.model_validate(located.data)
-    except ValidationError as exc:
-        raise _validation_errors(exc, located, file)[0] from None
-    problems = list(semantic_problems(mapping, located, file))
-    if problems:
-        raise problems[0]
-    compiled = compile_mapping(mapping, file, located)
-    return LoadedMapping(path=Path(file), located=located, compiled=compiled)
+    return _first(*check_text(text, file))
 
 
 def validate_file(path: Path | str) -> list[MappingError]:
     """Every problem in one file (a file that does not parse yields one problem)."""
+    return check_file(path)[1]
+
+
+def check_file(path: Path | str) -> tuple[LoadedMapping | None, list[MappingError]]:
+    """The loaded mapping, or every problem found in the file (none loaded)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        located = load_located(text, str(path))
+    except UnicodeDecodeError as exc:
+        return None, [MappingError(f"not UTF-8 text (byte {exc.start})", file=str(path))]
+    except OSError as exc:
+        return None, [MappingError(f"cannot read: {exc.strerror}", file=str(path))]
+    return check_text(text, str(path))
+
+
+def check_text(text: str, file: str) -> tuple[LoadedMapping | None, list[MappingError]]:
+    """YAML -> model -> rules spanning several keys -> compiled; stops at the first stage that finds problems."""
+    try:
+        located = load_located(text, file)
+    except MappingError as exc:
+        return None, [exc]
+    if not isinstance(located.data, dict):
+        return None, [MappingError("a mapping file must be a YAML mapping (key: value lines)", file=file, line=1)]
+    try:
         mapping = Mapping.model_validate(located.data)
     except ValidationError as exc:
-        return _validation_errors(exc, located, str(path))
-    except MappingError as exc:
-        return [exc]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [MappingError(f"cannot read: {exc}", file=str(path))]
-    problems = list(semantic_problems(mapping, located, str(path)))
+        return None, _validation_errors(exc, located, file)
+    problems = list(semantic_problems(mapping, located, file))
     if problems:
-        return problems
+        return None, problems
     try:
-        compile_mapping(mapping, str(path), located)
+        compiled = compile_mapping(mapping, file, located)
     except MappingError as exc:
-        return [exc]
-    return []
+        return None, [exc]
+    return LoadedMapping(path=Path(file), located=located, compiled=compiled), []
+
+
+def _first(loaded: LoadedMapping | None, problems: list[MappingError]) -> LoadedMapping:
+    if loaded is None:
+        raise problems[0]
+    return loaded
 
 
 def load_directory(directory: Path) -> tuple[dict[str, LoadedMapping], list[MappingError]]:
@@ -133,7 +137,7 @@ def semantic_problems(mapping: Mapping, located: LocatedData, file: str) -> Iter
     for name in mapping.lookups:
         if name in ("parent", "settings", "record") or name.startswith("_"):
             yield problem(f"lookup name {name!r} is reserved", "lookups", name)
-        elif not name.isidentifier():  # FIX (tests/unit/mapping): expressions could never refer to it
+        elif not name.isidentifier():  # expressions could never refer to it
             yield problem(f"lookup name {name!r} must be a name such as 'client' (letters, digits, '_')",
                           "lookups", name)
     names = list(mapping.lookups)
@@ -174,6 +178,6 @@ def _message(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing" if loc else "required key is missing"
     text = error["msg"] or kind
-    if kind == "value_error":  # FIX (tests/unit/mapping): drop pydantic's "Value error, " prefix
+    if kind == "value_error":  # our own validators' messages: pydantic prefixes them with "Value error, "
         text = text.removeprefix("Value error, ")
     return text[0].lower() + text[1:]

@@ -116,7 +116,6 @@ class Target(_Strict):
     key_map_entity: str | None = Field(None, description="entity name in the key map (default: the target entity)")
     options: dict[str, Any] = Field(default_factory=dict, description="connector-specific write options")
 
-
     @model_validator(mode="after")
     def _coherent(self) -> Target:
         if self.on_delete == "mark" and not self.delete_fields:

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.connections import ConnectionResolver
 from hub.connector import Connector, ReadRequest, SourceBatch, WriteAction, WriteResult, parse_options
-from hub.errors import ConfigError, DataError, FatalError, HubError, OutcomeUnknown, RecordError, RetriableError
+from hub.errors import (
+    ConfigError,
+    DataError,
+    FatalError,
+    HubError,
+    OutcomeUnknown,
+    RecordError,
+    RetriableError,
+    auto_replay_classes,
+)
 from hub.mapping.compiled import CompiledMapping
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
@@ -25,9 +35,11 @@ from hub.runner.pool import ConnectorPool
 from hub.runner.report import Change, RunReport, Sample
 from hub.settings import HubSettings
 from hub.state import codec
-from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore
+from hub.state.models import RunMode
+from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore, chunks
 
 Progress = Callable[[RunReport], None]
+T = TypeVar("T")
 MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
 DELETE_MARK = "$delete"  # a dead letter for a failed deletion carries this key in its payload
 
@@ -41,7 +53,6 @@ class Runner:
         self.store = store
         self.resolver = resolver
         self.progress = progress
-        self.context = RunContext(store, settings.default_region, settings.timezone)
         self.batch_size = self.mapping.batch_size or settings.batch_size
 
     # -- public entry points ----------------------------------------------------------------------------
@@ -51,7 +62,7 @@ class Runner:
 
     def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
         def body(run: _Run) -> None:
-            self._replay(run, self._auto_replay_ids(), apply=True)
+            self._replay(run, run.auto_replay_ids, apply=True)
             self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
         return self._run("apply", triggered_by, body)
 
@@ -61,7 +72,7 @@ class Runner:
 
     # -- run lifecycle ----------------------------------------------------------------------------------
 
-    def _run(self, mode: str, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
+    def _run(self, mode: RunMode, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
         run_id = self.store.start_run(self.mapping.exchange, mode, self.compiled.version, triggered_by)
         report = RunReport(self.mapping.exchange, mode, run_id, self.compiled.version)
         started = time.monotonic()
@@ -72,17 +83,13 @@ class Runner:
             except HubError as exc:
                 report.status, report.message = "failed", _one_line(exc)
                 raise
-            except Exception as exc:
+            except BaseException as exc:  # a bug, or Ctrl-C / SIGTERM: the run log must not say "running"
                 report.status, report.message = "failed", f"unexpected {type(exc).__name__}: {_one_line(exc)}"
                 raise
             finally:
                 report.seconds = time.monotonic() - started
                 self.store.finish_run(run_id, report.status, report.counts, report.message)
         return report
-
-    def _auto_replay_ids(self) -> list[int]:
-        letters = self.store.dead_letters(self.mapping.exchange, status="open", limit=10_000)
-        return [letter.id for letter in letters if letter.error_class == "DependencyMissing"]
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -92,7 +99,7 @@ class Runner:
         start = self.store.checkpoint(exchange)
         sweep_from_start = start is None
         completed = False
-        for batch in self._read_with_retries(run, start, apply):
+        for batch in self._read_with_retries(run, start):
             items = run.items_from_records(batch.records)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
@@ -101,7 +108,7 @@ class Runner:
                 and self.mapping.target.on_delete != "ignore":
             run.delete_missing(apply=apply, allow_mass_delete=allow_mass_delete)
 
-    def _read_with_retries(self, run: _Run, start: Any, apply: bool) -> Iterator[SourceBatch]:
+    def _read_with_retries(self, run: _Run, start: Any) -> Iterator[SourceBatch]:
         """Source batches; a retriable failure resumes reading from the last batch handed out."""
         source = self.mapping.source
         connector = run.pool.get(source.connector, source.connection)
@@ -136,7 +143,7 @@ class Runner:
         if ids is not None and not ids:
             return
         letters = self.store.dead_letters(self.mapping.exchange, status="open", limit=1_000_000, ids=ids)
-        for chunk in _chunks(letters, self.batch_size):
+        for chunk in chunks(letters, self.batch_size):
             payloads = [(letter.source_key, codec.loads(letter.payload)) for letter in chunk]
             deletes = [run.delete_item(key, p.get("target_key")) for key, p in payloads if p.get(DELETE_MARK)]
             if deletes:
@@ -155,7 +162,7 @@ class _Run:
         self.mapping = runner.mapping
         self.compiled = runner.compiled
         self.store = runner.store
-        self.context = runner.context
+        self.context = RunContext(self.store, runner.settings.default_region, runner.settings.timezone)
         self.pool = pool
         self.report = report
         target = self.mapping.target
@@ -167,8 +174,12 @@ class _Run:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
         if target.mode == "update_only" and not self.can_lookup:
             raise ConfigError(f"connector {target.connector!r} cannot find objects, so it cannot update_only")
-        self.open_letters = {letter.source_key for letter in
-                             self.store.dead_letters(self.mapping.exchange, status="open", limit=100_000)}
+        letters = self.store.open_dead_letters(self.mapping.exchange)
+        self.open_letters = {letter.source_key for letter in letters}
+        auto_replay = auto_replay_classes()
+        self.auto_replay_ids = [letter.id for letter in letters if letter.error_class in auto_replay]
+        #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
+        self.planned_seen: set[str] = set()
 
     # -- building items
 
@@ -200,7 +211,7 @@ class _Run:
         if apply:
             self._write(items)
         else:
-            self._find_existing([i for i in items if i.pending])
+            self._retried(partial(self._find_existing, [i for i in items if i.pending]))
             self._decide([i for i in items if i.pending])
             self._check_ledger([i for i in items if i.action])
             for item in items:
@@ -250,7 +261,8 @@ class _Run:
                     if all(v is not None and v != "" for v in wanted.values()):
                         groups.setdefault(tuple(wanted), []).append((item, tuple(wanted.values())))
                 for by, members in groups.items():
-                    found = connector.lookup(rule.entity, by, list({v for _, v in members}), rule.fields)
+                    found = self._retried(partial(connector.lookup, rule.entity, by, list({v for _, v in members}),
+                                                  rule.fields))
                     for item, values in members:
                         if values in found:
                             item.lookups[name] = found[values]
@@ -332,19 +344,26 @@ class _Run:
             status = effects.get(item.action.idempotency_key)  # type: ignore[union-attr]
             if status is None:
                 continue
-            if status[0] == "done":
+            # "done" is committed with the record's state, so it only meets a record whose state moved on
+            # since (a value changed back and forth): where the target was searched, what it holds now decides
+            if status[0] == "done" and not self._searched(item):
                 item.outcome, item.target_key, item.action = "unchanged", status[1], None
             elif status[0] == "pending" and not self.can_lookup:
                 item.reject(OutcomeUnknown(
                     "an earlier attempt to write this record was interrupted and the target cannot be searched "
                     "to tell whether it happened; check the target, then replay or discard this dead letter"))
 
+    def _searched(self, item: Item) -> bool:
+        """Whether :meth:`_find_existing` could look for this record's object in the target."""
+        return self.can_lookup and bool(self.mapping.target.match or (self.key_field and item.prior
+                                                                      and item.prior.target_key))
+
     def _write(self, items: list[Item]) -> None:
         """Plan and write with retries; a retry re-plans first, so a write that did land is not repeated."""
         pending = [i for i in items if i.pending]
         if not pending:
             return
-        attempted: dict[str, str] = {}  # source key -> action kind sent in an earlier attempt
+        attempted: dict[str, WriteAction] = {}  # source key -> the action sent in an earlier attempt
         for attempt in self._retrying():
             with attempt:
                 for item in pending:
@@ -352,12 +371,14 @@ class _Run:
                 self._find_existing(pending)
                 self._decide(pending)
                 for item in pending:  # a lost response: the re-read shows the earlier attempt did land
-                    if item.outcome == "unchanged" and item.source_key in attempted:
-                        item.outcome = "created" if attempted[item.source_key] == "create" else "updated"
+                    earlier = attempted.get(item.source_key)
+                    if item.outcome == "unchanged" and earlier is not None:
+                        item.outcome = "created" if earlier.kind == "create" else "updated"
+                        item.action = earlier  # so that the ledger records it as done
                 with_action = [i for i in pending if i.action and i.pending]
                 self._check_ledger(with_action)
                 with_action = [i for i in with_action if i.action and i.pending]
-                attempted.update((i.source_key, i.action.kind) for i in with_action)  # type: ignore[union-attr]
+                attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
                     self.store.intend(self.mapping.exchange, self.report.run_id,
                                       [(i.action.idempotency_key, i.source_key, i.action.kind)  # type: ignore
@@ -371,6 +392,13 @@ class _Run:
         return Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
                         stop=stop_after_attempt(policy.attempts),
                         wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait))
+
+    def _retried(self, call: Callable[[], T]) -> T:
+        """``call()``, retried on retriable errors (a read-only call: repeating it is harmless)."""
+        for attempt in self._retrying():
+            with attempt:
+                return call()
+        raise AssertionError("unreachable: the last failure is re-raised")
 
     def _take_results(self, items: list[Item], results: list[WriteResult]) -> None:
         if len(results) != len(items):
@@ -389,13 +417,14 @@ class _Run:
     # -- deletions
 
     def delete_missing(self, apply: bool, allow_mass_delete: bool) -> None:
-        exchange = self.mapping.exchange
-        missing = self.store.unseen_keys(exchange, self.report.run_id)
+        missing = self.store.unseen_keys(self.mapping.exchange, self.report.run_id)
+        if not apply:
+            missing = [(key, target_key) for key, target_key in missing if key not in self.planned_seen]
         known = len(missing) + self.report.counts.read
-        if missing and len(missing) > 10 and len(missing) > MASS_DELETE_SHARE * known and not allow_mass_delete:
+        if len(missing) > 10 and len(missing) > MASS_DELETE_SHARE * known and not allow_mass_delete:
             raise FatalError(f"refusing to delete {len(missing)} of {known} objects in one run: the source may be "
                              "unreachable or filtered by permissions; check it, then run with --allow-mass-delete")
-        for chunk in _chunks(missing, self.runner.batch_size):
+        for chunk in chunks(missing, self.runner.batch_size):
             self.apply_deletes([self.delete_item(key, target_key) for key, target_key in chunk], apply)
 
     def apply_deletes(self, items: list[Item], apply: bool) -> None:
@@ -441,11 +470,11 @@ class _Run:
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))
                 continue
+            if item.source_key in self.open_letters or resolve_always:
+                commit.resolved.append(item.source_key)
             if forget:
                 commit.forget.append(item.source_key)
                 continue
-            if item.source_key in self.open_letters or resolve_always:
-                commit.resolved.append(item.source_key)
             if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
                 commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key,
                                                             item.source_hash)
@@ -457,6 +486,8 @@ class _Run:
                                        fields=",".join(c.field for c in item.changes) or None))
         if self.mapping.source.incremental.detect_deletes:
             commit.seen = [i.source_key for i in items if i.source_key] + list(unchanged_keys)
+            if not apply:
+                self.planned_seen.update(commit.seen)
         counts.unchanged += len(unchanged_keys)
         counts.read += len(unchanged_keys)
         if apply:
@@ -464,11 +495,6 @@ class _Run:
         self.report.counts.add(counts)
         if self.runner.progress:
             self.runner.progress(self.report)
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _one_line(exc: BaseException) -> str:

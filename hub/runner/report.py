@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hub.state.models import RunMode, RunStatus
 from hub.state.store import Counts
 
 Outcome = Literal["created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected"]
@@ -30,10 +31,10 @@ class Sample:
 @dataclass
 class RunReport:
     exchange: str
-    mode: str
+    mode: RunMode
     run_id: int
     mapping_version: str
-    status: str = "running"
+    status: RunStatus = "running"
     counts: Counts = field(default_factory=Counts)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     message: str | None = None

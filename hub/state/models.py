@@ -8,6 +8,7 @@ and lossless for Decimal and dates).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -16,6 +17,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Key = String(255)
 LongText = Text().with_variant(Text(length=2**24 - 1), "mysql", "mariadb")
+
+# the closed vocabularies of the status columns
+RunMode = Literal["plan", "apply", "replay"]
+RunStatus = Literal["running", "success", "failed"]
+EffectStatus = Literal["pending", "done", "rejected"]
+LetterStatus = Literal["open", "resolved", "discarded"]
 
 
 def utcnow() -> dt.datetime:
@@ -74,7 +81,7 @@ class Effect(Base):
     idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     exchange: Mapped[str] = mapped_column(String(64), index=True)
     source_key: Mapped[str] = mapped_column(Key)
-    status: Mapped[str] = mapped_column(String(16))  # pending | done | rejected
+    status: Mapped[str] = mapped_column(String(16))  # EffectStatus
     action: Mapped[str] = mapped_column(String(16))
     target_key: Mapped[str | None] = mapped_column(Key)
     run_id: Mapped[int | None] = mapped_column(Id)
@@ -110,7 +117,7 @@ class DeadLetter(Base):
     mapping_version: Mapped[str] = mapped_column(String(32))
     error_class: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | discarded
+    status: Mapped[str] = mapped_column(String(16), default="open")  # LetterStatus
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     run_id: Mapped[int | None] = mapped_column(Id)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -124,8 +131,8 @@ class Run(Base):
     __table_args__ = (Index("ix_hub_run_exchange", "exchange", "started_at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     exchange: Mapped[str] = mapped_column(String(64))
-    mode: Mapped[str] = mapped_column(String(16))  # plan | apply | replay
-    status: Mapped[str] = mapped_column(String(16))  # running | success | failed
+    mode: Mapped[str] = mapped_column(String(16))  # RunMode
+    status: Mapped[str] = mapped_column(String(16))  # RunStatus
     mapping_version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -8,8 +8,8 @@ from a consistent point.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
@@ -22,21 +22,24 @@ from hub.state.models import (
     Checkpoint,
     DeadLetter,
     Effect,
+    EffectStatus,
     InboxEvent,
     KeyMap,
+    LetterStatus,
     RecordLog,
     RecordState,
     Run,
+    RunMode,
+    RunStatus,
     utcnow,
 )
 from hub.state.upsert import upsert
 
-COUNTERS = ("read", "created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected",
-            "dead_letters_added")
-
 
 @dataclass
 class Counts:
+    """What a run (or one batch of it) did, record by record; the run log has a column for each."""
+
     read: int = 0
     created: int = 0
     updated: int = 0
@@ -53,6 +56,9 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTERS}
+
+
+COUNTERS = tuple(counter.name for counter in fields(Counts))
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,14 @@ class Stored(NamedTuple):
     dedup_key: str  # the stored event's key (a repeat may have been found under one of its seen_as keys)
 
 
+class OpenLetter(NamedTuple):
+    """What a run needs to know up front of an open dead letter (not its payload)."""
+
+    id: int
+    source_key: str
+    error_class: str
+
+
 @dataclass(frozen=True)
 class Failure:
     source_key: str
@@ -114,7 +128,7 @@ class BatchCommit:
     seen: list[str] = field(default_factory=list)  # keys still present in the source (deletion detection)
     forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
     links: list[KeyLink] = field(default_factory=list)
-    effects_done: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # idem key -> (status, target)
+    effects_done: dict[str, tuple[EffectStatus, str | None]] = field(default_factory=dict)  # idem key -> outcome
     log: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
@@ -135,14 +149,14 @@ class StateStore:
 
     # -- runs ------------------------------------------------------------------------------------------
 
-    def start_run(self, exchange: str, mode: str, mapping_version: str, triggered_by: str | None = None) -> int:
+    def start_run(self, exchange: str, mode: RunMode, mapping_version: str, triggered_by: str | None = None) -> int:
         with self.engine.begin() as c:
             result = c.execute(Run.__table__.insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
                 started_at=utcnow(), triggered_by=triggered_by, **Counts().as_dict()))
             return int(result.inserted_primary_key[0])
 
-    def finish_run(self, run_id: int, status: str, counts: Counts, message: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
         with self.engine.begin() as c:
             c.execute(update(Run).where(Run.id == run_id).values(
                 status=status, finished_at=utcnow(), message=message, **counts.as_dict()))
@@ -172,7 +186,7 @@ class StateStore:
     def prior_states(self, exchange: str, keys: Sequence[str]) -> dict[str, PriorState]:
         found: dict[str, PriorState] = {}
         with self.engine.connect() as c:
-            for chunk in _chunks(keys, 500):
+            for chunk in chunks(keys, 500):
                 rows = c.execute(select(RecordState.source_key, RecordState.content_hash, RecordState.version,
                                         RecordState.target_key, RecordState.source_hash)
                                  .where(RecordState.exchange == exchange, RecordState.source_key.in_(chunk)))
@@ -218,22 +232,26 @@ class StateStore:
 
     # -- effect ledger ---------------------------------------------------------------------------------
 
-    def effects(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        found: dict[str, tuple[str, str | None]] = {}
+    def effects(self, keys: Sequence[str]) -> dict[str, tuple[EffectStatus, str | None]]:
+        found: dict[str, tuple[EffectStatus, str | None]] = {}
         with self.engine.connect() as c:
-            for chunk in _chunks(keys, 500):
+            for chunk in chunks(keys, 500):
                 for key, status, target in c.execute(select(Effect.idempotency_key, Effect.status, Effect.target_key)
                                                      .where(Effect.idempotency_key.in_(chunk))):
                     found[key] = (status, target)
         return found
 
     def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[str, str, str]]) -> None:
-        """Record (idempotency key, source key, action) as pending before the writes happen."""
+        """Record (idempotency key, source key, action) as pending before the writes happen.
+
+        A key seen before (a write rejected earlier, now replayed) is pending again: until this attempt's
+        outcome is committed, nobody can tell whether it landed.
+        """
         now = utcnow()
         rows = [dict(idempotency_key=k, exchange=exchange, source_key=s, action=a, status="pending",
                      run_id=run_id, created_at=now, updated_at=now, target_key=None) for k, s, a in intents]
         with self.engine.begin() as c:
-            upsert(c, Effect.__table__, rows, ["idempotency_key"], ["run_id", "updated_at"])
+            upsert(c, Effect.__table__, rows, ["idempotency_key"], ["status", "run_id", "updated_at"])
 
     # -- the batch commit ------------------------------------------------------------------------------
 
@@ -247,10 +265,10 @@ class StateStore:
                          target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
                     for k, s in batch.states.items()], ["exchange", "source_key"],
                     ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"])
-            for chunk in _chunks(batch.seen, 500):
+            for chunk in chunks(batch.seen, 500):
                 c.execute(update(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)).values(seen_run=batch.run_id))
-            for chunk in _chunks(batch.forget, 500):
+            for chunk in chunks(batch.forget, 500):
                 c.execute(delete(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, batch.links)
@@ -262,11 +280,10 @@ class StateStore:
                 c.execute(RecordLog.__table__.insert(), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                          for e in batch.log])
             added = self._dead_letters(c, batch, now)
-            if batch.resolved:
-                for chunk in _chunks(batch.resolved, 500):
-                    c.execute(update(DeadLetter).where(
-                        DeadLetter.exchange == batch.exchange, DeadLetter.source_key.in_(chunk),
-                        DeadLetter.status == "open").values(status="resolved", last_seen=now))
+            for chunk in chunks(batch.resolved, 500):
+                c.execute(update(DeadLetter).where(
+                    DeadLetter.exchange == batch.exchange, DeadLetter.source_key.in_(chunk),
+                    DeadLetter.status == "open").values(status="resolved", last_seen=now))
             if batch.save_checkpoint:
                 self._save_checkpoint(c, batch.exchange, batch.checkpoint, batch.run_id)
             batch.counts.dead_letters_added = added
@@ -315,7 +332,7 @@ class StateStore:
 
     # -- dead letters ----------------------------------------------------------------------------------
 
-    def dead_letters(self, exchange: str | None = None, status: str | None = "open", limit: int = 100,
+    def dead_letters(self, exchange: str | None = None, status: LetterStatus | None = "open", limit: int = 100,
                      ids: Sequence[int] | None = None) -> list[DeadLetter]:
         query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
         if exchange:
@@ -327,7 +344,14 @@ class StateStore:
         with self.engine.connect() as c:
             return list(c.execute(query).all())  # type: ignore[arg-type]
 
-    def dead_letter_count(self, exchange: str | None = None, status: str = "open") -> int:
+    def open_dead_letters(self, exchange: str) -> list[OpenLetter]:
+        """Every open dead letter of ``exchange``, without payloads."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(DeadLetter.id, DeadLetter.source_key, DeadLetter.error_class).where(
+                DeadLetter.exchange == exchange, DeadLetter.status == "open").order_by(DeadLetter.id))
+            return [OpenLetter(*row) for row in rows]
+
+    def dead_letter_count(self, exchange: str | None = None, status: LetterStatus = "open") -> int:
         query = select(func.count()).select_from(DeadLetter).where(DeadLetter.status == status)
         if exchange:
             query = query.where(DeadLetter.exchange == exchange)
@@ -404,7 +428,7 @@ class StateStore:
             by_stream.setdefault(stream, []).append(key)
         found: dict[tuple[str, str], int] = {}
         for stream, stream_keys in by_stream.items():
-            for chunk in _chunks(stream_keys, 500):
+            for chunk in chunks(stream_keys, 500):
                 for key, inbox_id in c.execute(select(InboxEvent.dedup_key, InboxEvent.id).where(
                         InboxEvent.stream == stream, InboxEvent.dedup_key.in_(chunk))):
                     found[(stream, key)] = int(inbox_id)
@@ -445,9 +469,11 @@ class StateStore:
                 "key_map": self.key_links(key), "effects": effects}
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of ``items``, each at most ``size`` long (IN lists, batches)."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "PriorState", "StateStore", "Stored"]
+__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "OpenLetter", "PriorState", "StateStore",
+           "Stored", "chunks"]

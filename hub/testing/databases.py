@@ -22,26 +22,29 @@ def unique_name(prefix: str) -> str:
 def postgres_schema(prefix: str = "hub_test") -> Iterator[str]:
     """A URL whose connections work in a fresh schema (via search_path)."""
     name = unique_name(prefix)
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
+    with _throwaway(POSTGRES_URL, f'CREATE SCHEMA "{name}"', f'DROP SCHEMA "{name}" CASCADE'):
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
 def mariadb_database(prefix: str = "hub_test") -> Iterator[str]:
+    """A URL of a fresh database."""
     name = unique_name(prefix)
-    admin = create_engine(MARIADB_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    try:
+    with _throwaway(MARIADB_URL, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                    f"DROP DATABASE `{name}`"):
         yield MARIADB_URL.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
-    finally:
+
+
+@contextlib.contextmanager
+def _throwaway(admin_url: str, create: str, drop: str) -> Iterator[None]:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
         with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE `{name}`"))
+            c.execute(text(create))
+        try:
+            yield
+        finally:
+            with admin.connect() as c:
+                c.execute(text(drop))
+    finally:
         admin.dispose()

@@ -2,8 +2,8 @@
 
 Used by the core's own tests and by anyone testing a mapping without a real system. It honours the
 connector contract fully (cursor and hash reads with checkpoints, lookup, create/update/delete) and can
-inject faults: fail the next N writes with a retriable error, apply a write and then "lose" the response,
-or reject records matching a predicate.
+inject faults: fail the next N writes or lookups with a retriable error, apply a write and then "lose" the
+response, or reject records matching a predicate.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Faults:
     lose_responses: int = 0  # the next N write calls apply, then raise RetriableError (response lost)
     reject: Callable[[Record], str | None] | None = None  # a reason to reject a record, or None
     fail_reads_after: int | None = None  # raise RetriableError after handing out this many batches
+    fail_lookups: int = 0  # the next N lookup calls raise RetriableError
 
 
 @dataclass
@@ -84,12 +85,8 @@ class MemoryConnector(Connector):
         rows = self.db.table(request.stream)
         key = list(request.key)
         inc = request.incremental
-        if inc.strategy == "cursor":
-            order = [inc.cursor, *key]
-            start = tuple(request.checkpoint) if request.checkpoint else None
-        else:
-            order = key
-            start = tuple(request.checkpoint) if request.checkpoint else None
+        order = [inc.cursor, *key] if inc.strategy == "cursor" else key
+        start = tuple(request.checkpoint) if request.checkpoint else None
         ordered = sorted(rows, key=lambda r: tuple(r.get(f) for f in order))
         if start is not None:
             ordered = [r for r in ordered if tuple(r.get(f) for f in order) > start]
@@ -123,6 +120,9 @@ class MemoryConnector(Connector):
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+        if self.db.faults.fail_lookups:
+            self.db.faults.fail_lookups -= 1
+            raise RetriableError("simulated timeout while searching the target")
         wanted = set(values)
         found: dict[tuple[Any, ...], Record] = {}
         for row in self.db.table(entity):

@@ -435,11 +435,13 @@ class SimulatorThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.sim is not None:
-            self._call(self.sim.stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        try:
+            if self.sim is not None:
+                self._call(self.sim.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
 
     async def _make(self) -> AmiSimulator:
         sim = AmiSimulator(**self._options)
@@ -529,9 +531,11 @@ class SimulatorProcess(SimulatorThread):
         with contextlib.suppress(OSError, EOFError):
             self._pipe.send(("stop", (), {}))
             self._pipe.recv()
+        self._pipe.close()
         self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
+            self._process.join(10)
 
     @property
     def port(self) -> int:

@@ -80,10 +80,6 @@ def load_recording(name: str) -> list[Message]:
     return parse_transcript((RECORDINGS / f"{name}.txt").read_text(encoding="utf-8"))
 
 
-def recording_names() -> list[str]:
-    return sorted(path.stem for path in RECORDINGS.glob("*.txt"))
-
-
 def received_events(messages: list[Message]) -> list[dict[str, str]]:
     """The events Asterisk sent, as the dicts a client sees (``Event`` key included)."""
     return [m.fields for m in messages if m.direction == "received" and m.pairs and m.pairs[0][0] == "Event"]

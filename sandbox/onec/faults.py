@@ -1,6 +1,7 @@
 """Switchable faults, the way a 1C publication misbehaves in production (reference §2.6): a slow server,
 502/503 from the web server in front of 1C, connections dropped mid-request, HTML pages with status 200,
-and — the dangerous one — a write that 1C applied whose response never reached the client.
+and the dangerous ones — a write that 1C applied whose response never reached the client, and a 504 from
+the proxy that stopped waiting while 1C goes on and applies the request a little later.
 
 Decisions come from a seeded random generator, so a failing test can be replayed exactly.
 """
@@ -12,20 +13,19 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["503", "502", "drop", "html200", "slow"]
-Before = Literal["503", "502", "drop", "html200", "slow"]
+FaultKind = Literal["503", "502", "504", "drop", "html200", "slow"]
 
 
 @dataclass
 class Faults:
-    failure_rate: float = 0.0  # share of requests that fail before 1C sees them (one of ``kinds``)
+    failure_rate: float = 0.0  # share of requests that get a fault of ``kinds``
     kinds: tuple[FaultKind, ...] = ("503", "502", "drop", "html200")
     slow_rate: float = 0.0  # share of requests answered after ``delay`` seconds
-    delay: float = 0.05
+    delay: float = 0.05  # of a slow answer; and how long 1C goes on with a request after the proxy's 504
     lost_write_rate: float = 0.0  # share of applied writes whose response is dropped
     seed: int = 1
     lose_next_writes: int = 0  # the next N applied writes lose their response (deterministic, for tests)
-    fail_next: int = 0  # the next N requests get a fault of ``kinds`` (in turn) before 1C sees them
+    fail_next: int = 0  # the next N requests get a fault of ``kinds`` (in turn)
     counts: dict[str, int] = field(default_factory=dict)  # what was injected, for tests and the demo
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -42,11 +42,12 @@ class Faults:
         """``rate`` of requests failing or slow, and some responses lost after the write."""
         return cls(failure_rate=rate / 2, slow_rate=rate / 2, delay=0.02, lost_write_rate=rate / 2, seed=seed)
 
-    def before(self) -> Before | None:
+    def before(self) -> FaultKind | None:
+        """The fault for the request that just arrived, if any."""
         with self._lock:
             if self.fail_next:
                 self.fail_next -= 1
-                kind: Before = self.kinds[self.fail_next % len(self.kinds)]
+                kind: FaultKind = self.kinds[self.fail_next % len(self.kinds)]
                 self.counts[kind] = self.counts.get(kind, 0) + 1
                 return kind
             roll = self._rng.random()
@@ -66,7 +67,3 @@ class Faults:
             if lost:
                 self.counts["lost"] = self.counts.get("lost", 0) + 1
             return lost
-
-    @property
-    def active(self) -> bool:
-        return bool(self.failure_rate or self.slow_rate or self.lost_write_rate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import io
 import socket
 import threading
 import time
@@ -55,7 +56,9 @@ class OneCSimulator:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.odata = ODataService(self.store, self.business, f"{self.url}/odata/standard.odata/")
-        self._thread = threading.Thread(target=self._server.serve_forever, name="onec-simulator", daemon=True)
+        # a short poll: stop() waits up to one interval for the loop to notice (the default 0.5 s, per test)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="onec-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -138,6 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(int(fault), HTML_PAGE.encode(), "text/html;charset=utf-8")
         elif fault == "html200":
             return self._send(200, HTML_PAGE.encode(), "text/html;charset=utf-8")
+        elif fault == "504":  # the proxy stops waiting and answers; 1C goes on and applies the request later
+            self._send(504, HTML_PAGE.encode(), "text/html;charset=utf-8", {"Connection": "close"})
+            self.wfile = io.BytesIO()  # what 1C answers in the end reaches nobody
+            time.sleep(sim.faults.delay)
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         prefix = f"/{sim.publication}/"

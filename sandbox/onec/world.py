@@ -44,10 +44,10 @@ class CrmTables:
     def __init__(self, url: str, db_schema: str | None = None):
         self.engine = sa.create_engine(normalize_url(url))
         self.metadata = build_metadata(db_schema)
-        self.tables = self.metadata.tables
+        self.tables = {t.name: t for t in self.metadata.tables.values()}  # by bare name, whatever the schema
 
     def table(self, name: str) -> sa.Table:
-        return next(t for t in self.metadata.sorted_tables if t.name == name)
+        return self.tables[name]
 
     def add(self, table: str, **values: Any) -> int:
         with self.engine.begin() as c:
@@ -148,18 +148,17 @@ def onec_world(home: Path, crm_url: str, db_schema: str | None = None, faults: F
     """A fresh simulated 1C (reference data seeded), the CRM schema at ``crm_url``, and a hub using both."""
     home.mkdir(parents=True, exist_ok=True)
     create_schema(crm_url, db_schema=db_schema)
-    sim = OneCSimulator(home / "onec.db")
-    seed_reference(sim.store)
-    sim.start()
-    settings = HubSettings(home=home, database_url=f"sqlite:///{home / 'hub.db'}", mappings_dir=MAPPINGS,
-                           batch_size=batch_size,
-                           retry=retry or RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.05))
-    hub = Hub(settings, ConnectionResolver(env=connection_values(sim, crm_url, db_schema)))
-    crm = CrmTables(crm_url, db_schema)
-    sim.faults = faults or Faults.none()
-    try:
+    with contextlib.ExitStack() as opened:  # whatever fails half-way, what was started is stopped
+        sim = OneCSimulator(home / "onec.db")
+        opened.callback(sim.stop)
+        seed_reference(sim.store)
+        sim.start()
+        settings = HubSettings(home=home, database_url=f"sqlite:///{home / 'hub.db'}", mappings_dir=MAPPINGS,
+                               batch_size=batch_size,
+                               retry=retry or RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.05))
+        hub = Hub(settings, ConnectionResolver(env=connection_values(sim, crm_url, db_schema)))
+        opened.callback(hub.close)
+        crm = CrmTables(crm_url, db_schema)
+        opened.callback(crm.close)
+        sim.faults = faults or Faults.none()
         yield OneCWorld(sim, crm, hub, Accountant(sim.store))
-    finally:
-        hub.close()
-        crm.close()
-        sim.stop()

@@ -36,7 +36,8 @@ class YandexForms(SenderFormat):
         answer = flat.pop("answer", None)
         if isinstance(answer, dict):
             flat.setdefault("answer_id", answer.get("id"))
-            for slug, item in (answer.get("data") or {}).items() if isinstance(answer.get("data"), dict) else ():
+            answers = answer.get("data")
+            for slug, item in answers.items() if isinstance(answers, dict) else ():
                 flat.setdefault(_label(item) or slug, item.get("value") if isinstance(item, dict) else item)
         return flat
 

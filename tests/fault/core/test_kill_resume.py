@@ -14,6 +14,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hub.app import Hub
+from hub.connections import ConnectionResolver
+from hub.settings import HubSettings
+
 ROWS = 12_000
 MAPPING = """\
 exchange: clients_replica
@@ -79,6 +83,12 @@ def environment(tmp: Path, name: str, source: Path) -> dict[str, str]:
             "AIRFLOW_CONN_DST": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{target}"}})}
 
 
+def run_uninterrupted(env: dict[str, str]) -> None:
+    """The reference: one whole run, in this process (the same code as `hub run`, without its start-up)."""
+    with Hub(HubSettings.from_env(env), ConnectionResolver(env=env)) as hub:
+        assert hub.run("clients_replica").status == "success"
+
+
 def hub_run(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "clients_replica"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -104,7 +114,7 @@ def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str]
                 count = c.execute(sa.text("SELECT count(*) FROM replica")).scalar_one()
             if count >= low or process.poll() is not None:
                 process.send_signal(signal.SIGKILL)
-                process.wait()
+                process.communicate()  # reaps it and closes its pipes
                 assert count < high, f"the run finished before it could be killed ({count} rows)"
                 return count
             time.sleep(0.01)
@@ -118,8 +128,7 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
     make_source(source)
 
     reference = environment(tmp_path, "reference", source)
-    finished = hub_run(reference)
-    assert finished.wait(timeout=300) == 0, finished.stderr.read().decode()
+    run_uninterrupted(reference)
     expected = target_rows(reference)
     assert len(expected) == ROWS
 
@@ -128,6 +137,7 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
                  for low in (1, ROWS // 3, (2 * ROWS) // 3)]
     assert killed_at == sorted(killed_at) and killed_at[-1] < ROWS, killed_at
     resumed = hub_run(interrupted)
-    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+    _, errors = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, errors.decode()
 
     assert target_rows(interrupted) == expected

@@ -17,7 +17,7 @@ from connectors.onec import ODataConnector
 from connectors.onec.options import ODataTargetOptions
 from hub.connections import from_mapping
 from hub.connector import WriteAction
-from sandbox.onec.faults import Faults
+from sandbox.onec.faults import FaultKind, Faults
 from sandbox.onec.seed import seed_nomenclature
 from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
 
@@ -80,13 +80,17 @@ def test_a_create_without_a_natural_key_whose_answer_was_lost_goes_to_an_operato
     assert len(world.onec("Catalog_Контрагенты", ИНН="7701234560")) == 1, "applied once, never repeated blindly"
 
 
-def test_a_create_that_times_out_is_not_repeated_while_1c_may_still_be_writing_it(world: OneCWorld,
-                                                                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fault", "delay", "timeout"), [
+    ("slow", 1.0, 0.3),  # our read timeout ends the wait
+    ("504", 0.5, 120),  # the proxy in front of 1C ends it
+])
+def test_a_create_that_times_out_is_not_repeated_while_1c_may_still_be_writing_it(
+        world: OneCWorld, tmp_path: Path, fault: FaultKind, delay: float, timeout: float) -> None:
     settings = world.hub.settings.model_copy(update={"home": tmp_path})
-    connection = from_mapping("onec", {**world.sim.connection("odata"), "extra": {"timeout": 0.3}})
+    connection = from_mapping("onec", {**world.sim.connection("odata"), "extra": {"timeout": timeout}})
     connector = ODataConnector(connection, settings)
     record = connector.prepare("Catalog_Контрагенты", {"Description": "Медленный", "ИНН": "7701234560", "КПП": ""})
-    world.sim.faults.kinds, world.sim.faults.delay, world.sim.faults.fail_next = ("slow",), 1.0, 1
+    world.sim.faults.kinds, world.sim.faults.delay, world.sim.faults.fail_next = (fault,), delay, 1
 
     [result] = connector.write("Catalog_Контрагенты",
                                [WriteAction("create", "1", record, {"ИНН": "7701234560", "КПП": ""}, None, "k")],

@@ -47,8 +47,9 @@ def inbox(store: StateStore) -> list[dict]:
 
 
 def start_listener(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "listen", "ami", "--connection", "pbx"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    with log.open("ab") as output:  # the child has its own copy of the file handle
+        return subprocess.Popen([sys.executable, "-m", "hub.cli", "listen", "ami", "--connection", "pbx"], env=env,
+                                stdout=output, stderr=subprocess.STDOUT)
 
 
 def test_a_killed_listener_restarts_without_losing_or_repeating_a_call(tmp_path: Path) -> None:

@@ -67,15 +67,21 @@ class Intake:
         hub = Path(sys.executable).with_name("hub")
         self.process = subprocess.Popen([str(hub), "serve", "intake", "--port", "0", "--exchange", "website_leads"],
                                         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            self.url = self._wait_until_serving()
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_until_serving(self) -> str:
         line = self.process.stdout.readline().decode()  # type: ignore[union-attr]
         found = re.search(r"listening on (http://\S+)", line)
         assert found, f"the intake did not start: {line!r}"
-        self.url = found.group(1)
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(self.url + "/health", timeout=2).raise_for_status()
-                break
+                httpx.get(found.group(1) + "/health", timeout=2).raise_for_status()
+                return found.group(1)
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "the intake never answered"
                 time.sleep(0.05)
@@ -83,14 +89,14 @@ class Intake:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+        self.process.stdout.close()  # type: ignore[union-attr]
 
 
 @pytest.fixture
 def intake(env: dict[str, str]) -> Iterator[Intake]:
     started = Intake(env)
     yield started
-    if started.process.poll() is None:
-        started.kill()
+    started.kill()  # a no-op for the process if the test killed it already
 
 
 def submissions(count: int, offset: int = 0) -> list:

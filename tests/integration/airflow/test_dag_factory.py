@@ -84,6 +84,26 @@ def test_each_problem_is_a_line_with_file_line_and_field(dagbag, tmp_path: Path,
     assert bag.dag_ids == ["form_leads"]
 
 
+def test_a_mapping_airflow_refuses_is_reported_and_hides_no_other_dag(
+        dagbag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valid for the hub, refused by Airflow (a reserved asset scheme); a blank description is no reason to fail."""
+    shutil.copy(MAPPINGS / "form_leads.yaml", tmp_path)
+    archive = (MAPPINGS / "leads_to_archive.yaml").read_text()
+    (tmp_path / "reserved_scheme.yaml").write_text(archive.replace("hub://crm/leads", "airflow://crm/leads"))
+    (tmp_path / "blank_description.yaml").write_text(
+        archive.replace("exchange: leads_to_archive", "exchange: blank_description")
+        .replace("description: Every CRM lead is copied to the archive; runs after each form_leads run.",
+                 'description: "  "'))
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(tmp_path))
+
+    bag = dagbag()
+
+    [error] = bag.import_errors.values()
+    assert f"{tmp_path / 'reserved_scheme.yaml'}: Airflow refuses it as a DAG: Asset scheme 'airflow' is reserved" \
+        in error.splitlines()
+    assert sorted(bag.dag_ids) == ["blank_description", "form_leads"]
+
+
 def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_MAPPINGS_DIR", str(MAPPINGS))
     monkeypatch.setenv("HUB_TIMEZONE", "Asia/Yekaterinburg")

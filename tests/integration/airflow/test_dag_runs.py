@@ -154,3 +154,27 @@ def test_a_failed_run_says_why_in_its_note_and_a_configuration_error_is_not_retr
     assert run["note"] == ("unreachable_target: plan failed - connection 'nowhere' is not defined: set "
                            "AIRFLOW_CONN_NOWHERE or add it to the file named by HUB_CONNECTIONS_FILE")
     assert run["tasks"] == {"plan": ("failed", 1), "apply": ("upstream_failed", 0)}
+
+
+def test_a_password_quoted_in_an_error_never_reaches_the_run_s_note(exchanges, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow masks the secrets of the connections a task reads in its log; the note is masked the same way, for
+    both Airflow's connections and the hub's connections file."""
+    from hub.app import Hub
+    from hub.errors import AuthError
+
+    monkeypatch.setenv("AIRFLOW_CONN_NOWHERE", json.dumps({"conn_type": "hub_crm_db", "password": "Pa55-airflow"}))
+    connections = tmp_path / "connections.yaml"
+    connections.write_text("from_file: {conn_type: hub_website, password: Pa55-from-file}\n")
+    monkeypatch.setenv("HUB_CONNECTIONS_FILE", str(connections))
+
+    def plan_with_a_careless_error(hub: Hub, exchange: str, triggered_by: str | None = None) -> None:
+        secrets = [hub.resolver.get(conn_id).secret for conn_id in ("nowhere", "from_file")]
+        raise AuthError(f"login refused with {' and '.join(secrets)}")  # a connector quoting what it was given
+
+    monkeypatch.setattr(Hub, "plan", plan_with_a_careless_error)
+
+    exchanges["unreachable_target"].test()
+
+    assert finished_run("unreachable_target")["note"] == "unreachable_target: plan failed - login refused with " \
+                                                         "*** and ***"

@@ -1,5 +1,6 @@
 """A fresh simulated 1C (real HTTP on an ephemeral port), a CRM database and a hub with the shipped mappings,
-per test. The CRM is SQLite by default; ``pg_world`` puts it in a throwaway schema of the real PostgreSQL."""
+per test. The CRM is SQLite by default; ``pg_world`` puts it in a throwaway schema of the real PostgreSQL.
+``sim`` is the simulator alone (its reference data seeded), for the connector tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from hub.testing.databases import postgres_schema
+from sandbox.onec import OneCSimulator, seed_reference
 from sandbox.onec.world import OneCWorld, onec_world
 
 
@@ -25,3 +27,11 @@ def pg_world(tmp_path: Path) -> Iterator[OneCWorld]:
         schema = unquote(url.split("search_path%3D", 1)[1])
         with onec_world(tmp_path, url, db_schema=schema) as opened:
             yield opened
+
+
+@pytest.fixture
+def sim() -> Iterator[OneCSimulator]:
+    simulator = OneCSimulator()
+    seed_reference(simulator.store)
+    with simulator.start():
+        yield simulator

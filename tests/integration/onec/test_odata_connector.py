@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,24 +12,17 @@ import requests
 
 from connectors.onec import ODataConnector
 from connectors.onec.options import ODataSourceOptions, ODataTargetOptions
+from connectors.onec.transport import OneCError, parse_error
 from hub.connections import from_mapping
 from hub.connector import ReadRequest, WriteAction
 from hub.errors import AuthError, ConfigError, RetriableError
 from hub.mapping.model import Incremental
 from hub.settings import HubSettings, RetryPolicy
-from sandbox.onec import OneCSimulator, seed_counterparties, seed_reference
+from sandbox.onec import OneCSimulator, seed_counterparties
 from sandbox.onec.seed import Accountant
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 PARTNERS = "Catalog_Контрагенты"
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[OneCSimulator]:
-    simulator = OneCSimulator()
-    seed_reference(simulator.store)
-    with simulator.start():
-        yield simulator
 
 
 def connector(sim: OneCSimulator, tmp_path: Path, **overrides: object) -> ODataConnector:
@@ -136,6 +128,18 @@ def test_a_misspelled_filter_field_is_an_error_not_an_empty_result(sim: OneCSimu
 
     with pytest.raises(ConfigError, match="ИННН"):
         list(connector(sim, tmp_path).read(request(PARTNERS, {"Description"}, where={"ИННН": "1"})))
+
+
+def test_an_error_in_1cs_default_xml_is_read_as_well_as_json(sim: OneCSimulator, tmp_path: Path) -> None:
+    missing = f"{sim.url}/odata/standard.odata/{PARTNERS}(guid'{'0' * 8}-0000-0000-0000-{'1' * 12}')"
+    client = connector(sim, tmp_path).client
+
+    as_xml = client.session.get(missing, timeout=5)
+    as_json = client.session.get(missing, params={"$format": "json"}, timeout=5)
+
+    assert as_xml.headers["Content-Type"].startswith("application/xml")
+    assert parse_error(as_xml) == parse_error(as_json) == OneCError("9", "Entity instance not found")
+    client.close()
 
 
 def test_transient_failures_are_retried_for_reads_and_html_pages_are_not_parsed(sim: OneCSimulator,

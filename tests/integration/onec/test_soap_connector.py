@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,22 +13,14 @@ from connectors.onec import SoapConnector
 from connectors.onec.options import SoapSourceOptions
 from hub.connections import from_mapping
 from hub.connector import ReadRequest
-from hub.errors import AuthError, ConfigError, FatalError
+from hub.errors import AuthError, ConfigError, DataError, FatalError
 from hub.mapping.model import Incremental
 from hub.settings import HubSettings, RetryPolicy
-from sandbox.onec import OneCSimulator, seed_reference
+from sandbox.onec import OneCSimulator
 from sandbox.onec.seed import Accountant
 from sandbox.onec.soap import INTERNAL_ADDRESS
 
 OPERATION = "ПолучитьПриходныеКассовыеОрдера"
-
-
-@pytest.fixture
-def sim() -> Iterator[OneCSimulator]:
-    simulator = OneCSimulator()
-    seed_reference(simulator.store)
-    with simulator.start():
-        yield simulator
 
 
 def connector(sim: OneCSimulator, tmp_path: Path, **overrides: object) -> SoapConnector:
@@ -103,6 +94,19 @@ def test_proxy_errors_and_html_pages_are_retried(sim: OneCSimulator, tmp_path: P
 
     assert len(read(onec)) == 3
     assert sim.faults.counts == {"503": 1, "html200": 1}
+
+
+def test_a_value_that_does_not_fit_its_declared_type_names_the_field_not_the_value(sim: OneCSimulator,
+                                                                                  tmp_path: Path) -> None:
+    [made, *_] = receipts(sim)
+    options = SoapSourceOptions(arguments={"ДатаНачала": "2025-01-01T00:00:00"}, records="Документы",
+                                fields={"Ссылка": "datetime"})
+    request = ReadRequest(stream=OPERATION, key=("Ссылка",), fields=None, incremental=Incremental(strategy="hash"),
+                          checkpoint=None, batch_size=100, options=options)
+
+    with pytest.raises(DataError, match=r"fields\.Ссылка: a value from 1C is not a datetime") as caught:
+        list(connector(sim, tmp_path).read(request))
+    assert made["Ref_Key"] not in str(caught.value)
 
 
 def test_wrong_credentials_and_wrong_arguments_are_explained(sim: OneCSimulator, tmp_path: Path) -> None:

@@ -36,6 +36,11 @@ def seed(src: MemoryDatabase, n: int) -> None:
     ]
 
 
+def ledger(store, source_key: str) -> list[str]:
+    """The effect ledger's status of each write of one source record."""
+    return [effect.status for effect in store.trace(source_key)["effects"] if effect.source_key == source_key]
+
+
 def test_plan_reports_creates_and_writes_nothing(make_runner: MakeRunner, systems) -> None:
     src, dst = systems
     seed(src, 250)
@@ -139,13 +144,58 @@ def test_retriable_write_failures_are_retried(make_runner: MakeRunner, systems) 
     assert report.counts.created == 45 and len(dst.tables["companies"]) == 45
 
 
-def test_lost_response_is_not_written_twice(make_runner: MakeRunner, systems) -> None:
+def test_lost_response_is_not_written_twice(make_runner: MakeRunner, systems, store) -> None:
     src, dst = systems
     seed(src, 50)
     dst.faults.lose_responses = 1  # the first batch lands, its answer is lost
     report = make_runner(CLIENTS).apply()
     assert len(dst.tables["companies"]) == 45
     assert report.counts.created == 45
+    assert ledger(store, "1") == ["done"], "the ledger knows the first attempt landed"
+
+
+def test_a_value_changed_back_and_forth_is_written_every_time(make_runner: MakeRunner, systems) -> None:
+    src, dst = systems
+    seed(src, 3)
+    runner = make_runner(CLIENTS)
+    runner.apply()
+    for name in ("B", "A", "B"):  # the second "B" is the same content as an update already done once
+        src.tables["clients"][0]["name"] = name
+        assert runner.apply().counts.updated == 1
+        assert dst.tables["companies"][0]["name"] == name
+
+
+def test_a_write_attempted_again_is_pending_until_its_outcome_is_committed(make_runner: MakeRunner, systems,
+                                                                           store) -> None:
+    src, dst = systems
+    seed(src, 3)
+    dst.faults.reject = lambda fields: "closed period" if fields.get("inn") == "7700000002" else None
+    runner = make_runner(CLIENTS)
+    runner.apply()
+    assert ledger(store, "2") == ["rejected"]
+    dst.faults.reject, dst.faults.fail_writes = None, 10  # the replay is cut off while it writes
+    with pytest.raises(Exception, match="simulated 503"):
+        runner.replay()
+    assert ledger(store, "2") == ["pending"], \
+        "after an interrupted attempt nobody can tell whether the write landed"
+    dst.faults.fail_writes = 0
+    assert runner.replay().counts.created == 1
+    assert ledger(store, "2") == ["done"]
+
+
+WITH_LOOKUP = CLIENTS.replace("fields:\n", "lookups:\n  known: {entity: companies, match: [{inn: inn}], fields: [id]}\n"
+                                           "fields:\n")
+
+
+@pytest.mark.parametrize("mapping", [CLIENTS, WITH_LOOKUP], ids=["target search", "mapping lookup"])
+def test_retriable_lookup_failures_are_retried(make_runner: MakeRunner, systems, mapping: str) -> None:
+    src, dst = systems
+    seed(src, 5)
+    runner = make_runner(mapping)
+    dst.faults.fail_lookups = 2
+    assert runner.plan().counts.created == 5
+    dst.faults.fail_lookups = 2
+    assert runner.apply().counts.created == 5 and len(dst.tables["companies"]) == 5
 
 
 def test_read_failure_resumes_from_the_last_batch(make_runner: MakeRunner, systems) -> None:
@@ -197,6 +247,33 @@ def test_deleted_source_records_are_marked_in_the_target(make_runner: MakeRunner
     assert [row["inn"] for row in archived] == ["7700000005"]
 
 
+def test_plan_reports_exactly_the_deletions_apply_makes(make_runner: MakeRunner, systems) -> None:
+    src, _ = systems
+    seed(src, 40)
+    runner = make_runner(DELETES)
+    runner.apply()
+    del src.tables["clients"][4]  # id 5
+    plan = runner.plan()
+    assert plan.counts.deleted == 1 and plan.samples["deleted"][0].source_key == "5"
+    assert runner.apply().counts.deleted == 1
+
+
+def test_a_replayed_deletion_resolves_its_dead_letter(make_runner: MakeRunner, systems, store) -> None:
+    src, dst = systems
+    seed(src, 20)
+    runner = make_runner(DELETES)
+    runner.apply()
+    del src.tables["clients"][4]  # id 5
+    dst.faults.reject = lambda fields: "locked by an accountant" if fields.get("archived") else None
+    assert runner.apply().counts.rejected == 1
+    (letter,) = store.dead_letters("clients_copy")
+    assert letter.source_key == "5" and letter.message == "locked by an accountant"
+    dst.faults.reject = None
+    assert runner.replay().counts.deleted == 1
+    assert store.dead_letters("clients_copy") == []
+    assert [row["inn"] for row in dst.tables["companies"] if row.get("archived")] == ["7700000005"]
+
+
 def test_mass_deletion_is_refused(make_runner: MakeRunner, systems) -> None:
     src, dst = systems
     seed(src, 40)
@@ -239,6 +316,20 @@ def test_missing_dependency_is_replayed_automatically_once_it_exists(make_runner
     assert dst.tables["sales"][0]["client"] == "C-7"
     assert dst.tables["sales"][0]["lines"] == [{"n": 1, "sku": "A"}, {"n": 2, "sku": "B"}]
     assert store.dead_letters() == []
+
+
+def test_an_interrupted_run_is_logged_as_failed(make_runner: MakeRunner, systems, store) -> None:
+    src, dst = systems
+    seed(src, 3)
+
+    def interrupt(fields: dict) -> None:
+        raise KeyboardInterrupt
+
+    dst.faults.reject = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        make_runner(CLIENTS).apply()
+    (run,) = store.runs("clients_copy")
+    assert run.status == "failed" and "KeyboardInterrupt" in run.message
 
 
 def test_a_run_that_cannot_open_its_target_is_logged_as_failed(make_runner: MakeRunner, systems, store) -> None:

@@ -64,22 +64,28 @@ def test_calls_are_read_back_from_the_cdr_table(cdr_url: str) -> None:
                                                                            "extra": {"url": cdr_url}})})
     source = cdr_source(pbx_config(pbx, HubSettings()), resolver)
     assert isinstance(source, SqlCdrSource)
-    rows = source.rows(epoch("2026-11-28 16:57:00"), epoch("2026-11-28 16:58:30"))
-    calls = dict(group_calls(rows, ZoneInfo("UTC")))
-    assert set(calls) == set(LINKEDIDS.values())
-    plan = NumberPlan("RU", r"^\d{2,6}$")
-    for name, linkedid in LINKEDIDS.items():
-        record = build_record(linkedid, None, calls[linkedid], plan, ZoneInfo("UTC"), "recovered", "pbx")
-        assert record["disposition"] == DISPOSITIONS[name], name
-    answered = build_record("1795885070.0", None, calls["1795885070.0"], plan, ZoneInfo("UTC"), "recovered", "pbx")
-    assert (answered["duration"], answered["billsec"], answered["agent"]) == (4, 3, "100")
-    assert answered["answered_at"] == dt.datetime(2026, 11, 28, 16, 57, 51, tzinfo=dt.UTC), "answer = end - billsec"
+    try:
+        rows = source.rows(epoch("2026-11-28 16:57:00"), epoch("2026-11-28 16:58:30"))
+        calls = dict(group_calls(rows, ZoneInfo("UTC")))
+        assert set(calls) == set(LINKEDIDS.values())
+        plan = NumberPlan("RU", r"^\d{2,6}$")
+        for name, linkedid in LINKEDIDS.items():
+            record = build_record(linkedid, None, calls[linkedid], plan, ZoneInfo("UTC"), "recovered", "pbx")
+            assert record["disposition"] == DISPOSITIONS[name], name
+        answered = build_record("1795885070.0", None, calls["1795885070.0"], plan, ZoneInfo("UTC"), "recovered", "pbx")
+        assert (answered["duration"], answered["billsec"], answered["agent"]) == (4, 3, "100")
+        assert answered["answered_at"] == dt.datetime(2026, 11, 28, 16, 57, 51, tzinfo=dt.UTC), "answer = end - billsec"
 
-    narrow = source.rows(epoch("2026-11-28 16:58:04"), epoch("2026-11-28 16:58:06"))
-    assert {r["UniqueID"] for r in narrow} == {"1795885081.23", "1795885081.24", "1795885081.26"}
+        narrow = source.rows(epoch("2026-11-28 16:58:04"), epoch("2026-11-28 16:58:06"))
+        assert {r["UniqueID"] for r in narrow} == {"1795885081.23", "1795885081.24", "1795885081.26"}
+    finally:
+        source.engine.dispose()
 
 
 def test_a_missing_cdr_table_is_a_config_error(cdr_url: str) -> None:
     source = SqlCdrSource(sa.create_engine(cdr_url), "no_such_table", ZoneInfo("UTC"), "CDR database test")
-    with pytest.raises(ConfigError, match="'no_such_table' does not exist"):
-        source.rows(0, 1)
+    try:
+        with pytest.raises(ConfigError, match="'no_such_table' does not exist"):
+            source.rows(0, 1)
+    finally:
+        source.engine.dispose()

@@ -52,7 +52,6 @@ class TestCallbacksSource(SourceKit):
                           incremental=Incremental(strategy="cursor", cursor="inbox_id"))
 
 
-
 class TestOriginateTarget(TargetKit, LookupKit):
     @pytest.fixture
     def connector_factory(self, tmp_path: Path) -> Iterator[Callable[[], Connector]]:

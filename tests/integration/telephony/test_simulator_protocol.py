@@ -51,19 +51,22 @@ def recorded(action_id: str) -> list[tuple[str, str]]:
 
 def test_the_wire_protocol_matches_the_recording(sim: SimulatorThread) -> None:
     wire = Wire(sim.port)
-    assert wire.line() == b"Asterisk Call Manager/11.0.0"
-    wire.send(("Action", "Ping"), ("ActionID", "early"))
-    assert wire.message() == [("Response", "Error"), ("ActionID", "early"), ("Message", "Permission denied")]
-    wire.send(("Action", "Login"), ("ActionID", "bad-login"), ("Username", "hub"), ("Secret", "wrong"))
-    assert wire.message() == recorded("bad-login")
-    wire.send(("Action", "Login"), ("ActionID", "l1"), ("Username", "hub"), ("Secret", "hubsecret"),
-              ("Events", "off"))
-    assert wire.message() == recorded("l1")
-    wire.send(("Action", "Ping"), ("ActionID", "p1"))
-    pong = wire.message()
-    assert [k for k, _ in pong] == [k for k, _ in recorded("p1")] and float(dict(pong)["Timestamp"]) > 0
-    wire.send(("Action", "Logoff"), ("ActionID", "bye"))
-    assert wire.message() == recorded("bye")
+    try:
+        assert wire.line() == b"Asterisk Call Manager/11.0.0"
+        wire.send(("Action", "Ping"), ("ActionID", "early"))
+        assert wire.message() == [("Response", "Error"), ("ActionID", "early"), ("Message", "Permission denied")]
+        wire.send(("Action", "Login"), ("ActionID", "bad-login"), ("Username", "hub"), ("Secret", "wrong"))
+        assert wire.message() == recorded("bad-login")
+        wire.send(("Action", "Login"), ("ActionID", "l1"), ("Username", "hub"), ("Secret", "hubsecret"),
+                  ("Events", "off"))
+        assert wire.message() == recorded("l1")
+        wire.send(("Action", "Ping"), ("ActionID", "p1"))
+        pong = wire.message()
+        assert [k for k, _ in pong] == [k for k, _ in recorded("p1")] and float(dict(pong)["Timestamp"]) > 0
+        wire.send(("Action", "Logoff"), ("ActionID", "bye"))
+        assert wire.message() == recorded("bye")
+    finally:
+        wire.sock.close()
 
 
 def test_a_refused_login_is_an_auth_error_without_the_secret(sim: SimulatorThread) -> None:

@@ -134,7 +134,11 @@ def running_site(home: Path, hub_url: str, crm_url: str, crm_schema: str | None 
         hub = Hub(settings)
         try:
             with IntakeService(hub, ["website_leads"], waker=NullWaker()) as intake:
-                yield Site(hub, crm, intake, shop, known)
+                site = Site(hub, crm, intake, shop, known)
+                try:
+                    yield site
+                finally:
+                    site.http.close()
         finally:
             hub.close()
             crm.dispose()

@@ -7,15 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from hub.connections import ConnectionResolver
-from hub.errors import AuthError
+from connectors.website.config import PollSpec
+from connectors.website.poll import SiteApi
+from hub.connections import Connection, ConnectionResolver
+from hub.errors import AuthError, FatalError
 from hub.mapping.loader import load_text
 from hub.runner import Runner
 from hub.settings import HubSettings
 from hub.state.store import StateStore
 from hub.testing.memory import DATABASES, database
-from sandbox.website_api import ShopApi, ShopApiServer
+from sandbox.website_api import PATH, ShopApi, ShopApiServer
 
 from .conftest import Site
 
@@ -97,3 +100,18 @@ def test_a_poll_sources_connection_resolves_like_the_runs_own(tmp_path: Path) ->
         finally:
             store.close()
             DATABASES.pop("poll_dst", None)
+
+
+def test_an_api_that_ignores_the_cursor_stops_the_run_instead_of_reading_forever() -> None:
+    shop = ShopApi(token="t")
+    for n in range(3):
+        shop.add(f"Клиент {n}", f"+7 926 000-33-0{n}", None, "x", "2025-03-03T10:00:00Z")
+    with ShopApiServer(shop) as server:  # the shop reads its cursor from ?after_id=, the source sends ?after=
+        api = SiteApi(Connection(conn_id="shop", host="127.0.0.1", port=server.port, password=SecretStr("t")),
+                      PollSpec(path=PATH, cursor_param="after", page_size=2))
+        try:
+            with pytest.raises(FatalError, match="does it take the cursor as the query parameter 'after'"):
+                list(api.pages(None))
+        finally:
+            api.close()
+    assert shop.requests == 2

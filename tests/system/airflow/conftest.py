@@ -6,7 +6,8 @@ database number as the Celery broker. The DAGs are the project's dags/ over the 
 Everything is stopped and dropped at the end, also when a test or the start-up fails.
 
 Only adaptations for running several components on ONE host differ from docker-compose.yml: free ports, and
-distinct Celery node and log-server names (in Docker each container has its own host name and ports).
+distinct Celery node and log-server names (in Docker each container has its own host name and ports). The
+ingress services are not started: the tests commit events to the inbox and wake the exchanges as they do.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 
 from airflow_hub.api import AirflowApi
-from airflow_hub.topology import COMPONENTS, Component, Deployment
+from airflow_hub.topology import BY_NAME, COMPONENTS, Component, Deployment
 from hub.testing.databases import POSTGRES_URL, unique_name
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -134,8 +136,10 @@ def start(component: Component, replica: int, deployment: Deployment, home: Path
 
 
 def stop_all(processes: list[Running], grace: float = 20.0) -> None:
-    """SIGTERM every process group at once, then SIGKILL what is still there after ``grace`` seconds."""
+    """SIGTERM every process group at once, then SIGKILL what is still there after ``grace`` seconds: the groups,
+    and every process they had started (Airflow runs each task in a process group of its own)."""
     alive = [running for running in processes if running.process.poll() is None]
+    started = descendants(alive)
     for running in alive:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(running.process.pid, signal.SIGTERM)
@@ -143,9 +147,22 @@ def stop_all(processes: list[Running], grace: float = 20.0) -> None:
     for running in alive:
         with contextlib.suppress(subprocess.TimeoutExpired):
             running.process.wait(max(0.1, deadline - time.monotonic()))
+    started |= descendants(alive)  # what the ones that did not stop still have
+    for running in alive:
         with contextlib.suppress(ProcessLookupError):  # the group: children outliving their parent too
             os.killpg(running.process.pid, signal.SIGKILL)
         running.process.wait()
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):  # psutil checks it is still the same process
+            process.kill()
+
+
+def descendants(processes: list[Running]) -> set[psutil.Process]:
+    found: set[psutil.Process] = set()
+    for running in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.update(psutil.Process(running.process.pid).children(recursive=True))
+    return found
 
 
 def wait_healthy(cluster: Cluster) -> None:
@@ -183,14 +200,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             api_url=f"http://127.0.0.1:{api_port}", api_port=str(api_port), jwt_secret=secrets.token_urlsafe(24),
             fernet_key=_fernet_key(), dags_folder=str(ROOT / "dags"), mappings_dir=str(mappings),
             passwords_file=str(home / "auth" / "passwords.json"), admin_password=secrets.token_urlsafe(12))
-        api = stack.enter_context(AirflowApi(deployment.api_url, "admin", deployment.admin_password))
+        # a generous timeout: six Airflow processes share two cores with other tests
+        api = stack.enter_context(AirflowApi(deployment.api_url, "admin", deployment.admin_password, timeout=30.0))
         cluster = Cluster(deployment, api, crm_url, home)
         stack.callback(stop_all, cluster.processes)
 
-        init = start(COMPONENTS[0], 0, deployment, home, base)
+        init = start(BY_NAME["airflow-init"], 0, deployment, home, base)
         cluster.processes.append(init)
-        if init.process.wait(120) != 0:
-            raise RuntimeError(f"airflow-init failed\n{cluster.logs()}")
+        try:
+            failed = init.process.wait(START_TIMEOUT) != 0
+        except subprocess.TimeoutExpired:
+            failed = True
+        if failed:
+            raise RuntimeError(f"airflow-init failed or did not finish\n{cluster.logs()}")
         for component in COMPONENTS:
             if component.role == "airflow":
                 for replica in range(1, component.replicas + 1):

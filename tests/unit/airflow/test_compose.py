@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_hub.topology import COMPONENTS, DEPLOYMENT_ENV, FIXED_ENV, Component, Deployment
+from airflow_hub.topology import BY_NAME, COMPONENTS, DEPLOYMENT_ENV, FIXED_ENV, Component, Deployment
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
@@ -78,7 +78,7 @@ def test_health_checks_are_the_topology_s(compose: dict[str, Any]) -> None:
 
 def test_each_service_gets_the_environment_the_topology_derives(compose: dict[str, Any]) -> None:
     """The deployment-specific values are read from the file; everything derived from them must agree."""
-    env = service(compose, COMPONENTS[1])["environment"]
+    env = service(compose, BY_NAME["airflow-apiserver"])["environment"]
     deployment = Deployment(
         metadata_db_url=env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], hub_db_url=env["HUB_DATABASE_URL"],
         broker_url=env["AIRFLOW__CELERY__BROKER_URL"], api_url=env["HUB_AIRFLOW_URL"],

@@ -94,7 +94,7 @@ def airflow() -> Iterator[tuple[FakeAirflow, str]]:
             self._reply(200, {"assets": found, "total_entries": len(found)})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield state, f"http://127.0.0.1:{server.server_address[1]}"
     state.release.set()

@@ -106,3 +106,44 @@ def test_missing_connection_is_reported_without_secrets(hub_env: Path, monkeypat
     result = CliRunner().invoke(app, ["run", "clients_copy"])
     assert result.exit_code == 2
     assert "connection 'dst' is not defined" in result.output
+
+
+@pytest.mark.parametrize("dst", [
+    '{"conn_type": "memory", "host": "cli-dst", "port": "x", "password": 918273645}',  # a number, not text
+    "memory://admin:918273645@cli-dst:99999",  # port out of range
+    '{"conn_type": "memory", "password": "918273645", "extra": "{not json"}',
+])
+def test_a_malformed_connection_is_reported_without_its_password(hub_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 dst: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DST", dst)
+    result = CliRunner().invoke(app, ["run", "clients_copy"])
+    assert result.exit_code == 2, result.output
+    assert "connection 'dst'" in result.output
+    assert "918273645" not in result.output
+
+
+def test_a_malformed_connections_file_is_reported_without_its_lines(hub_env: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    connections = tmp_path / "connections.yaml"
+    connections.write_text('dst:\n  conn_type: memory\n  password: "s3cr3t-value\n  host: cli-dst\n', encoding="utf-8")
+    monkeypatch.delenv("AIRFLOW_CONN_DST")
+    monkeypatch.setenv("HUB_CONNECTIONS_FILE", str(connections))
+    result = CliRunner().invoke(app, ["run", "clients_copy"])
+    assert result.exit_code == 2, result.output
+    assert f"{connections}: invalid YAML" in result.output
+    assert "s3cr3t" not in result.output
+
+
+def test_a_bad_setting_names_its_environment_variable(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_BATCH_SIZE", "lots")
+    result = CliRunner().invoke(app, ["runs"])
+    assert result.exit_code == 2
+    assert "HUB_BATCH_SIZE" in result.output
+
+
+def test_trace_names_the_fields_an_update_wrote(hub_env: Path) -> None:
+    invoke("run", "clients_copy")
+    database("cli-src").tables["clients"][0]["name"] = "Alpha Ltd"
+    assert "update 1" in invoke("run", "clients_copy").output
+    traced = invoke("trace", "1").output
+    assert "updated 1 -> 1 [name]" in traced, traced

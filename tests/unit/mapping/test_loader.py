@@ -382,6 +382,17 @@ def test_where_is_a_boolean_and_null_is_false() -> None:
     assert where({**CLIENT, "has_realization": None}, FakeContext(), {}) is False
 
 
+@pytest.mark.parametrize(("where", "uses_lookups"), [
+    ("has_realization == true", False),
+    ("manager.id is not null", True),
+    ("trim(manager.id) != ''", True),
+    ("record.manager == 1", False),  # the record's own field, not the lookup
+])
+def test_a_where_that_reads_a_lookup_is_known(where: str, uses_lookups: bool) -> None:
+    text = edit('where: "has_realization == true"', f'where: "{where}"')
+    assert compiled_of(text).where_uses_lookups is uses_lookups
+
+
 def test_lookup_matchers_compute_the_match_values() -> None:
     matchers = compiled_of(BASE).lookup_matchers["manager"]
     assert len(matchers) == 1

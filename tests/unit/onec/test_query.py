@@ -10,7 +10,8 @@ import pytest
 
 from connectors.onec.metadata import parse_metadata
 from connectors.onec.query import any_of, entity_url, literal, where_filter
-from connectors.onec.transport import NotFound, OneCError, basic_auth_header, error_for
+from connectors.onec.transport import NotFound, OneCError, basic_auth_header, error_for, session_for
+from hub.connections import parse_airflow_value
 from hub.errors import AuthError, BusinessError, ConfigError, DataError, FatalError
 from sandbox.onec.edmx import metadata_xml
 
@@ -52,6 +53,15 @@ def test_cyrillic_names_are_percent_encoded_in_urls() -> None:
 def test_basic_auth_is_utf8() -> None:
     header = basic_auth_header("Интеграция", "Пароль:1")
     assert base64.b64decode(header.removeprefix("Basic ")).decode("utf-8") == "Интеграция:Пароль:1"
+
+
+@pytest.mark.parametrize(("query", "verify"), [("", True), ("?verify=false", False), ("?verify=true", True),
+                                               ("?verify=/etc/ssl/1c-ca.pem", "/etc/ssl/1c-ca.pem")])
+def test_tls_verification_is_read_from_a_uri_connection_as_airflow_writes_it(query: str, verify: object) -> None:
+    connection = parse_airflow_value("onec", f"hub-onec-odata://%D0%98:p@srv-1c/buh{query}")  # extras are text
+
+    with session_for(connection) as session:
+        assert session.verify == verify
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), [

@@ -27,13 +27,17 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure(json: bool = False, level: str = "INFO") -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    # Tracebacks are printed plain: rich's default formatter would print every frame's local variables,
+    # which may hold a token or a password.
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact,
+            *([structlog.processors.format_exc_info] if json else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

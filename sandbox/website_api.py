@@ -40,7 +40,8 @@ class ShopApiServer:
     def __init__(self, api: ShopApi, host: str = "127.0.0.1", port: int = 0):
         self.api = api
         self.httpd = ThreadingHTTPServer((host, port), _handler(api))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="shop-api", daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="shop-api", daemon=True)
 
     @property
     def port(self) -> int:

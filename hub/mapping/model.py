@@ -196,7 +196,20 @@ class Mapping(_Strict):
     @field_validator("triggers")
     @classmethod
     def _normalize_triggers(cls, value: list[str]) -> list[str]:
+        for uri in value:
+            scheme = uri.partition("://")[0] if "://" in uri else ""
+            if not scheme:
+                raise ValueError(f"trigger {uri!r} is not an asset URI such as hub://inbox/website")
+            if scheme.lower() == "airflow":
+                raise ValueError(f"trigger {uri!r}: the scheme 'airflow' is reserved by Airflow")
         return [normalize_asset_uri(uri) for uri in value]
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the description must say what the exchange does")
+        return value.strip()
 
     @field_validator("exchange")
     @classmethod

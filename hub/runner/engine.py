@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -97,18 +98,23 @@ class Runner:
         exchange = self.mapping.exchange
         source = self.mapping.source
         start = self.store.checkpoint(exchange)
-        sweep_from_start = start is None
+        reading = _Reading()
         completed = False
-        for batch in self._read_with_retries(run, start):
+        for batch in self._read_with_retries(run, start, reading):
             items = run.items_from_records(batch.records)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
             completed = batch.checkpoint is None
-        if source.incremental.detect_deletes and sweep_from_start and completed \
-                and self.mapping.target.on_delete != "ignore":
+        if not (source.incremental.detect_deletes and self.mapping.target.on_delete != "ignore"):
+            return
+        # Only a sweep read in one go, from its start, tells what disappeared: a sweep resumed after a kill or
+        # a read error may have missed rows that moved meanwhile, so its deletions wait for the next sweep.
+        if start is None and completed and not reading.resumed:
             run.delete_missing(apply=apply, allow_mass_delete=allow_mass_delete)
+        elif completed:
+            run.report.message = "deletions deferred to the next complete sweep (this one was resumed)"
 
-    def _read_with_retries(self, run: _Run, start: Any) -> Iterator[SourceBatch]:
+    def _read_with_retries(self, run: _Run, start: Any, reading: _Reading) -> Iterator[SourceBatch]:
         """Source batches; a retriable failure resumes reading from the last batch handed out."""
         source = self.mapping.source
         connector = run.pool.get(source.connector, source.connection)
@@ -129,6 +135,7 @@ class Runner:
                 return
             except RetriableError:
                 failures += 1
+                reading.resumed = True
                 if failures >= self.settings.retry.attempts:
                     raise
                 time.sleep(min(self.settings.retry.max_wait, self.settings.retry.initial_wait * 2 ** failures))
@@ -152,6 +159,11 @@ class Runner:
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
                             resolve_always=True)
+
+
+@dataclass
+class _Reading:
+    resumed: bool = False  # a read error made the source resume from a checkpoint mid-run
 
 
 class _Run:
@@ -310,9 +322,16 @@ class _Run:
 
     def _decide(self, items: list[Item]) -> None:
         target = self.mapping.target
+        claimed: dict[tuple[Any, ...], str] = {}  # match values -> the source record of this batch that has them
         for item in items:
             mapped = item.mapped or {}
             match = {f: mapped.get(f) for f in target.match}
+            if target.match:
+                first = claimed.setdefault(tuple(match.values()), item.source_key)
+                if first != item.source_key:  # writing both would create two objects, or one twice over
+                    item.reject(DataError(f"source record {first} has the same {', '.join(target.match)} "
+                                          f"({', '.join(map(str, match.values()))}); only one of them can cross"))
+                    continue
             existing = item.existing
             if existing is None:
                 if target.mode == "update_only":

@@ -320,9 +320,11 @@ class StateStore:
         return added
 
     def _link(self, c: Any, links: list[KeyLink]) -> None:
-        if links:
-            upsert(c, KeyMap.__table__, [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a,
-                                              system_b=k.system_b, id_b=k.id_b, updated_at=utcnow()) for k in links],
+        # one row per link: an upsert may not touch the same row twice in one statement (PostgreSQL refuses)
+        unique = {(k.entity, k.system_a, k.id_a, k.system_b): k for k in links}
+        if unique:
+            upsert(c, KeyMap.__table__, [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
+                                              id_b=k.id_b, updated_at=utcnow()) for k in unique.values()],
                    ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:

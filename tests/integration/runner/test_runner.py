@@ -340,3 +340,27 @@ def test_a_run_that_cannot_open_its_target_is_logged_as_failed(make_runner: Make
         runner.apply()
     (run,) = store.runs("clients_copy")
     assert run.status == "failed" and "nowhere" in run.message
+
+
+def test_two_source_records_with_the_same_match_values_never_make_two_objects(make_runner: MakeRunner, systems,
+                                                                              store) -> None:
+    src, dst = systems
+    seed(src, 6)
+    src.tables["clients"][4]["inn"] = src.tables["clients"][2]["inn"]  # a duplicate client in the CRM
+    report = make_runner(CLIENTS).apply()
+    assert (report.counts.created, report.counts.rejected) == (5, 1)
+    assert len({row["inn"] for row in dst.tables["companies"]}) == len(dst.tables["companies"]) == 5
+    (letter,) = store.dead_letters("clients_copy")
+    assert letter.source_key == "5" and "source record 3 has the same inn" in letter.message
+
+
+def test_deletions_wait_for_a_sweep_read_in_one_go(make_runner: MakeRunner, systems) -> None:
+    src, dst = systems
+    seed(src, 350)
+    runner = make_runner(DELETES)
+    runner.apply()
+    del src.tables["clients"][0]
+    src.faults.fail_reads_after = 1  # the sweep is resumed after a read error: it may have missed rows
+    resumed = runner.apply()
+    assert resumed.counts.deleted == 0 and "deletions deferred" in resumed.message
+    assert runner.apply().counts.deleted == 1  # the next sweep, read in one go, decides

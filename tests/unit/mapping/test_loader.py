@@ -469,3 +469,18 @@ def test_a_path_without_a_line_of_its_own_takes_its_nearest_ancestors_line() -> 
     loaded: LoadedMapping = load_text(BASE, FILE)
     assert loaded.line_of("fields", "lines", "fields", "row") == line_with(BASE, 'row: "_index"')
     assert loaded.line_of("fields", "no_such_field") == BASE.splitlines().index("fields:") + 1
+
+
+def test_a_blank_description_and_a_reserved_trigger_scheme_are_refused(tmp_path) -> None:
+    from hub.mapping.loader import validate_file
+
+    base = (
+        "exchange: x\ndescription: '   '\nschedule: '@daily'\ntriggers: ['airflow://x']\n"
+        "source: {connector: memory, connection: a, stream: s, key: id}\n"
+        "target: {connector: memory, connection: b, entity: e, match: [id]}\nfields: {id: id}\n"
+    )
+    path = tmp_path / "x.yaml"
+    path.write_text(base, encoding="utf-8")
+    problems = [str(p) for p in validate_file(path)]
+    assert any(":2: description:" in p and "must say what the exchange does" in p for p in problems), problems
+    assert any(":4: triggers" in p and "reserved by Airflow" in p for p in problems), problems

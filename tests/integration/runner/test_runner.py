@@ -355,7 +355,7 @@ def test_two_source_records_with_the_same_match_values_never_make_two_objects(ma
 
 
 def test_deletions_wait_for_a_sweep_read_in_one_go(make_runner: MakeRunner, systems) -> None:
-    src, dst = systems
+    src, _ = systems
     seed(src, 350)
     runner = make_runner(DELETES)
     runner.apply()

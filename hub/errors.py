@@ -19,19 +19,15 @@ URLs with credentials or request headers.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
-Action = Literal["stop", "retry", "dead_letter"]
+from typing import ClassVar
 
 
 class HubError(Exception):
-    """Base of every error the hub raises on purpose."""
-
-    action: ClassVar[Action] = "stop"
+    """Base of every error the hub raises on purpose (the runner acts on the class, see the tree above)."""
 
 
 class FatalError(HubError):
-    action = "stop"
+    pass
 
 
 class ConfigError(FatalError):
@@ -61,11 +57,10 @@ class AuthError(FatalError):
 
 
 class RetriableError(HubError):
-    action = "retry"
+    pass
 
 
 class RecordError(HubError):
-    action = "dead_letter"
     #: replayed automatically at the start of the next run (the cause is expected to go away by itself)
     auto_replay: ClassVar[bool] = False
 

@@ -10,7 +10,6 @@ cannot convert raises ``DataError``, which sends the record to dead letters with
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import zlib
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from hub.errors import DataError, DependencyMissing
+from hub.expr.phones import to_e164
 
 ValueType = Literal["string", "integer", "decimal", "float", "boolean", "date", "datetime", "any", "list"]
 
@@ -198,52 +198,7 @@ def phone(ctx: EvalContext, value: Any, region: str | None = None) -> str | None
     text = _text(value)
     if _empty(text):
         return None
-    return _e164(text, region or ctx.default_region)  # type: ignore[arg-type]
-
-
-_PLAIN_PHONE = re.compile(r"[+]?[\d\s().\-]+")
-
-
-@functools.lru_cache(maxsize=65_536)  # the same numbers recur (a client's calls, forms, contacts)
-def _e164(text: str, region: str) -> str | None:
-    number = _plain_russian(text, region)
-    if number is None:  # anything else (other countries, extensions, letters) goes through the full parser
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException:
-            return None
-    if not _valid(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _plain_russian(text: str, region: str) -> phonenumbers.PhoneNumber | None:
-    """The number a plain +7/8/10-digit Russian phone stands for, without the general parser's cost.
-
-    Gives exactly what ``phonenumbers.parse`` gives for these inputs (a test compares them on many inputs),
-    and ``None`` for anything it does not handle.
-    """
-    stripped = text.strip()
-    if _PLAIN_PHONE.fullmatch(stripped) is None:
-        return None
-    digits = re.sub(r"\D", "", stripped)
-    if stripped.startswith("+"):
-        national = digits[1:] if len(digits) == 11 and digits[0] == "7" else None
-    elif region == "RU" and len(digits) == 11 and digits[0] in "78":  # 8XXXXXXXXXX: the Russian trunk prefix
-        national = digits[1:]
-    elif region == "RU" and len(digits) == 10:
-        national = digits
-    else:
-        national = None
-    return None if national is None else phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
-
-
-def _valid(number: phonenumbers.PhoneNumber) -> bool:
-    # +7 is shared by Russia and Kazakhstan; phonenumbers tries Russia first, so a number valid for Russia is
-    # valid, and only the others need the full check (which decides between the two regions again).
-    if number.country_code == 7 and phonenumbers.is_valid_number_for_region(number, "RU"):
-        return True
-    return phonenumbers.is_valid_number(number)
+    return to_e164(text, region or ctx.default_region)  # type: ignore[arg-type]
 
 
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]{2,}$")

@@ -31,6 +31,7 @@ class Coercer:
     def __init__(self, timezone: tzinfo):
         self.timezone = timezone
         self._cache: dict[int, dict[str, Converter]] = {}
+        self._rows: dict[tuple[int, tuple[str, ...]], Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
 
     def converters(self, schema: TableSchema) -> dict[str, Converter]:
         key = id(schema)  # schemas live as long as the connector's cache
@@ -40,11 +41,32 @@ class Coercer:
 
     def record(self, schema: TableSchema, record: Mapping[str, Any]) -> dict[str, Any]:
         """The record with every value converted; DataError (bad value) or ConfigError (unknown column)."""
-        converters = self.converters(schema)
         try:  # the fast path, for every row of every batch
-            return {name: converters[name](value) for name, value in record.items()}
+            return self._row_converter(schema, tuple(record))(record)
         except (KeyError, ValueError, TypeError, ArithmeticError):
-            return self._record_slowly(schema, converters, record)  # find the culprit and say which it is
+            return self._record_slowly(schema, self.converters(schema), record)  # find the culprit, name it
+
+    def _row_converter(self, schema: TableSchema,
+                       names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """One function converting a record with exactly these fields (KeyError for an unknown column).
+
+        Generated, because a bulk write converts every value of every row: a function that spells out each
+        field (``{k0: c0(r[k0]), k1: c1(r[k1]), ...}``) takes about half the time of a loop over the fields.
+        The field names are bound as variables, never written into the source.
+        """
+        key = (id(schema), names)
+        convert = self._rows.get(key)
+        if convert is None:
+            converters = self.converters(schema)
+            scope: dict[str, Any] = {"__builtins__": {}}
+            for i, name in enumerate(names):
+                scope[f"k{i}"], scope[f"c{i}"] = name, converters[name]
+            body = ", ".join(f"k{i}: c{i}(r[k{i}])" for i in range(len(names)))
+            exec(f"def convert(r):\n    return {{{body}}}", scope)
+            if len(self._rows) >= 4096:  # updates send only changed fields: bound the combinations kept
+                self._rows.clear()
+            convert = self._rows[key] = scope["convert"]
+        return convert
 
     def _record_slowly(self, schema: TableSchema, converters: dict[str, Converter],
                        record: Mapping[str, Any]) -> dict[str, Any]:

@@ -87,8 +87,11 @@ class TableWriter:
             raise ConfigError(f"table {self._schema.name!r} has no primary key: crm_db can only insert into it")
         match_columns = tuple(action.match)
         if action.kind == "create":  # the row carries the match values: convert them once
-            row = self._coercer.record(self._schema, {**action.match, **action.fields})
-            match = tuple(row[c] for c in match_columns)
+            fields = action.fields
+            if not action.match.keys() <= fields.keys():  # the mapped fields usually hold the match fields
+                fields = {**action.match, **fields}
+            row = self._coercer.record(self._schema, fields)
+            match = tuple(map(row.__getitem__, match_columns))
         else:
             row = self._coercer.record(self._schema, action.fields)
             match = tuple(self._coercer.record(self._schema, action.match).values()) if action.match else ()

@@ -254,6 +254,21 @@ def dead_letters_discard(ids: list[int]) -> None:
     out.print(f"discarded {count} dead letter(s)")
 
 
+@app.command()
+@handled
+def forget(
+    exchange: Annotated[str, typer.Argument(help="the exchange")],
+    keys: Annotated[list[str], typer.Argument(help="source record keys, as `hub trace` and dead letters show them")],
+) -> None:
+    """Forget source records: a record deleted or re-keyed in the source frees its target object for the one
+    that replaces it (replay that one's dead letter next). A forgotten record that still exists is compared
+    afresh on the next run."""
+    with Hub() as hub:
+        name = hub.mapping(exchange).exchange  # an unknown exchange is an error, not "forgot 0"
+        count = hub.store.forget_records(name, keys)
+    out.print(f"forgot {count} of {len(keys)} source record(s) of {name}")
+
+
 # -- housekeeping --------------------------------------------------------------------------------------
 
 @db_app.command("upgrade")

@@ -319,6 +319,18 @@ class _Run:
             found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
                 item.existing = found.get(values[item.source_key])
+            self._find_owners([i for i in by_match if i.existing is not None])
+
+    def _find_owners(self, items: list[Item]) -> None:
+        """An object found by its match values may belong to another source record (seen in an earlier
+        batch or run): writing this one too would make two source records drive one object."""
+        if not self.key_field or not items:
+            return
+        keys = {item.source_key: key_text(item.existing.get(self.key_field)) for item in items}  # type: ignore
+        owners = self.store.owners(self.mapping.exchange, [k for k in keys.values() if k is not None])
+        for item in items:
+            others = owners.get(keys[item.source_key], set()) - {item.source_key}  # type: ignore[arg-type]
+            item.owner = min(others) if others else None
 
     def _decide(self, items: list[Item]) -> None:
         target = self.mapping.target
@@ -331,6 +343,13 @@ class _Run:
                 if first != item.source_key:  # writing both would create two objects, or one twice over
                     item.reject(DataError(f"source record {first} has the same {', '.join(target.match)} "
                                           f"({', '.join(map(str, match.values()))}); only one of them can cross"))
+                    continue
+                if item.owner is not None:  # the same, with the other record in an earlier batch or run
+                    item.reject(DataError(
+                        f"source record {item.owner} has the same {', '.join(target.match)} "
+                        f"({', '.join(map(str, match.values()))}) and owns the target object; only one of them can "
+                        f"cross. If {item.owner} no longer exists in the source, `hub forget "
+                        f"{self.mapping.exchange} {item.owner}` frees the object for this one"))
                     continue
             existing = item.existing
             if existing is None:
@@ -386,7 +405,8 @@ class _Run:
         for attempt in self._retrying():
             with attempt:
                 for item in pending:
-                    item.existing, item.action, item.changes, item.outcome, item.error = None, None, (), None, None
+                    item.existing, item.owner, item.action, item.changes = None, None, None, ()
+                    item.outcome, item.error = None, None
                 self._find_existing(pending)
                 self._decide(pending)
                 for item in pending:  # a lost response: the re-read shows the earlier attempt did land

@@ -25,6 +25,7 @@ class Item:
     source_hash: str | None = None
     prior: PriorState | None = None
     existing: Record | None = None
+    owner: str | None = None  # another source record the existing object already belongs to
     action: WriteAction | None = None
     changes: tuple[Change, ...] = ()
     outcome: Outcome | None = None

@@ -47,6 +47,8 @@ class RecordState(Base):
     """What was last written for a source record: unchanged content is never written again."""
 
     __tablename__ = "hub_record_state"
+    # which source record a target object belongs to: a second one with the same match values is refused
+    __table_args__ = (Index("ix_hub_record_state_target", "exchange", "target_key"),)
     exchange: Mapped[str] = mapped_column(String(64), primary_key=True)
     source_key: Mapped[str] = mapped_column(Key, primary_key=True)
     content_hash: Mapped[str | None] = mapped_column(String(64))

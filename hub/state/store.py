@@ -194,6 +194,27 @@ class StateStore:
                     found[key] = PriorState(content_hash, version, target_key, source_hash)
         return found
 
+    def owners(self, exchange: str, target_keys: Sequence[str]) -> dict[str, set[str]]:
+        """The source records whose state links them to each of these target objects."""
+        found: dict[str, set[str]] = {}
+        with self.engine.connect() as c:
+            for chunk in chunks(list(set(target_keys)), 500):
+                rows = c.execute(select(RecordState.target_key, RecordState.source_key)
+                                 .where(RecordState.exchange == exchange, RecordState.target_key.in_(chunk)))
+                for target_key, key in rows:
+                    found.setdefault(target_key, set()).add(key)
+        return found
+
+    def forget_records(self, exchange: str, keys: Sequence[str]) -> int:
+        """Drop what is known of these source records (hashes, their target object): the next run treats
+        them as new, and the objects they were linked to are free for another source record to take."""
+        removed = 0
+        with self.engine.begin() as c:
+            for chunk in chunks(list(keys), 500):
+                removed += c.execute(delete(RecordState).where(RecordState.exchange == exchange,
+                                                               RecordState.source_key.in_(chunk))).rowcount
+        return removed
+
     def unseen_keys(self, exchange: str, run_id: int) -> list[tuple[str, str | None]]:
         """Keys with state that a complete sweep in ``run_id`` did not see: deleted at the source."""
         with self.engine.connect() as c:

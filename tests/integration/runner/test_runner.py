@@ -354,6 +354,43 @@ def test_two_source_records_with_the_same_match_values_never_make_two_objects(ma
     assert letter.source_key == "5" and "source record 3 has the same inn" in letter.message
 
 
+def test_a_duplicate_in_a_later_batch_does_not_take_over_the_first_ones_object(make_runner: MakeRunner, systems,
+                                                                                 store) -> None:
+    src, dst = systems
+    seed(src, 250)  # batches of 100: record 205 is read two batches after record 3
+    src.tables["clients"][204]["inn"] = src.tables["clients"][2]["inn"]
+    report = make_runner(CLIENTS).apply()
+    assert (report.counts.created, report.counts.rejected) == (224, 1)
+    company = next(row for row in dst.tables["companies"] if row["inn"] == src.tables["clients"][2]["inn"])
+    assert company["name"] == "Client 3", "the later duplicate must not overwrite the first record's object"
+    (letter,) = store.dead_letters("clients_copy")
+    assert letter.source_key == "205" and "source record 3 has the same inn" in letter.message
+    assert "hub forget clients_copy 3" in letter.message
+
+
+def test_a_duplicate_in_a_later_run_is_refused_until_the_owner_is_forgotten(make_runner: MakeRunner, systems,
+                                                                            store) -> None:
+    src, dst = systems
+    seed(src, 5)
+    runner = make_runner(CLIENTS)
+    runner.apply()
+    # the CRM merges client 2 into a new record 6: same inn, new id; the old record is gone
+    merged = {**src.tables["clients"][1], "id": 6, "name": "Client 2 (merged)"}
+    del src.tables["clients"][1]
+    src.tables["clients"].append(merged)
+    refused = runner.apply()
+    assert (refused.counts.created, refused.counts.updated, refused.counts.rejected) == (0, 0, 1)
+    assert [row["name"] for row in dst.tables["companies"]].count("Client 2") == 1
+
+    assert store.forget_records("clients_copy", ["2"]) == 1
+    replayed = runner.replay(None, "test")
+    assert (replayed.counts.updated, replayed.counts.rejected) == (1, 0)
+    assert [row["name"] for row in dst.tables["companies"] if row["inn"] == merged["inn"]] == ["Client 2 (merged)"]
+    assert len(dst.tables["companies"]) == 5 and store.dead_letter_count("clients_copy") == 0
+    assert store.owners("clients_copy", [store.prior_states("clients_copy", ["6"])["6"].target_key]) == \
+        {store.prior_states("clients_copy", ["6"])["6"].target_key: {"6"}}
+
+
 def test_deletions_wait_for_a_sweep_read_in_one_go(make_runner: MakeRunner, systems) -> None:
     src, _ = systems
     seed(src, 350)

@@ -95,6 +95,29 @@ def test_run_then_history_dead_letters_and_trace(hub_env: Path) -> None:
     assert "client has no INN" not in invoke("dead-letters", "list").output
 
 
+def test_forget_frees_a_merged_records_object_for_the_record_that_replaces_it(hub_env: Path) -> None:
+    clients = database("cli-src").tables["clients"]
+    del clients[1]  # the client without an INN: only the duplicate is rejected below
+    assert invoke("run", "clients_copy").exit_code == 0
+    clients[0] = {"id": 4, "name": "Alpha merged", "inn": "7707083893"}  # client 1 merged into a new record 4
+    refused = invoke("run", "clients_copy")
+    assert "rejected 1" in refused.output
+    letter = " ".join(invoke("dead-letters", "show", "1").output.split())  # as one line, however it wraps
+    assert "source record 1 has the same inn" in letter and "hub forget clients_copy 1" in letter
+
+    forgot = invoke("forget", "clients_copy", "1", "no-such-key")
+    assert forgot.exit_code == 0 and "forgot 1 of 2 source record(s) of clients_copy" in forgot.output
+    replayed = invoke("dead-letters", "replay", "clients_copy")
+    assert replayed.exit_code == 0 and "update 1" in replayed.output, replayed.output
+    names = sorted(row["name"] for row in database("cli-dst").tables["companies"])
+    assert names == ["Alpha merged", "Gamma"]
+
+
+def test_forget_refuses_an_unknown_exchange(hub_env: Path) -> None:
+    result = CliRunner().invoke(app, ["forget", "nope", "1"])
+    assert result.exit_code == 2 and "no exchange 'nope'" in result.output
+
+
 def test_unknown_exchange_is_a_configuration_error(hub_env: Path) -> None:
     result = CliRunner().invoke(app, ["run", "nope"])
     assert result.exit_code == 2

@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
+from connectors.crm_db import pipelined
+
 #: what the connector does about a database error
 ErrorClass = Literal["auth", "config", "retriable", "integrity", "data", "other"]
 
@@ -54,7 +56,7 @@ class DialectStrategy:
 
     def execute_upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
                        match: Sequence[str], update: Sequence[str],
-                       returning: Sequence[sa.ColumnElement[Any]]) -> Sequence[sa.Row[Any]]:
+                       returning: Sequence[sa.ColumnElement[Any]]) -> Sequence[Sequence[Any]]:
         """Run the upsert for ``rows`` (one statement per page: SQLAlchemy's "insertmanyvalues");
         returns the ``returning`` values of each row written, in no particular order."""
         stmt = self.upsert(table, match, update)
@@ -130,28 +132,43 @@ class PostgresStrategy(DialectStrategy):
     def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
         return _on_conflict_update(postgresql.insert(table), match, update)
 
+    def __init__(self) -> None:
+        self._unnest_sql: dict[tuple[Any, ...], str] = {}
+
     def execute_upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
                        match: Sequence[str], update: Sequence[str],
-                       returning: Sequence[sa.ColumnElement[Any]]) -> Sequence[sa.Row[Any]]:
-        columns = list(rows[0])
+                       returning: Sequence[sa.ColumnElement[Any]]) -> Sequence[Sequence[Any]]:
+        columns = tuple(rows[0])
         if not all(isinstance(table.c[c].type, _ARRAY_FRIENDLY) for c in columns):
             return super().execute_upsert(conn, table, rows, match, update, returning)
-        # one array parameter per column, unnested server-side: the statement text is the same for any
-        # number of rows, so neither SQLAlchemy nor psycopg re-parses a 10,000-placeholder VALUES list
-        arrays = [sa.cast(sa.bindparam(f"col{i}", type_=_AsIs()), postgresql.ARRAY(table.c[c].type))
-                  for i, c in enumerate(columns)]
-        source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="incoming")
-        insert = postgresql.insert(table).from_select(columns, sa.select(*(source.c[c] for c in columns)))
-        stmt = _on_conflict_update(insert, match, update)
-        params = {f"col{i}": _BinaryList([row[c] for row in rows]) for i, c in enumerate(columns)}
-        if returning:
-            return conn.execute(stmt.returning(*returning), params).all()
-        conn.execute(stmt, params)
-        return []
+        sql = self._unnest_upsert(conn, table, columns, tuple(match), tuple(update), tuple(returning))
+        size = pipelined.CHUNK_ROWS
+        params = [{f"col{i}": _BinaryList([row[c] for row in rows[start:start + size]]) for i, c in enumerate(columns)}
+                  for start in range(0, len(rows), size)]
+        return pipelined.execute_many_returning(conn, sql, params, bool(returning))
+
+    def _unnest_upsert(self, conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], match: tuple[str, ...],
+                       update: tuple[str, ...], returning: tuple[sa.ColumnElement[Any], ...]) -> str:
+        """The upsert's SQL, compiled once per table and column set.
+
+        One array parameter per column, unnested server-side: the statement text is the same for any number of
+        rows, so neither SQLAlchemy nor psycopg re-parses a 10,000-placeholder VALUES list.
+        """
+        key = (table, columns, match, update, returning)
+        sql = self._unnest_sql.get(key)
+        if sql is None:
+            arrays = [sa.cast(sa.bindparam(f"col{i}", type_=_AsIs()), postgresql.ARRAY(table.c[c].type))
+                      for i, c in enumerate(columns)]
+            source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="incoming")
+            insert = postgresql.insert(table).from_select(columns, sa.select(*(source.c[c] for c in columns)))
+            stmt = _on_conflict_update(insert, match, update)
+            if returning:
+                stmt = stmt.returning(*returning)
+            sql = self._unnest_sql[key] = str(stmt.compile(dialect=conn.dialect))
+        return sql
 
     def inserted_flag(self) -> sa.ColumnElement[bool] | None:
-        # a row the statement inserted has no deleting/locking transaction yet; an updated one has
-        return sa.literal_column("xmax = 0", sa.Boolean).label("hub_inserted")
+        return _XMAX_IS_ZERO
 
     def classify(self, exc: DBAPIError) -> ErrorClass:
         state = getattr(exc.orig, "sqlstate", None)
@@ -318,6 +335,10 @@ class SqliteStrategy(DialectStrategy):
 
 
 #: column types PostgreSQL arrays carry without surprises (JSON and nested arrays take the generic path)
+# a row the statement inserted has no deleting/locking transaction yet; an updated one has (one object, so
+# the compiled upsert is cached by it)
+_XMAX_IS_ZERO = sa.literal_column("xmax = 0", sa.Boolean).label("hub_inserted")
+
 _ARRAY_FRIENDLY = (sa.String, sa.Integer, sa.Numeric, sa.Boolean, sa.Date, sa.DateTime, sa.Uuid)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from connectors.crm_db import CrmDbConnector
+from connectors.crm_db import CrmDbConnector, pipelined
 from hub.connector import WriteAction
 from hub.errors import BusinessError, ConfigError, DataError, RetriableError
 
@@ -354,3 +356,59 @@ def test_columns_arrays_cannot_carry_take_the_generic_upsert(postgres_backend: B
     assert found[("r2",)]["payload"] == {"n": 2, "tags": ["a"]}
     inserts = [s for s, _ in sql if s.startswith("INSERT")]
     assert inserts and all("unnest" not in s and "VALUES" in s for s in inserts)
+
+
+@pytest.mark.postgres
+def test_a_batch_larger_than_one_pipelined_chunk_keeps_every_rows_id_and_outcome(postgres_backend: Backend) -> None:
+    """PostgreSQL sends a big batch as pipelined chunks; every row still gets its own id and created/updated,
+    and a bad row in a later chunk rejects only itself."""
+    people = _people(postgres_backend)
+    size = 3 * pipelined.CHUNK_ROWS + 17
+    bad = 2 * pipelined.CHUNK_ROWS + 101  # a new row (odd) in the third chunk
+    with postgres_backend.connector() as connector:
+        existing = connector.write(people.name, [_create(n) for n in range(0, size, 2)], None)  # type: ignore[arg-type]
+        actions = [_create(n, company_id=999 if n == bad else 1) for n in range(size)]
+        results = connector.write(people.name, actions, None)  # type: ignore[arg-type]
+    expected = ["rejected" if n == bad else "updated" if n % 2 == 0 else "created" for n in range(size)]
+    assert [r.status for r in results] == expected
+    ids = {row["email"]: row["id"] for row in _rows(postgres_backend, people)}
+    assert len(ids) == size - 1  # every row but the rejected one, none twice
+    for n, result in enumerate(results):
+        if result.status != "rejected":
+            assert result.target_key == ids[f"p{n}@example.ru"], f"row {n} got another row's id"
+    assert [r.target_key for r in existing] == [ids[f"p{n}@example.ru"] for n in range(0, size, 2)]
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_during_an_upsert_is_retriable_and_not_reused(postgres_backend: Backend) -> None:
+    people = _people(postgres_backend)
+    with postgres_backend.engine.begin() as conn:  # a row that takes a while, so the session can be killed
+        conn.exec_driver_sql(f"""
+            CREATE FUNCTION {people.name}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.name = 'slow' THEN PERFORM pg_sleep(5); END IF; RETURN NEW; END $$;
+            CREATE TRIGGER slow BEFORE INSERT ON {people.name} FOR EACH ROW EXECUTE FUNCTION {people.name}_slow();
+        """)
+
+    def kill_the_upsert() -> None:
+        with postgres_backend.engine.connect() as conn:
+            for _ in range(100):
+                killed = conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE state = 'active' AND query LIKE :upsert AND pid <> pg_backend_pid()"),
+                    {"upsert": f"INSERT INTO %{people.name}%"}).all()
+                if killed:
+                    return
+                conn.rollback()  # pg_stat_activity is a snapshot per transaction: look again in a new one
+                time.sleep(0.05)
+
+    with postgres_backend.connector() as connector:
+        connector.describe(people.name)
+        killer = threading.Thread(target=kill_the_upsert)
+        killer.start()
+        with pytest.raises(RetriableError):
+            connector.write(people.name, [_create(n, name="slow" if n == 300 else f"P{n}") for n in range(400)],
+                            None)  # type: ignore[arg-type]
+        killer.join()
+        assert _rows(postgres_backend, people) == []  # the transaction died with the session: nothing half-written
+        again = connector.write(people.name, [_create(1)], None)  # type: ignore[arg-type]
+    assert again[0].status == "created"

@@ -111,6 +111,9 @@ class PostgresStrategy(DialectStrategy):
     )
     _CONFIG_STATES: ClassVar[frozenset[str]] = frozenset({"3D000", "3F000", "42P01", "42703", "42501"})
 
+    def __init__(self) -> None:
+        self._unnest_sql: dict[tuple[Any, ...], str] = {}  # compiled upserts (one strategy per engine)
+
     def configure_engine(self, engine: Engine) -> None:
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -131,9 +134,6 @@ class PostgresStrategy(DialectStrategy):
 
     def upsert(self, table: sa.Table, match: Sequence[str], update: Sequence[str]) -> Insert:
         return _on_conflict_update(postgresql.insert(table), match, update)
-
-    def __init__(self) -> None:
-        self._unnest_sql: dict[tuple[Any, ...], str] = {}
 
     def execute_upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
                        match: Sequence[str], update: Sequence[str],
@@ -334,11 +334,11 @@ class SqliteStrategy(DialectStrategy):
         return str(exc.orig)
 
 
-#: column types PostgreSQL arrays carry without surprises (JSON and nested arrays take the generic path)
 # a row the statement inserted has no deleting/locking transaction yet; an updated one has (one object, so
 # the compiled upsert is cached by it)
 _XMAX_IS_ZERO = sa.literal_column("xmax = 0", sa.Boolean).label("hub_inserted")
 
+#: column types PostgreSQL arrays carry without surprises (JSON and nested arrays take the generic path)
 _ARRAY_FRIENDLY = (sa.String, sa.Integer, sa.Numeric, sa.Boolean, sa.Date, sa.DateTime, sa.Uuid)
 
 

@@ -1,7 +1,7 @@
 """Phone numbers to E.164, with exactly phonenumbers' answers at a fraction of its cost.
 
 ``phone()`` runs for every record of most exchanges, and phonenumbers' general parser and validator cost about
-45 µs a number, more than all other fields of a typical mapping together. Two shortcuts keep its answers and drop
+40 µs a number, more than all other fields of a typical mapping together. Two shortcuts keep its answers and drop
 most of the cost:
 
 - **plain Russian numbers** (``8 (916) 123-45-67``, ``+7 916 1234567``, ``9161234567``), the bulk of a Russian

@@ -17,6 +17,7 @@ from connectors.website.server import IntakeService
 from hub.app import Hub
 from hub.settings import HubSettings
 from hub.testing.databases import postgres_schema
+from hub.testing.network import free_port
 from hub.wakeup import NullWaker
 from sandbox.website import Person, WebsiteSimulator, tilda
 
@@ -29,7 +30,7 @@ class TcpProxy:
 
     def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
-        self.port = _free_port()
+        self.port = free_port()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
 
@@ -61,12 +62,6 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
     with contextlib.suppress(OSError):
         while data := source.recv(65536):
             sink.sendall(data)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 
 import sqlalchemy as sa
 
 from connectors.telephony.state import OriginateJournal
 from hub.errors import RetriableError
+from hub.testing.network import free_port
 
 from .conftest import Pbx, wait_for
 
@@ -72,7 +72,7 @@ def test_a_request_that_cannot_be_dialed_goes_to_dead_letters_and_nothing_rings(
 def test_with_the_pbx_down_nothing_is_sent_and_the_request_is_retried_next_run(pbx: Pbx) -> None:
     pbx.insert("call_requests", [request(1, ANSWERS, "101")])
     reachable = pbx.env["AIRFLOW_CONN_PBX"]
-    pbx.env["AIRFLOW_CONN_PBX"] = json.dumps({**json.loads(reachable), "port": unused_port()})
+    pbx.env["AIRFLOW_CONN_PBX"] = json.dumps({**json.loads(reachable), "port": free_port()})
     report = pbx.hub.run("click_to_call", triggered_by="test")
     assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
     (letter,) = pbx.store.dead_letters("click_to_call")
@@ -85,16 +85,10 @@ def test_with_the_pbx_down_nothing_is_sent_and_the_request_is_retried_next_run(p
     assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 0
 
 
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_an_unreachable_pbx_is_a_retriable_error_for_the_session(pbx: Pbx) -> None:
     connector = pbx.hub.connector("telephony_ami", "pbx")
     assert "AMI login and ping work" in connector.check()
-    bad = connector.connection.model_copy(update={"port": unused_port()})
+    bad = connector.connection.model_copy(update={"port": free_port()})
     try:
         type(connector)(bad, pbx.hub.settings).check()
     except RetriableError as exc:

@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,18 +32,13 @@ from sqlalchemy import create_engine, text
 from airflow_hub.api import AirflowApi
 from airflow_hub.topology import BY_NAME, COMPONENTS, Component, Deployment
 from hub.testing.databases import POSTGRES_URL, unique_name
+from hub.testing.network import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 MAPPINGS = Path(__file__).resolve().parent / "mappings"
 BIN = Path(sys.executable).parent
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 START_TIMEOUT = 240.0  # seconds for the whole cluster to report healthy (2 cores, other tests running)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

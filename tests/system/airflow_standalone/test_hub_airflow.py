@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,17 +17,12 @@ import psutil
 import pytest
 
 from airflow_hub.api import AirflowApi
+from hub.testing.network import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 HUB = Path(sys.executable).parent / "hub"
 START_TIMEOUT = 300.0  # seconds: the first start migrates Airflow's metadata DB on a 2-core machine
 RUN_TIMEOUT = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Output:

@@ -144,6 +144,12 @@ class Connector:
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
         raise NotImplementedError
 
+    def source_keys_present(self, stream: str, key: tuple[str, ...], keys: Sequence[str],
+                            options: BaseModel) -> set[str] | None:
+        """Of ``keys`` (source keys as the runner writes them), those whose record still exists in ``stream``
+        ignoring every scope filter in ``options``; None when this connector cannot tell."""
+        return None
+
     # -- writing
     def prepare(self, entity: str, record: Record) -> Record:
         """Convert mapped values to what the target stores (so diffs and hashes compare like with like).
@@ -164,6 +170,10 @@ class Connector:
     def target_key_field(self, entity: str) -> str | None:
         """The field holding the target's own id (for the key map), if the entity has one."""
         return None
+
+    def deletion_blockers(self, entity: str, target_keys: Sequence[str]) -> dict[str, str]:
+        """Why some of these objects must not be deleted or marked (e.g. documents refer to them), by target key."""
+        return {}
 
 
 def connector_class(name: str) -> type[Connector]:

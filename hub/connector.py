@@ -95,6 +95,17 @@ class WriteAction:
 
 
 @dataclass(frozen=True)
+class AmbiguousMatch:
+    """What :meth:`Connector.lookup` gives for values that several objects have (two items with one article):
+    the runner never picks one by chance, the record goes to dead letters naming every candidate."""
+
+    candidates: tuple[str, ...]  # the target keys of the objects that match
+
+    def describe(self) -> str:
+        return f"{len(self.candidates)} objects match: " + ", ".join(self.candidates)
+
+
+@dataclass(frozen=True)
 class WriteResult:
     source_key: str
     status: ResultStatus
@@ -160,7 +171,8 @@ class Connector:
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
-        """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values."""
+        """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values; where several
+        objects have the same values, an :class:`AmbiguousMatch` naming them instead of a record."""
         raise NotImplementedError
 
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:

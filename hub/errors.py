@@ -6,6 +6,7 @@
     │   │   └── MappingError  ... with the file, line and field path that are wrong
     │   └── AuthError         the peer refused our credentials
     ├── RetriableError        transient (network, timeout, lock, 502/503/504): retried with backoff
+    │   └── ConcurrentEdit    the target object changed since it was read: the write is re-planned
     └── RecordError           one record cannot cross: it goes to dead letters, the batch goes on
         ├── DataError         the mapping cannot convert the record (bad phone, bad date, ...)
         ├── BusinessError     the target system refused the record (1C posting failed, ...)
@@ -58,6 +59,11 @@ class AuthError(FatalError):
 
 class RetriableError(HubError):
     pass
+
+
+class ConcurrentEdit(RetriableError):
+    """Someone saved the target object between the hub's read and its write: the runner's retry re-plans the
+    record against what the object holds now, so that person's change is not overwritten with a stale plan."""
 
 
 class RecordError(HubError):

@@ -24,10 +24,11 @@ from connectors.onec.options import ODataSourceOptions, ODataTargetOptions
 from connectors.onec.query import any_of
 from connectors.onec.reader import KEY_CHUNK, EntityReader
 from connectors.onec.transport import HttpClient
-from connectors.onec.values import Codec, prepare_value
+from connectors.onec.values import VERSION, Codec, prepare_value
 from connectors.onec.writer import EntityWriter
 from hub.connections import Connection
 from hub.connector import (
+    AmbiguousMatch,
     Capabilities,
     Connector,
     EntityInfo,
@@ -37,7 +38,7 @@ from hub.connector import (
     WriteAction,
     WriteResult,
 )
-from hub.errors import DataError
+from hub.errors import DataError, OutcomeUnknown
 from hub.settings import HubSettings
 
 
@@ -63,6 +64,8 @@ class ODataConnector(Connector):
         self.timeout = float(extra.get("timeout", 120))
         self._client: HttpClient | None = None
         self._codecs: dict[str, Codec] = {}
+        #: (entity set, Ref_Key) -> the DataVersion the last lookup saw: what the runner planned against
+        self._versions: dict[tuple[str, str], str] = {}
 
     # -- plumbing (nothing touches the network until it is needed)
 
@@ -118,18 +121,19 @@ class ODataConnector(Connector):
         return found.key[0] if found is not None and len(found.key) == 1 else None
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
-               fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+               fields: Sequence[str]) -> dict[tuple[Any, ...], Record | AmbiguousMatch]:
         """Objects whose ``by`` fields equal one of ``values``: one ``$filter`` per chunk of values.
 
         1C compares text ignoring case and trailing spaces, so answers are matched back to the values asked
-        for the same way. Several objects with the same values (duplicates made by hand): one not marked
-        for deletion wins."""
+        for the same way. An object marked for deletion counts only when no unmarked one has the values;
+        several left (duplicates made by hand) are an :class:`AmbiguousMatch`, never one picked by chance.
+        Each object's ``DataVersion`` is remembered: an update checks it has not moved since (:meth:`write`)."""
         target = self.entity(entity, "lookup")
         reader = self.reader(entity)
         where = f"lookup in {entity}"
         props = [target.prop(name, where) for name in by]
-        select = list(dict.fromkeys([*by, *fields, *target.key, *(["DeletionMark"] if "DeletionMark" in
-                                                                   target.props else [])]))
+        extra = [name for name in ("DeletionMark", VERSION) if name in target.props]
+        select = list(dict.fromkeys([*by, *fields, *target.key, *extra]))
         for name in list(select):
             if target.prop(name, where).composite and f"{name}_Type" not in select:
                 select.append(f"{name}_Type")
@@ -143,28 +147,43 @@ class ODataConnector(Connector):
             if _normal(prepared) not in wanted:
                 wanted[_normal(prepared)] = tuple(original)
                 to_send.append(prepared)
-        found: dict[tuple[Any, ...], Record] = {}
+        rows: dict[tuple[Any, ...], list[Record]] = {}
         chunk = max(1, KEY_CHUNK // max(1, len(by)))
         for start in range(0, len(to_send), chunk):
             condition = any_of(target, by, to_send[start:start + chunk], self.zone, where)
             for row in reader.fetch(select, condition, target.key):
                 original = wanted.get(_normal(tuple(row.get(name) for name in by)))
-                if original is None:
-                    continue
-                if original not in found or (found[original].get("DeletionMark") and not row.get("DeletionMark")):
-                    found[original] = row
+                if original is not None:
+                    rows.setdefault(original, []).append(row)
+        found: dict[tuple[Any, ...], Record | AmbiguousMatch] = {}
+        for original, candidates in rows.items():
+            candidates = [r for r in candidates if not r.get("DeletionMark")] or candidates
+            if len(candidates) > 1:
+                found[original] = AmbiguousMatch(tuple(str(_key(target, r)) for r in candidates))
+                continue
+            found[original] = candidates[0]
+            if VERSION in candidates[0] and len(target.key) == 1:
+                self._versions[(entity, str(_key(target, candidates[0])))] = candidates[0][VERSION]
         return found
 
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
         target = self.entity(entity, "write")
 
         def find(match: dict[str, Any]) -> Record | None:
-            found = self.lookup(entity, list(match), [tuple(match.values())], target.key)
-            return next(iter(found.values()), None)
+            found = next(iter(self.lookup(entity, list(match), [tuple(match.values())], target.key).values()), None)
+            if isinstance(found, AmbiguousMatch):
+                raise OutcomeUnknown(f"create {entity}: the answer was lost and {found.describe()} {match}; check "
+                                     "which one this record should have made, then replay or discard this dead letter")
+            return found
 
         opts = options if isinstance(options, ODataTargetOptions) else ODataTargetOptions()
-        writer = EntityWriter(self.client, self.root, target, self.codec(entity), find)
+        writer = EntityWriter(self.client, self.root, target, self.codec(entity), find,
+                              lambda ref: self._versions.get((entity, ref)))
         return writer.write(actions, opts)
+
+
+def _key(entity: EntitySet, row: Record) -> Any:
+    return row.get(entity.key[0]) if len(entity.key) == 1 else tuple(row.get(k) for k in entity.key)
 
 
 def _normal(values: tuple[Any, ...]) -> tuple[Any, ...]:

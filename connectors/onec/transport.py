@@ -7,9 +7,12 @@ Why each rule (reference §2.6, §2.7, §3):
   the header is built here from UTF-8 bytes instead.
 * A publication that is misconfigured or behind a portal can answer **200 with an HTML page**: a body is
   parsed only if its content type says JSON (or XML/text where that is what was asked for).
-* Network errors and 502/503/504 are transient. They are retried only for idempotent requests (GET,
-  PATCH with the same body, Post/Unpost, deletion marks); for a create the caller must first find out
-  whether 1C applied it (:class:`UncertainWrite`).
+* Network errors, 502/503/504, an HTML page with status 200 and a **plain 500** (no ``odata.error`` body:
+  the web server's error page, a platform failure, a licence or session limit) are transient. They are
+  retried only for idempotent requests (GET, PATCH with the same body, Post/Unpost, deletion marks); for
+  a create the caller must first find out whether 1C applied it (:class:`UncertainWrite`).
+* 412 answers ``If-Match`` with a stale ``DataVersion`` (where the server honours it): someone saved the
+  object since we read it (:class:`~hub.errors.ConcurrentEdit`, the runner re-plans the record).
 * HTTP 500 with ``odata.error.code = "-1"`` is 1C's business logic refusing the object: a record-level
   :class:`~hub.errors.BusinessError` carrying 1C's own message, never retried.
 """
@@ -29,7 +32,16 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.connections import Connection
-from hub.errors import AuthError, BusinessError, ConfigError, DataError, FatalError, HubError, RetriableError
+from hub.errors import (
+    AuthError,
+    BusinessError,
+    ConcurrentEdit,
+    ConfigError,
+    DataError,
+    FatalError,
+    HubError,
+    RetriableError,
+)
 from hub.settings import RetryPolicy
 
 T = TypeVar("T")
@@ -153,6 +165,13 @@ class HttpClient:
                 raise RetriableError(message)
             # 504: the proxy stopped waiting, not 1C working; 1C may still be writing, as after a read timeout
             raise UncertainWrite(message, timed_out=status == 504)
+        if status == 412:
+            raise ConcurrentEdit(f"{self.where}: {what}: the object was saved by someone else since it was read "
+                                 "(HTTP 412 to If-Match)")
+        error = parse_error(response) if status >= 500 else None
+        if status >= 500 and error is None:  # the web server's page, a platform failure, a licence/session limit
+            raise transient(f"{self.where}: {what}: HTTP {status} without an OData error body (1C or the web "
+                            "server in front of it failed)")
         if "text/html" in content_type:
             if status == 401:
                 raise self._auth_error()
@@ -164,7 +183,7 @@ class HttpClient:
         if status == 401:
             raise self._auth_error()
         if status >= 400:
-            raise error_for(status, parse_error(response), self.where, what)
+            raise error_for(status, error or parse_error(response), self.where, what)
         if status == 204 or not response.content:
             return
         if expect == "json" and "json" not in content_type:
@@ -206,8 +225,8 @@ def parse_error(response: requests.Response) -> OneCError | None:
 def error_for(status: int, error: OneCError | None, where: str, what: str) -> HubError:
     """The hub error for an HTTP error status and 1C's ``odata.error`` (table-driven, reference §2.6)."""
     if error is None:
-        if status >= 500:
-            return FatalError(f"{where}: {what}: HTTP {status} without an OData error body")
+        if status >= 500:  # a plain 500: the web server's page, a platform failure, a licence/session limit
+            return RetriableError(f"{where}: {what}: HTTP {status} without an OData error body")
         return ConfigError(f"{where}: {what}: HTTP {status}")
     text = f"1C error {error.code}: {error.message}"
     if error.code == "-1":

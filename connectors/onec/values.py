@@ -37,6 +37,8 @@ UNDEFINED = "StandardODATA.Undefined"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 INTEGER_EDM = {"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"}
 NUMBER_EDM = {"Edm.Double", "Edm.Single", "Edm.Decimal"}
+#: changes on every write of an object (reference §0.8): equality only
+VERSION = "DataVersion"
 #: documents: ``Posted`` in a write means "post (or unpost) the document", not a property to set
 POSTED = "Posted"
 

@@ -3,6 +3,11 @@
 * create = ``POST <Set>`` with the mapped fields (tabular sections whole, ``LineNumber`` on every row);
   update = ``PATCH <Set>(guid'…')`` with only the changed fields; delete = ``PATCH {"DeletionMark": true}``
   (1C's ``DELETE`` is physical and skips the reference checks accountants rely on).
+* No lost update: an update first re-reads the object's ``DataVersion``; if it moved since the runner's
+  lookup (someone saved the object in between), :class:`~hub.errors.ConcurrentEdit` makes the runner
+  re-plan the record against what 1C holds now. The ``PATCH`` also sends ``If-Match: <DataVersion>``,
+  which closes the last gap on servers that honour it (live ones are known to ignore it, reference §13).
+* A document marked for deletion is unposted first and checked afterwards: it is never left posted.
 * ``Posted`` in a document's fields is an action, not a property: ``true`` posts it
   (``POST …/Post``), ``false`` unposts it; a posted document that was changed is posted again so its
   movements follow. A refusal (1C's ``-1``) is a :class:`~hub.errors.BusinessError` with 1C's message:
@@ -15,7 +20,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,20 +28,23 @@ from connectors.onec.metadata import EntitySet
 from connectors.onec.options import ODataTargetOptions
 from connectors.onec.query import entity_url
 from connectors.onec.transport import HttpClient, NotFound, UncertainWrite
-from connectors.onec.values import POSTED, Codec
+from connectors.onec.values import POSTED, VERSION, Codec
 from hub.connector import Record, WriteAction, WriteResult
-from hub.errors import OutcomeUnknown, RecordError, RetriableError
+from hub.errors import BusinessError, ConcurrentEdit, OutcomeUnknown, RecordError, RetriableError
 
 Finder = Callable[[dict[str, Any]], Record | None]  # natural-key values -> the existing object
+PlannedVersion = Callable[[str], str | None]  # Ref_Key -> the DataVersion the runner planned against
 
 
 class EntityWriter:
-    def __init__(self, client: HttpClient, root: str, entity: EntitySet, codec: Codec, find: Finder):
+    def __init__(self, client: HttpClient, root: str, entity: EntitySet, codec: Codec, find: Finder,
+                 planned_version: PlannedVersion):
         self.client = client
         self.root = root
         self.entity = entity
         self.codec = codec
         self.find = find
+        self.planned_version = planned_version
 
     def write(self, actions: Sequence[WriteAction], options: ODataTargetOptions) -> list[WriteResult]:
         results = []
@@ -97,23 +104,50 @@ class EntityWriter:
         posted: bool | None = None
         if changes:
             what = f"update {self.entity.name}"
+            headers = {**_headers(options), **self._unchanged_since_planned(ref, what)}
             url = entity_url(self.root, self.entity.name, ref) + "?$format=json"
             response = self.client.call("PATCH", url, body=self.codec.to_wire(changes), idempotent=True, what=what,
-                                        headers=_headers(options))
+                                        headers=headers)
             posted = bool(self.client.json(response, what).get(POSTED)) if self.entity.is_document else None
         self._set_posted(ref, action.fields.get(POSTED, posted), currently=posted, options=options)
         return WriteResult(action.source_key, "updated", ref)
+
+    def _unchanged_since_planned(self, ref: str, what: str) -> dict[str, str]:
+        """Check that nobody saved the object since the runner read it; the ``If-Match`` header for the write."""
+        if VERSION not in self.entity.props:
+            return {}
+        version = self._current(ref, [VERSION]).get(VERSION)
+        planned = self.planned_version(ref)
+        if planned is not None and version != planned:
+            raise ConcurrentEdit(f"{self.client.where}: {what}: {self.entity.name} {ref} was saved in 1C since the "
+                                 "hub read it; re-planning it against what it holds now")
+        return {"If-Match": str(version)} if version else {}
 
     def _mark_deleted(self, action: WriteAction, options: ODataTargetOptions) -> WriteResult:
         ref = action.target_key
         if ref is None:  # never linked to a 1C object: nothing in 1C to mark
             return WriteResult(action.source_key, "deleted", None)
         fields = self.codec.prepare({**action.fields, "DeletionMark": True})
+        what = f"mark {self.entity.name} for deletion"
         url = entity_url(self.root, self.entity.name, ref) + "?$format=json"
-        with contextlib.suppress(NotFound):  # deleted in 1C already
-            self.client.call("PATCH", url, body=self.codec.to_wire(fields), idempotent=True,
-                             what=f"mark {self.entity.name} for deletion", headers=_headers(options))
+        try:
+            # 1C may keep a marked document posted (its movements stay in the books): unpost it first
+            if self.entity.is_document and self._current(ref, [POSTED]).get(POSTED):
+                self._set_posted(ref, False, currently=True, options=options)
+            self.client.call("PATCH", url, body=self.codec.to_wire(fields), idempotent=True, what=what,
+                             headers=_headers(options))
+            if self.entity.is_document and self._current(ref, [POSTED]).get(POSTED):
+                raise BusinessError(f"{what}: {self.entity.name} {ref} is still posted after it was unposted and "
+                                    "marked; unpost it in 1C")
+        except NotFound:  # deleted in 1C already
+            pass
         return WriteResult(action.source_key, "deleted", ref)
+
+    def _current(self, ref: str, select: list[str]) -> Record:
+        """What 1C holds now for these properties of one object."""
+        url = entity_url(self.root, self.entity.name, ref) + "?$format=json&$select=" + ",".join(select)
+        found = self.client.get_json(url, what=f"read {self.entity.name}")
+        return self.codec.read(dict(found)) if isinstance(found, dict) else {}
 
     # -- posting
 

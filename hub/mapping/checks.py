@@ -134,6 +134,11 @@ def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: Entit
                 if child not in field.children:
                     yield Finding(_error(loaded, f"rows of {name!r} have no field {child!r}",
                                          "fields", name, "fields", child))
+        if isinstance(spec, EachField):
+            for index, owned in enumerate(spec.owns or ()):
+                if owned not in spec.fields:  # the hub tells its rows by values it writes itself
+                    yield Finding(_error(loaded, f"owns names {owned!r}, which is not one of the row fields of "
+                                                 f"{name!r} the mapping writes", "fields", name, "owns", index))
     if mapping.target.match and tuple(mapping.target.match) not in {tuple(k) for k in info.unique_keys} \
             and set(mapping.target.match) != set(info.primary_key):
         yield Finding(_error(loaded, f"no unique key on {mapping.target.match} in {info.name!r}: concurrent "

@@ -144,6 +144,19 @@ class EachField(_Strict):
 
     each: str = Field(description="expression giving the list of source rows")
     fields: dict[str, FieldSpec]
+    owns: FieldNames | None = Field(
+        None,
+        description="the target's rows that belong to the hub: those whose values in these row fields equal a "
+        "mapped row's (e.g. [Тип, Вид_Key] for 1C contact information). Every other row (an accountant's "
+        "address) is kept as it is; on an object the hub did not create, mapped rows are only added. "
+        "Without owns the hub owns the whole list",
+    )
+
+    @model_validator(mode="after")
+    def _owns_something(self) -> EachField:
+        if self.owns is not None and not self.owns:
+            raise ValueError("owns needs at least one row field that tells the hub's rows from others")
+        return self
 
 
 class ConstField(_Strict):

@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.connections import ConnectionResolver
-from hub.connector import Connector, ReadRequest, SourceBatch, WriteAction, WriteResult, parse_options
+from hub.connector import (
+    AmbiguousMatch,
+    Connector,
+    ReadRequest,
+    SourceBatch,
+    WriteAction,
+    WriteResult,
+    parse_options,
+)
 from hub.errors import (
     ConfigError,
     DataError,
@@ -30,10 +38,12 @@ from hub.errors import (
     auto_replay_classes,
 )
 from hub.mapping.compiled import CompiledMapping
+from hub.mapping.model import EachField
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
 from hub.runner.report import Change, RunReport, Sample
+from hub.runner.rows import with_kept_rows
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
@@ -190,6 +200,9 @@ class _Run:
         self.open_letters = {letter.source_key for letter in letters}
         auto_replay = auto_replay_classes()
         self.auto_replay_ids = [letter.id for letter in letters if letter.error_class in auto_replay]
+        #: list fields whose target rows belong partly to people (``owns``): field -> the row fields telling them apart
+        self.owned_rows = {name: spec.owns for name, spec in self.mapping.fields.items()
+                           if isinstance(spec, EachField) and spec.owns}
         #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
         self.planned_seen: set[str] = set()
 
@@ -276,7 +289,9 @@ class _Run:
                     found = self._retried(partial(connector.lookup, rule.entity, by, list({v for _, v in members}),
                                                   rule.fields))
                     for item, values in members:
-                        if values in found:
+                        if isinstance(found.get(values), AmbiguousMatch):
+                            item.reject(_ambiguous(f"lookup {name!r}", by, values, found[values]))
+                        elif values in found:
                             item.lookups[name] = found[values]
                 waiting = [i for i in waiting if i.pending and name not in i.lookups]
             for item in items:
@@ -319,6 +334,9 @@ class _Run:
             found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
                 item.existing = found.get(values[item.source_key])
+                if isinstance(item.existing, AmbiguousMatch):
+                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], item.existing))
+                    item.existing = None
             self._find_owners([i for i in by_match if i.existing is not None])
 
     def _find_owners(self, items: list[Item]) -> None:
@@ -335,6 +353,8 @@ class _Run:
     def _decide(self, items: list[Item]) -> None:
         target = self.mapping.target
         claimed: dict[tuple[Any, ...], str] = {}  # match values -> the source record of this batch that has them
+        linked = [i.source_key for i in items if i.existing is not None]
+        created = self.store.created_by_hub(self.mapping.exchange, linked) if self.owned_rows and linked else set()
         for item in items:
             mapped = item.mapped or {}
             match = {f: mapped.get(f) for f in target.match}
@@ -364,7 +384,8 @@ class _Run:
             if target.mode == "create":
                 item.outcome = "unchanged"  # it exists already: a create-only exchange leaves it alone
                 continue
-            changes = tuple(Change(f, existing.get(f), v) for f, v in mapped.items()
+            wanted = with_kept_rows(mapped, existing, self.owned_rows, item.source_key in created)
+            changes = tuple(Change(f, existing.get(f), v) for f, v in wanted.items()
                             if f not in target.create_only and not same_value(existing.get(f), v))
             if not changes:
                 item.outcome = "unchanged"
@@ -408,7 +429,7 @@ class _Run:
                     item.existing, item.owner, item.action, item.changes = None, None, None, ()
                     item.outcome, item.error = None, None
                 self._find_existing(pending)
-                self._decide(pending)
+                self._decide([i for i in pending if i.pending])
                 for item in pending:  # a lost response: the re-read shows the earlier attempt did land
                     earlier = attempted.get(item.source_key)
                     if item.outcome == "unchanged" and earlier is not None:
@@ -534,6 +555,12 @@ class _Run:
         self.report.counts.add(counts)
         if self.runner.progress:
             self.runner.progress(self.report)
+
+
+def _ambiguous(where: str, by: Sequence[str], values: Sequence[Any], found: AmbiguousMatch) -> DataError:
+    wanted = ", ".join(f"{f}={v!r}" for f, v in zip(by, values, strict=True))
+    return DataError(f"{where}: {found.describe()} (all with {wanted}); the hub does not pick one by chance: "
+                     "merge or correct the duplicates in the target, then replay this dead letter")
 
 
 def _one_line(exc: BaseException) -> str:

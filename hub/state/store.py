@@ -262,6 +262,16 @@ class StateStore:
                     found[key] = (status, target)
         return found
 
+    def created_by_hub(self, exchange: str, source_keys: Sequence[str]) -> set[str]:
+        """Of ``source_keys``, those whose target object this exchange created (not found and linked)."""
+        found: set[str] = set()
+        with self.engine.connect() as c:
+            for chunk in chunks(source_keys, 500):
+                found.update(c.execute(select(Effect.source_key).where(
+                    Effect.exchange == exchange, Effect.action == "create", Effect.status == "done",
+                    Effect.source_key.in_(chunk))).scalars())
+        return found
+
     def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[str, str, str]]) -> None:
         """Record (idempotency key, source key, action) as pending before the writes happen.
 

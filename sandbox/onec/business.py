@@ -29,6 +29,9 @@ class Business:
     store: ObjectStore
     posting_rules: list[FailureRule] = field(default_factory=list)
     now: Callable[[], dt.datetime] = dt.datetime.now
+    #: what a live BP 3.0 publication was seen doing (issue 10): a deletion mark written over OData leaves a
+    #: posted document posted, its movements still in the books. Off: the mark unposts it, as the 1C client does
+    marking_keeps_posting: bool = False
 
     def fail_posting(self, rule: FailureRule) -> None:
         self.posting_rules.append(rule)
@@ -45,7 +48,7 @@ class Business:
                 obj["КратностьВзаиморасчетов"] = 1
             if "КурсВзаиморасчетов" in obj and not obj["КурсВзаиморасчетов"]:
                 obj["КурсВзаиморасчетов"] = 1
-            if obj.get("DeletionMark"):
+            if obj.get("DeletionMark") and not self.marking_keeps_posting:
                 obj["Posted"] = False  # marking a posted document for deletion cancels its posting
         elif new and "ДатаСоздания" in obj and obj["ДатаСоздания"] == EMPTY_DATE:
             obj["ДатаСоздания"] = self.now().replace(microsecond=0).isoformat()

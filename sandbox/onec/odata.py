@@ -14,9 +14,9 @@ import copy
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -60,6 +60,21 @@ class Response:
     wrote: bool = False  # the request changed data (a "lost response" fault may follow)
 
 
+IfMatch = Literal["ignore", "enforce"]
+
+
+@dataclass
+class Interleaved:
+    """A person saving an object in 1C while a client works on it, at a moment tests choose (it happens once):
+    ``after_read`` right after an answer that contains the object went out (between a client's read and its
+    write), ``before_write`` just before a client's write to the object is applied."""
+
+    set_name: str
+    ref: str
+    edit: Callable[[], object]
+    when: Literal["after_read", "before_write"] = "after_read"
+
+
 @dataclass(frozen=True)
 class Target:
     """What a URL path names."""
@@ -78,6 +93,20 @@ class ODataService:
         self._metadata = metadata_xml().encode("utf-8")
         self._cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._shapes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        #: If-Match on PATCH/PUT/DELETE: live servers ignore it (reference §13); "enforce" answers a stale
+        #: DataVersion with 412, as the documentation says
+        self.if_match: IfMatch = "ignore"
+        self.interleaved: list[Interleaved] = []
+
+    def interleave(self, set_name: str, ref: str, edit: Callable[[], object],
+                   when: Literal["after_read", "before_write"] = "after_read") -> None:
+        self.interleaved.append(Interleaved(set_name, ref, edit, when))
+
+    def _interleave(self, when: str, set_name: str, refs: Iterable[str]) -> None:
+        refs = set(refs)
+        for hook in [h for h in self.interleaved if h.when == when and h.set_name == set_name and h.ref in refs]:
+            self.interleaved.remove(hook)
+            hook.edit()
 
     # -- entry point
 
@@ -124,7 +153,7 @@ class ODataService:
         if method in ("PATCH", "MERGE", "PUT"):
             return self._update(target, request, as_json, replace=method == "PUT")
         if method == "DELETE":
-            return self._delete(target)
+            return self._delete(target, request)
         raise ODataError(405, "19", "HTTP метод не поддерживается")
 
     # -- reading
@@ -204,6 +233,8 @@ class ODataService:
         else:
             t = self._type(set_name)
             values = [self._serialize(t, obj, shape, level) for obj in items]
+        if table is None and self.interleaved:
+            self._interleave("after_read", set_name, (o["Ref_Key"] for o in items))
         if not as_json:
             return atom_feed(self.root_url, set_name, values)
         envelope: dict[str, Any] = {}
@@ -226,6 +257,8 @@ class ODataService:
             nav_key = {"Owner": "Owner_Key", "Parent": "Parent_Key"}.get(target.tail, f"{target.tail}_Key")
             t, obj = self._type(nav), self._require(self._type(nav), obj.get(nav_key, ZERO_GUID))
         value = self._serialize(t, obj, Shape.parse(request.query.get("$select"), None), _metadata_level(request))
+        if self.interleaved:
+            self._interleave("after_read", t.set_name, [obj["Ref_Key"]])
         if not as_json:
             return atom_feed(self.root_url, t.set_name, [value])
         return self._json(self._element(t, value, request))
@@ -322,7 +355,7 @@ class ODataService:
         t = self._type(target.set_name)
         body = _json_body(request)
         with self.store.lock:
-            current = self._require(t, target.ref or "")
+            current = self._current_for_write(t, target, request)
             obj = copy.deepcopy(current)
             if replace:
                 keep = {k: obj[k] for k in ("Ref_Key", "DataVersion", "Posted") if k in obj}
@@ -334,10 +367,19 @@ class ODataService:
             value = self._serialize(t, obj, Shape.parse(None, None), _metadata_level(request))
         return self._json(self._element(t, value, request), wrote=True)
 
-    def _delete(self, target: Target) -> Response:
+    def _current_for_write(self, t: ObjectType, target: Target, request: Request) -> Obj:
+        """The object a write is about to change, after what a person saved meanwhile; If-Match as configured."""
+        self._interleave("before_write", t.set_name, [target.ref or ""])
+        current = self._require(t, target.ref or "")
+        tag = request.headers.get("if-match", "").removeprefix("W/").strip('"')
+        if self.if_match == "enforce" and tag and tag not in ("*", current["DataVersion"]):
+            raise ODataError(412, "-1", "Объект изменен или удален другим пользователем (версия данных не совпадает)")
+        return current
+
+    def _delete(self, target: Target, request: Request) -> Response:
         t = self._type(target.set_name)
         with self.store.lock:
-            self._require(t, target.ref or "")
+            self._current_for_write(t, target, request)
             self.store.delete(t.set_name, target.ref or "")
         return Response(204, b"", "", wrote=True)
 
@@ -346,6 +388,7 @@ class ODataService:
         if t.kind != "Document":
             raise ODataError(404, "11", f"Метод не найден: {target.tail}")
         with self.store.lock:
+            self._interleave("before_write", t.set_name, [target.ref or ""])
             obj = copy.deepcopy(self._require(t, target.ref or ""))
             if target.tail == "Post":
                 self.business.before_write(t, obj, new=False)

@@ -29,6 +29,10 @@ from sandbox.onec.store import ObjectStore
 
 PUBLICATION = "buh"
 DEFAULT_USERS = {"Интеграция": "Пароль-1С"}
+#: what Apache answers when the 1C web extension fails (a platform error, no free licence or session)
+ERROR_PAGE = ("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\"><html><head><title>500 Internal Server Error"
+              "</title></head><body><h1>Internal Server Error</h1>"
+              "<p>Не обнаружено свободной лицензии</p></body></html>")
 HTML_PAGE = ("<html><head><title>Ошибка</title></head><body><h1>Сервис временно недоступен</h1>"
              "<p>Публикация информационной базы не найдена или не запущена.</p></body></html>")
 
@@ -137,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(sim.faults.delay)
         elif fault == "drop":
             return self._drop()
+        elif fault == "500":
+            return self._send(500, ERROR_PAGE.encode(), "text/html;charset=utf-8")
         elif fault in ("502", "503"):
             return self._send(int(fault), HTML_PAGE.encode(), "text/html;charset=utf-8")
         elif fault == "html200":

@@ -12,7 +12,7 @@ from connectors.onec.metadata import parse_metadata
 from connectors.onec.query import any_of, entity_url, literal, where_filter
 from connectors.onec.transport import NotFound, OneCError, basic_auth_header, error_for, session_for
 from hub.connections import parse_airflow_value
-from hub.errors import AuthError, BusinessError, ConfigError, DataError, FatalError
+from hub.errors import AuthError, BusinessError, ConfigError, DataError, FatalError, RetriableError
 from sandbox.onec.edmx import metadata_xml
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -75,5 +75,5 @@ def test_1c_error_codes_map_to_what_the_hub_does_about_them(status: int, code: s
 
 
 def test_an_error_without_an_odata_body_is_not_taken_for_a_business_error() -> None:
-    assert type(error_for(500, None, "onec", "read")) is FatalError
+    assert type(error_for(500, None, "onec", "read")) is RetriableError  # a plain 500 is transient (issue 10)
     assert type(error_for(404, None, "onec", "read")) is ConfigError

@@ -47,6 +47,8 @@ class EntitySet:
     key: tuple[str, ...]
     tables: dict[str, dict[str, Prop]] = field(default_factory=dict)  # tabular section -> row properties
     navigation: frozenset[str] = frozenset()
+    #: reference property (``Контрагент_Key``) -> the entity set it points to, from the navigation properties
+    references: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_document(self) -> bool:
@@ -76,6 +78,11 @@ class Metadata:
     def entity(self, name: str) -> EntitySet | None:
         return self.sets.get(name)
 
+    def documents_referring_to(self, name: str) -> list[tuple[EntitySet, str]]:
+        """(document set or its tabular section, reference property) pairs that can point to set ``name``."""
+        return [(found, prop) for found in self.sets.values() if found.name.startswith("Document_")
+                for prop, target in found.references.items() if target == name]
+
     def require(self, name: str, where: str) -> EntitySet:
         found = self.sets.get(name)
         if found is None:
@@ -93,11 +100,20 @@ def parse_metadata(xml: bytes) -> Metadata:
     except etree.XMLSyntaxError as exc:
         raise ConfigError(f"1C's $metadata is not valid XML: {exc}") from None
     types: dict[str, etree._Element] = {}
+    ends: dict[tuple[str, str], str] = {}  # (association, role) -> entity type
     for schema in root.iter(f"{EDM_NS}Schema"):
         namespace = schema.get("Namespace", "")
         for element in schema:
             if element.tag in (f"{EDM_NS}EntityType", f"{EDM_NS}ComplexType"):
                 types[f"{namespace}.{element.get('Name')}"] = element
+            elif element.tag == f"{EDM_NS}Association":
+                for end in element.iter(f"{EDM_NS}End"):
+                    ends[(f"{namespace}.{element.get('Name')}", end.get("Role", ""))] = end.get("Type", "")
+    set_of_type: dict[str, str] = {}
+    for container in root.iter(f"{EDM_NS}EntityContainer"):
+        for element in container:
+            if element.tag == f"{EDM_NS}EntitySet":
+                set_of_type.setdefault(element.get("EntityType", ""), element.get("Name", ""))
     sets: dict[str, EntitySet] = {}
     actions: set[tuple[str, str]] = set()
     for container in root.iter(f"{EDM_NS}EntityContainer"):
@@ -105,7 +121,8 @@ def parse_metadata(xml: bytes) -> Metadata:
             if element.tag == f"{EDM_NS}EntitySet":
                 entity_type = types.get(element.get("EntityType", ""))
                 if entity_type is not None:
-                    sets[element.get("Name", "")] = _entity_set(element.get("Name", ""), entity_type, types)
+                    sets[element.get("Name", "")] = _entity_set(element.get("Name", ""), entity_type, types,
+                                                                {k: set_of_type.get(v, "") for k, v in ends.items()})
             elif element.tag == f"{EDM_NS}FunctionImport" and element.get("EntitySetPath"):
                 actions.add((element.get("EntitySetPath", ""), element.get("Name", "")))
     return Metadata(sets, frozenset(actions))
@@ -120,7 +137,8 @@ def _props(element: etree._Element) -> dict[str, Prop]:
             for name, edm, nullable, length in raw}
 
 
-def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Element]) -> EntitySet:
+def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Element],
+                ends: dict[tuple[str, str], str]) -> EntitySet:
     props = _props(element)
     key = tuple(ref.get("Name", "") for ref in element.iter(f"{EDM_NS}PropertyRef"))
     tables: dict[str, dict[str, Prop]] = {}
@@ -129,8 +147,11 @@ def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Elem
             row_type = types.get(prop.edm[len("Collection("):-1])
             if row_type is not None:
                 tables[prop.name] = {"LineNumber": Prop("LineNumber", "Edm.Int64", False), **_props(row_type)}
-    navigation = frozenset(n.get("Name", "") for n in element if n.tag == f"{EDM_NS}NavigationProperty")
-    return EntitySet(name, props, key, tables, navigation)
+    navigation = [n for n in element if n.tag == f"{EDM_NS}NavigationProperty"]
+    references = {f"{n.get('Name')}_Key": ends.get((n.get("Relationship", ""), n.get("ToRole", "")), "")
+                  for n in navigation if f"{n.get('Name')}_Key" in props}
+    return EntitySet(name, props, key, tables, frozenset(n.get("Name", "") for n in navigation),
+                     {prop: target for prop, target in references.items() if target})
 
 
 class MetadataCache:

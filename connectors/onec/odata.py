@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from connectors.onec.metadata import METADATA_CACHE, EntitySet, Metadata
 from connectors.onec.options import ODataSourceOptions, ODataTargetOptions
-from connectors.onec.query import any_of
+from connectors.onec.query import any_of, both
 from connectors.onec.reader import KEY_CHUNK, EntityReader
 from connectors.onec.transport import HttpClient
 from connectors.onec.values import VERSION, Codec, prepare_value
@@ -166,6 +166,26 @@ class ODataConnector(Connector):
                 self._versions[(entity, str(_key(target, candidates[0])))] = candidates[0][VERSION]
         return found
 
+    def deletion_blockers(self, entity: str, target_keys: Sequence[str]) -> dict[str, str]:
+        """Objects that documents in 1C (not marked for deletion) refer to: marking them would break the
+        accountant's books, so they wait for a person. Which documents can refer to ``entity`` comes from
+        ``$metadata`` (their reference properties), not from a list in the code."""
+        found: dict[str, list[str]] = {}
+        wanted = {key.lower(): key for key in target_keys}
+        for documents, prop in self.metadata.documents_referring_to(entity):
+            reader = self.reader(documents.name)
+            shown = [name for name in ("Number", "Date") if name in documents.props]
+            live = "DeletionMark eq false" if "DeletionMark" in documents.props else None
+            for start in range(0, len(target_keys), KEY_CHUNK):
+                chunk = [(key,) for key in target_keys[start:start + KEY_CHUNK]]
+                condition = both(any_of(documents, [prop], chunk, self.zone, "deletion check"), live)
+                for row in reader.fetch(["Ref_Key", prop, *shown], condition, ()):
+                    key = wanted.get(str(row.get(prop)).lower())
+                    if key is not None:
+                        found.setdefault(key, []).append(_document(documents.name, row))
+        return {key: f"1C has {len(docs)} document(s) referring to it: " + ", ".join(sorted(docs)[:5])
+                + (", ..." if len(docs) > 5 else "") for key, docs in found.items()}
+
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
         target = self.entity(entity, "write")
 
@@ -180,6 +200,13 @@ class ODataConnector(Connector):
         writer = EntityWriter(self.client, self.root, target, self.codec(entity), find,
                               lambda ref: self._versions.get((entity, ref)))
         return writer.write(actions, opts)
+
+
+def _document(set_name: str, row: Record) -> str:
+    if "Number" not in row:  # a row of a tabular section: its document's key
+        return f"{set_name} of {row.get('Ref_Key')}"
+    when = row.get("Date")
+    return f"{set_name} {row.get('Number')}" + (f" of {when:%d.%m.%Y}" if when is not None else "")
 
 
 def _key(entity: EntitySet, row: Record) -> Any:

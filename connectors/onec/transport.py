@@ -29,7 +29,13 @@ from typing import Any, TypeVar
 import requests
 from lxml import etree
 from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from hub.connections import Connection
 from hub.errors import (
@@ -83,8 +89,10 @@ def session_for(connection: Connection) -> requests.Session:
 
 
 def retrying(policy: RetryPolicy, fn: Callable[[], T]) -> T:
-    """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy)."""
-    for attempt in Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
+    """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy); not on
+    :class:`ConcurrentEdit`: the same request would meet the same newer object, the record needs a new plan."""
+    for attempt in Retrying(retry=retry_if_exception_type(RetriableError) & retry_if_not_exception_type(ConcurrentEdit),
+                            reraise=True,
                             stop=stop_after_attempt(policy.attempts),
                             wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)):
         with attempt:

@@ -17,6 +17,7 @@ from connectors.onec import ODataConnector
 from connectors.onec.options import ODataTargetOptions
 from hub.connections import from_mapping
 from hub.connector import WriteAction
+from hub.errors import RetriableError
 from sandbox.onec.faults import FaultKind, Faults
 from sandbox.onec.seed import seed_nomenclature
 from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
@@ -215,3 +216,36 @@ def test_edits_and_deletions_converge_under_faults(world: OneCWorld) -> None:
     payments = {p["external_ref"]: p for p in world.crm.rows("payments")}
     assert set(payments) == set(receipts) - {receipts[1]}
     assert payments[receipts[0]]["amount"] == Decimal("1.50")
+
+
+def runs_to_converge(world: OneCWorld, exchange: str, limit: int = 6) -> int:
+    """Scheduled runs until one succeeds and leaves no open dead letter (a run that fails counts)."""
+    for run in range(1, limit + 1):
+        try:
+            world.run(exchange)
+        except RetriableError:
+            continue
+        if not world.hub.store.dead_letters(exchange):
+            return run
+    return limit + 1
+
+
+def test_under_the_production_fault_mix_every_exchange_converges_within_two_runs(world: OneCWorld) -> None:
+    """Issue 10: 15% of requests failing (plain 500, 502/503/504, dropped connections), 5% HTML pages with
+    status 200, 10% of write responses lost."""
+    data = build_scenario(world)
+    world.sim.faults = Faults.production(seed=4)
+
+    runs = {name: runs_to_converge(world, name) for name in EXCHANGES_TO_1C}
+    receipts = pay(world, data["deals"])  # type: ignore[arg-type]
+    runs.update({name: runs_to_converge(world, name) for name in EXCHANGES_FROM_1C})
+    injected = Counter(world.sim.faults.counts)
+    world.sim.faults = Faults.none()
+
+    assert injected["500"] >= 3 and injected["html200"] >= 3 and injected["lost"] >= 3
+    assert max(runs.values()) <= 2, runs
+    counterparties = Counter((o["ИНН"], o["КПП"]) for o in world.onec("Catalog_Контрагенты"))
+    assert set(counterparties.values()) == {1} and len(counterparties) == len(data["clients"])  # type: ignore[arg-type]
+    documents = Counter(o["Number"] for o in world.onec(DOC))
+    assert set(documents.values()) == {1} and len(documents) == len(data["deals"])  # type: ignore[arg-type]
+    assert sorted(p["external_ref"] for p in world.crm.rows("payments")) == sorted(receipts)

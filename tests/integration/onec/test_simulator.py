@@ -116,3 +116,55 @@ def test_the_infobase_survives_a_restart(tmp_path: Path) -> None:
         {o["Ref_Key"]: o["DataVersion"] for o in made}
     assert second.store.next_version() not in {o["DataVersion"] for o in made}, "versions keep counting up"
     second.stop()
+
+
+def test_if_match_is_ignored_as_live_servers_do_or_enforced_as_documented(sim: OneCSimulator,
+                                                                          http: requests.Session) -> None:
+    partner = next(iter(sim.store.all(PARTNERS)))
+    target = url(sim, f"{PARTNERS}(guid'{partner['Ref_Key']}')")
+    stale = {"If-Match": "AAAAAAAAAAE="}
+
+    ignored = http.patch(target, params={"$format": "json"}, json={"Комментарий": "1"}, headers=stale, timeout=5)
+    sim.odata.if_match = "enforce"
+    refused = http.patch(target, params={"$format": "json"}, json={"Комментарий": "2"}, headers=stale, timeout=5)
+    current = {"If-Match": sim.store.get(PARTNERS, partner["Ref_Key"])["DataVersion"]}
+    accepted = http.patch(target, params={"$format": "json"}, json={"Комментарий": "3"}, headers=current, timeout=5)
+
+    assert (ignored.status_code, refused.status_code, accepted.status_code) == (200, 412, 200)
+    assert sim.store.get(PARTNERS, partner["Ref_Key"])["Комментарий"] == "3"
+
+
+def test_an_accountants_save_happens_between_a_clients_read_and_write_when_a_test_says_so(
+        sim: OneCSimulator, http: requests.Session) -> None:
+    partner = next(iter(sim.store.all(PARTNERS)))
+    target = url(sim, f"{PARTNERS}(guid'{partner['Ref_Key']}')")
+    saved: list[str] = []
+    sim.odata.interleave(PARTNERS, partner["Ref_Key"], lambda: saved.append("saved"))
+
+    read = http.get(target, params={"$format": "json", "$select": "DataVersion"}, timeout=5).json()
+    again = http.get(target, params={"$format": "json", "$select": "DataVersion"}, timeout=5).json()
+
+    assert saved == ["saved"] and sim.odata.interleaved == [], "once, right after the first read"
+    assert read["DataVersion"] == again["DataVersion"] == partner["DataVersion"]
+
+
+def test_a_plain_500_is_an_html_error_page_without_an_odata_error(sim: OneCSimulator, http: requests.Session) -> None:
+    sim.faults.kinds, sim.faults.fail_next = ("500",), 1
+
+    answer = http.get(url(sim, PARTNERS), params={"$format": "json"}, timeout=5)
+
+    assert answer.status_code == 500 and answer.headers["Content-Type"].startswith("text/html")
+    assert "odata.error" not in answer.text
+
+
+def test_a_deletion_mark_written_over_odata_can_leave_a_posted_document_posted(sim: OneCSimulator,
+                                                                                http: requests.Session) -> None:
+    receipt = next(iter(sim.store.all("Document_ПоступлениеНаРасчетныйСчет")))
+    assert receipt["Posted"] is True
+    sim.business.marking_keeps_posting = True  # as a live BP 3.0 publication was seen doing
+
+    http.patch(url(sim, f"Document_ПоступлениеНаРасчетныйСчет(guid'{receipt['Ref_Key']}')"),
+               params={"$format": "json"}, json={"DeletionMark": True}, timeout=5).raise_for_status()
+
+    marked = sim.store.get("Document_ПоступлениеНаРасчетныйСчет", receipt["Ref_Key"])
+    assert (marked["DeletionMark"], marked["Posted"]) == (True, True)

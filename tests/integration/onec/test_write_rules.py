@@ -230,6 +230,24 @@ def test_two_counterparties_with_one_inn_and_kpp_go_to_dead_letters_naming_both(
     assert len(world.onec(PARTNERS, ИНН="7704567898")) == 3
 
 
+def test_a_lookup_that_finds_two_warehouses_names_both_instead_of_taking_one(world: OneCWorld) -> None:
+    [main] = world.onec("Catalog_Склады")
+    copy = world.sim.store.put("Catalog_Склады", {**main, "Ref_Key": "0f0f0f0f-0000-4000-8000-000000000001",
+                                                   "Code": "00-0000099"})  # typed twice by hand
+    world.crm.product("PAP-A4-500", "Бумага")
+    client = world.crm.client("ООО «Вектор»", "7701234560", "770101001")
+    world.crm.deal(client, "shipped", ITEM)
+    for name in EXCHANGES_TO_1C[:3]:
+        world.run(name)
+
+    report = world.run("realizations_to_1c")
+
+    [letter] = world.hub.store.dead_letters("realizations_to_1c")
+    assert report.counts.rejected == 1 and "lookup 'warehouse'" in letter.message
+    assert main["Ref_Key"] in letter.message and copy["Ref_Key"] in letter.message
+    assert world.onec(DOC) == []
+
+
 # -- item 2 (1C side): objects that documents refer to ------------------------------------------------
 
 def test_a_counterparty_with_documents_in_1c_is_blocked_from_deletion_naming_them(world: OneCWorld) -> None:

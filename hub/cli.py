@@ -147,7 +147,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
     for warning in report.warnings:
         out.print(f"? warning {warning.source_key}: field {warning.field}: {warning.problem}", highlight=False,
                   markup=False)
-    out.print(report.one_line(), highlight=False, markup=False)
+    out.print(report.one_line(), highlight=False, markup=False, soft_wrap=True)  # one line, to copy as it is
     if report.counts.dead_letters_added:
         out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False)
 

@@ -84,4 +84,5 @@ def sample_lines(report: RunReport) -> list[str]:
             if sample.reason:
                 text += f": {sample.reason}"
             lines.append(text)
+    lines += [f"warning: {w.source_key}: field {w.field}: {w.problem}" for w in report.warnings]
     return lines

@@ -131,11 +131,12 @@ def _print_report(report: RunReport, as_json: bool) -> None:
     if as_json:
         out.print_json(data=report.summary())
         return
-    shown = ("created", "updated", "deleted", "rejected") if report.mode == "plan" else ("rejected",)
-    for outcome, symbol, colour in (("created", "+", "green"), ("updated", "~", "yellow"), ("deleted", "-", "red"),
-                                    ("rejected", "!", "red")):
+    shown = ("created", "updated", "deleted", "out_of_scope", "rejected") if report.mode == "plan" else ("rejected",)
+    for outcome, symbol, colour, verb in (("created", "+", "green", "create"), ("updated", "~", "yellow", "update"),
+                                          ("deleted", "-", "red", "delete"), ("out_of_scope", "=", "blue", "keep"),
+                                          ("rejected", "!", "red", "reject")):
         for sample in report.samples.get(outcome, []) if outcome in shown else ():
-            line = f"[{colour}]{symbol}[/{colour}] {outcome[:-1] if outcome != 'rejected' else 'reject'} " \
+            line = f"[{colour}]{symbol}[/{colour}] {verb} " \
                    f"{escape(sample.source_key)}" + (f" -> {escape(sample.target_key)}" if sample.target_key else "")
             if sample.reason:
                 line += f": {escape(sample.reason)}"
@@ -143,7 +144,10 @@ def _print_report(report: RunReport, as_json: bool) -> None:
             for change in sample.changes:
                 out.print(f"    {change.field}: {_short(change.old)} -> {_short(change.new)}", highlight=False,
                           markup=False)
-    out.print(report.one_line(), highlight=False, markup=False)
+    for warning in report.warnings:
+        out.print(f"? warning {warning.source_key}: field {warning.field}: {warning.problem}", highlight=False,
+                  markup=False)
+    out.print(report.one_line(), highlight=False, markup=False, soft_wrap=True)  # one line, to copy as it is
     if report.counts.dead_letters_added:
         out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False)
 
@@ -161,14 +165,20 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
     """The run log: what each run read and wrote."""
     with Hub() as hub:
         recorded = hub.store.runs(exchange, limit)
+        unknown = hub.store.unknown_effects(exchange)
     table = Table("id", "exchange", "mode", "status", "started (UTC)", "sec", "read", "created", "updated",
-                  "deleted", "unchanged", "filtered", "rejected", "DL+", "message")
+                  "deleted", "unchanged", "filtered", "rejected", "DL+", "out of scope", "warnings", "message")
     for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
         table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
                       *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
-                                                     "rejected", "dead_letters_added")), Text(r.message or ""))
+                                                     "rejected", "dead_letters_added", "out_of_scope", "warnings")),
+                      Text(r.message or ""))
     out.print(table)
+    # writes a killed run left behind that no lookup could settle yet (the next apply of the exchange tries)
+    for name in sorted({r.exchange for r in recorded} | set(unknown)):
+        out.print(f"{name}: {unknown.get(name, 0)} write(s) with unknown outcome in the effect ledger",
+                  highlight=False, markup=False)
 
 
 @app.command()

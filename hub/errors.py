@@ -11,7 +11,8 @@
         ├── DataError         the mapping cannot convert the record (bad phone, bad date, ...)
         ├── BusinessError     the target system refused the record (1C posting failed, ...)
         ├── DependencyMissing the record references an object not synced yet; replayed automatically
-        └── OutcomeUnknown    a non-idempotent write may or may not have happened; an operator decides
+        ├── OutcomeUnknown    a non-idempotent write may or may not have happened; an operator decides
+        └── NeedsPerson       the hub may not decide (e.g. a deletion it is not allowed to make): a person does
 
 Connectors raise these (and only these) so the core never has to know a protocol's error codes.
 Messages never contain secrets: connectors build them from status codes and peer messages, not from
@@ -85,6 +86,10 @@ class DependencyMissing(RecordError):
 
 class OutcomeUnknown(RecordError):
     pass
+
+
+class NeedsPerson(RecordError):
+    """Nothing was written: whether to do it is for a person to decide (the message says what and why)."""
 
 
 def auto_replay_classes() -> frozenset[str]:

@@ -41,6 +41,7 @@ from hub.connector import (
     WriteResult,
 )
 from hub.errors import RecordError
+from hub.runner.items import source_key
 from hub.settings import HubSettings
 
 
@@ -119,6 +120,30 @@ class CrmDbConnector(Connector):
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
         engine, strategy, schemas = self._connect()
         return TableReader(engine, strategy, schemas, self._coercer, self.where).read(request)
+
+    def source_keys_present(self, stream: str, key: tuple[str, ...], keys: Sequence[str],
+                            options: BaseModel) -> set[str] | None:
+        """Keys whose row is still in the stream's table, whatever ``where``/``exists`` say (leaving the scope
+        is not a deletion). A key that cannot be read back into its columns counts as present: never guess."""
+        engine, strategy, _ = self._connect()
+        schema = self._require(stream)
+        names = list(key)
+        schema.check_columns(names, f"stream {stream!r} key")
+        converters = self._coercer.converters(schema)
+        present: set[str] = set()
+        wanted: list[tuple[Any, ...]] = []
+        for text in keys:
+            parts = text.split("|") if len(names) > 1 else [text]
+            try:
+                if len(parts) != len(names):  # a key value with "|" in it: cannot be split back
+                    raise ValueError(text)
+                wanted.append(tuple(converters[name](part) for name, part in zip(names, parts, strict=True)))
+            except (ValueError, TypeError, ArithmeticError):
+                present.add(text)
+        with translated(strategy, self.where), engine.connect() as conn:
+            for row in select_matching(conn, schema, names, wanted, ()):
+                present.add(source_key(dict(row), names) or "")
+        return present & set(keys)
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:

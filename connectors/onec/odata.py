@@ -113,6 +113,23 @@ class ODataConnector(Connector):
         options = request.options if isinstance(request.options, ODataSourceOptions) else ODataSourceOptions()
         return self.reader(request.stream).read(request, options)
 
+    def source_keys_present(self, stream: str, key: tuple[str, ...], keys: Sequence[str],
+                            options: BaseModel) -> set[str] | None:
+        """Of ``keys``, the objects that still exist in 1C, whatever ``options.where`` says (an unposted receipt
+        only left the scope). In 1C marking for deletion *is* deleting (the physical deletion of marked objects
+        comes later, by an administrator), so a marked object counts as deleted."""
+        found = self.metadata.entity(stream)
+        if found is None or len(key) != 1:
+            return None
+        live = "DeletionMark eq false" if "DeletionMark" in found.props else None
+        reader = self.reader(stream)
+        present: set[str] = set()
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = [(k,) for k in keys[start:start + KEY_CHUNK]]
+            condition = both(any_of(found, list(key), chunk, self.zone, "existence check"), live)
+            present.update(str(row[key[0]]) for row in reader.fetch(list(key), condition, ()))
+        return {k for k in keys if k.lower() in {p.lower() for p in present}}
+
     def prepare(self, entity: str, record: Record) -> Record:
         return self.codec(entity).prepare(record)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.errors import RecordError
 from hub.expr import runtime
-from hub.expr.functions import FUNCTIONS
+from hub.expr.functions import FUNCTIONS, reporting
 from hub.expr.language import (
     BIN_OPS,
     COMPARE_OPS,
@@ -82,8 +82,15 @@ class Module:
         self.globals.setdefault(f"_f_{name}", FUNCTIONS[name].impl)
         return f"_f_{name}"
 
-    def emit(self, checked: Checked, scope: Scope) -> str:
-        return _Emitter(self, scope).expr(checked.tree)
+    def reporting_ref(self, name: str) -> str:
+        """The form of a lossy function that reports what it lost (``_r_phone(ctx, 'field', ...)``)."""
+        self.functions_used.add(name)
+        self.globals.setdefault(f"_r_{name}", reporting(FUNCTIONS[name]))
+        return f"_r_{name}"
+
+    def emit(self, checked: Checked, scope: Scope, field: str | None = None) -> str:
+        """Python code for ``checked``; inside a mapped ``field``, lossy calls report their losses under its name."""
+        return _Emitter(self, scope, field).expr(checked.tree)
 
     def add_function(self, name: str, params: str, body: list[str]) -> None:
         self.lines.append(f"def {name}({params}):")
@@ -111,9 +118,10 @@ def _prefixed(exc: RecordError, field_name: str) -> RecordError:
 
 
 class _Emitter:
-    def __init__(self, module: Module, scope: Scope):
+    def __init__(self, module: Module, scope: Scope, field: str | None = None):
         self.module = module
         self.scope = scope
+        self.field = field
 
     def expr(self, node: ast.expr) -> str:
         return getattr(self, f"_{type(node).__name__}")(node)
@@ -211,6 +219,9 @@ class _Emitter:
             else:
                 rendered.append(self.expr(arg))
         rendered.extend(f"{name}={self.expr(value)}" for name, value in kwonly.items())
+        if spec.loss is not None and self.field is not None:
+            rendered[:0] = ["ctx", repr(self.field)]
+            return f"{self.module.reporting_ref(spec.name)}({', '.join(rendered)})"
         if spec.needs_context:
             rendered.insert(0, "ctx")
         return f"{self.module.function_ref(spec.name)}({', '.join(rendered)})"

@@ -34,6 +34,22 @@ class EvalContext(Protocol):
 
     def lookup(self, entity: str, value: Any, from_system: str, to_system: str) -> Any: ...
 
+    def warn(self, loss: Loss) -> None:
+        """A field's value was emptied or cut by a conversion (the record still crosses)."""
+
+
+@dataclass(frozen=True)
+class Loss:
+    """What a conversion dropped from a field's value: the run counts it as a warning with the record's key."""
+
+    field: str  # the target field, as the mapping names it ('name', 'lines[].qty')
+    problem: str  # without the value, for logs, notes and summaries: "not a phone number"
+    detail: str  # with the value as it was typed, for the record's dead letter: "'12' is not a phone number"
+
+
+#: what a call gave up: (problem, detail) from the result and the call's arguments, or None when nothing was lost
+LossCheck = Callable[..., "tuple[str, str] | None"]
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -50,6 +66,29 @@ class FunctionSpec:
     pure: bool = True
     #: argument position -> function that turns that literal into a ready object once, at compile time
     prepare: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
+    #: for a function that may empty or cut a value it was given: tells what was lost (see :func:`reporting`)
+    loss: LossCheck | None = None
+
+
+def reporting(spec: FunctionSpec) -> Callable[..., Any]:
+    """``spec``'s function taking ``(ctx, field, *args)``, which reports to ``ctx.warn`` what a call lost.
+
+    Mapped fields call this form (the field's name is a literal in the generated code); ``where`` and lookups
+    call the plain function: a value they drop crosses nowhere.
+    """
+    impl, loss = spec.impl, spec.loss
+    assert loss is not None, spec.name
+
+    def call(ctx: Any, field: str, *args: Any, **kwargs: Any) -> Any:
+        result = impl(ctx, *args, **kwargs) if spec.needs_context else impl(*args, **kwargs)
+        lost = loss(result, *args, **kwargs)
+        if lost is not None:
+            warn = getattr(ctx, "warn", None)  # a context that does not collect warnings just drops them
+            if warn is not None:
+                warn(Loss(field, *lost))
+        return result
+
+    return call
 
 
 def _empty(value: Any) -> bool:
@@ -107,6 +146,14 @@ def require(value: Any, reason: str = "required value is empty") -> Any:
 def truncate(value: Any, length: int) -> str | None:
     text = _text(value)
     return None if text is None else text[:length]
+
+
+def _truncate_loss(result: Any, value: Any, length: int) -> tuple[str, str] | None:
+    text = _text(value)
+    if text is None or len(text) <= length:
+        return None
+    problem = f"cut from {len(text)} to {length} characters"
+    return problem, problem
 
 
 def _prepare_regex(pattern: Any) -> re.Pattern[str]:
@@ -201,6 +248,12 @@ def phone(ctx: EvalContext, value: Any, region: str | None = None) -> str | None
     return to_e164(text, region or ctx.default_region)  # type: ignore[arg-type]
 
 
+def _phone_loss(result: Any, value: Any, region: str | None = None) -> tuple[str, str] | None:
+    if result is not None or _empty(_text(value)):
+        return None
+    return "not a phone number", f"{_preview(value)} is not a phone number"
+
+
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]{2,}$")
 
 
@@ -213,6 +266,12 @@ def email(value: Any) -> str | None:
     if text.startswith("mailto:"):
         text = text[7:]
     return text if len(text) <= 254 and _EMAIL.match(text) else None
+
+
+def _email_loss(result: Any, value: Any) -> tuple[str, str] | None:
+    if result is not None or _empty(_text(value)):
+        return None
+    return "not an e-mail address", f"{_preview(value)} is not an e-mail address"
 
 
 # -- numbers -------------------------------------------------------------------------------------------
@@ -446,7 +505,7 @@ def _specs() -> dict[str, FunctionSpec]:
         s("coalesce", coalesce, 1, None),
         s("default", default, 2, 2),
         s("require", require, 1, 2, literal_args=(1,)),
-        s("truncate", truncate, 2, 2, "string", literal_args=(1,), prepare={1: _check_count}),
+        s("truncate", truncate, 2, 2, "string", literal_args=(1,), prepare={1: _check_count}, loss=_truncate_loss),
         s("length", length, 1, 1, "integer"),
         s("pick", pick, 2, 2),
         s("sum_of", sum_of, 1, 2, "decimal", literal_args=(1,), prepare={1: _check_field_name}),
@@ -457,8 +516,8 @@ def _specs() -> dict[str, FunctionSpec]:
           prepare={1: _prepare_regex}),
         s("regex_match", regex_match, 2, 2, "boolean", literal_args=(1,), prepare={1: _prepare_regex}),
         s("phone", phone, 1, 2, "string", needs_context=True, literal_args=(1,), keywords=("region",),
-          prepare={1: _check_region}),
-        s("email", email, 1, 1, "string"),
+          prepare={1: _check_region}, loss=_phone_loss),
+        s("email", email, 1, 1, "string", loss=_email_loss),
         s("decimal", to_decimal, 1, 1, "decimal"),
         s("round_money", round_money, 1, 2, "decimal", literal_args=(1,), prepare={1: _check_places}),
         s("int", to_int, 1, 1, "integer"),

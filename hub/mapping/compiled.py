@@ -123,7 +123,7 @@ class _Compiler:
         if isinstance(spec, EachField):
             return self._each(spec, scope, path, name)
         if isinstance(spec, str):
-            return self._emit(spec, scope, path)
+            return self._emit(spec, scope, path, name)
         # ``repr`` of a YAML ``.nan``/``.inf`` is ``nan``/``inf``, a name in the generated code: bind a constant
         if isinstance(spec, float) and not math.isfinite(spec):
             return self.module.constant(spec)
@@ -132,7 +132,7 @@ class _Compiler:
     def _each(self, spec: EachField, scope: Scope, path: tuple[str | int, ...], name: str) -> str:
         number = self._each_count
         self._each_count += 1
-        source_list = self._emit(spec.each, scope, (*path, "each"))
+        source_list = self._emit(spec.each, scope, (*path, "each"), name)
         row_var, index_var = f"r{number}", f"i{number}"
         # lookups stay visible inside rows (a contact row's kind: ``phone_kind.Ref_Key``)
         row_scope = Scope(record=row_var, parent=scope.record, index=index_var, parent_scope=scope,
@@ -155,9 +155,9 @@ class _Compiler:
         self.child_fields[name] = frozenset(row_scope.reads)
         return f"_each_{number}({', '.join(args)})"
 
-    def _emit(self, text: str, scope: Scope, path: tuple[str | int, ...]) -> str:
+    def _emit(self, text: str, scope: Scope, path: tuple[str | int, ...], field: str | None = None) -> str:
         try:
-            return self.module.emit(parse(text), scope)
+            return self.module.emit(parse(text), scope, field)
         except ExpressionError as exc:
             raise self._error(f"{exc.message} in {text!r}" + _at(exc), path) from None
 

@@ -1,10 +1,12 @@
-"""What compiled expressions may ask of a run: default phone region, time zone, the key map."""
+"""What compiled expressions may ask of a run: default phone region, time zone, the key map; and where they
+report a value a conversion emptied or cut (collected per record, then taken by the runner)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
 
+from hub.expr.functions import Loss
 from hub.state.store import StateStore
 
 
@@ -15,6 +17,15 @@ class RunContext:
         self._store = store
         self._cache: OrderedDict[tuple[str, str, str, str], str | None] = OrderedDict()
         self._cache_size = cache_size
+        #: losses reported while mapping the current record (the runner takes them after each record)
+        self.losses: list[Loss] = []
+
+    def warn(self, loss: Loss) -> None:
+        self.losses.append(loss)
+
+    def take_losses(self) -> list[Loss]:
+        taken, self.losses = self.losses, []
+        return taken
 
     def lookup(self, entity: str, value: Any, from_system: str, to_system: str) -> str | None:
         key = (entity, str(value), from_system, to_system)

@@ -37,17 +37,20 @@ from hub.errors import (
     RetriableError,
     auto_replay_classes,
 )
+from hub.expr.functions import Loss
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
+from hub.runner import deletions
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
-from hub.runner.report import Change, RunReport, Sample
+from hub.runner.report import Change, FieldWarning, RunReport, Sample
 from hub.runner.rows import with_kept_rows
+from hub.runner.settle import settle_ledger
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
-from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore, chunks
+from hub.state.store import BatchCommit, Counts, Failure, Intent, KeyLink, PriorState, StateStore, chunks
 
 Progress = Callable[[RunReport], None]
 T = TypeVar("T")
@@ -73,8 +76,10 @@ class Runner:
 
     def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
         def body(run: _Run) -> None:
+            run.report.ledger_settled = settle_ledger(run)
             self._replay(run, run.auto_replay_ids, apply=True)
             self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
+            run.report.ledger_unknown = self.store.unknown_effects(self.mapping.exchange).get(self.mapping.exchange, 0)
         return self._run("apply", triggered_by, body)
 
     def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None) -> RunReport:
@@ -162,9 +167,10 @@ class Runner:
         letters = self.store.dead_letters(self.mapping.exchange, status="open", limit=1_000_000, ids=ids)
         for chunk in chunks(letters, self.batch_size):
             payloads = [(letter.source_key, codec.loads(letter.payload)) for letter in chunk]
-            deletes = [run.delete_item(key, p.get("target_key")) for key, p in payloads if p.get(DELETE_MARK)]
-            if deletes:
-                run.apply_deletes(deletes, apply)
+            missing = [(key, p.get("target_key")) for key, p in payloads if p.get(DELETE_MARK)]
+            if missing:  # a deletion goes through the deletion rules again, whoever replays it
+                kept, gone, guess = deletions.split_by_source(run, missing)
+                run.apply_deletes(kept + deletions.decide(run, gone, guess), apply)
             items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
@@ -299,15 +305,20 @@ class _Run:
 
     def _map(self, items: list[Item]) -> None:
         entity = self.mapping.target.entity
+        context = self.context
         for item in items:
             if not item.pending:
                 continue
             try:
-                mapped = self.compiled.map_record(item.record, self.context, item.lookups)
+                mapped = self.compiled.map_record(item.record, context, item.lookups)
+                if context.losses:
+                    item.losses = context.take_losses()
                 item.mapped = self.target.prepare(entity, mapped)
                 item.content_hash = codec.content_hash(item.mapped)
             except RecordError as exc:
-                item.reject(exc)
+                if context.losses:
+                    item.losses = context.take_losses()
+                item.reject(_lost_values_first(exc, item.losses))
 
     def _compare(self, items: list[Item]) -> None:
         for item in items:
@@ -354,7 +365,7 @@ class _Run:
         target = self.mapping.target
         claimed: dict[tuple[Any, ...], str] = {}  # match values -> the source record of this batch that has them
         linked = [i.source_key for i in items if i.existing is not None]
-        created = self.store.created_by_hub(self.mapping.exchange, linked) if self.owned_rows and linked else set()
+        created = self.store.hub_created(self.mapping.exchange, linked) if self.owned_rows and linked else {}
         for item in items:
             mapped = item.mapped or {}
             match = {f: mapped.get(f) for f in target.match}
@@ -384,7 +395,8 @@ class _Run:
             if target.mode == "create":
                 item.outcome = "unchanged"  # it exists already: a create-only exchange leaves it alone
                 continue
-            wanted = with_kept_rows(mapped, existing, self.owned_rows, item.source_key in created)
+            wanted = with_kept_rows(mapped, existing, self.owned_rows,
+                                    item.target_key in created.get(item.source_key, {}))
             changes = tuple(Change(f, existing.get(f), v) for f, v in wanted.items()
                             if f not in target.create_only and not same_value(existing.get(f), v))
             if not changes:
@@ -440,9 +452,9 @@ class _Run:
                 with_action = [i for i in with_action if i.action and i.pending]
                 attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
-                    self.store.intend(self.mapping.exchange, self.report.run_id,
-                                      [(i.action.idempotency_key, i.source_key, i.action.kind)  # type: ignore
-                                       for i in with_action])
+                    self.store.intend(self.mapping.exchange, self.report.run_id, [
+                        Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
+                               i.action.match, i.action.target_key) for i in with_action])  # type: ignore[union-attr]
                     results = self.target.write(self.mapping.target.entity,
                                                 [i.action for i in with_action], self.target_options)  # type: ignore
                     self._take_results(with_action, results)
@@ -477,29 +489,36 @@ class _Run:
     # -- deletions
 
     def delete_missing(self, apply: bool, allow_mass_delete: bool) -> None:
+        """Known records the complete sweep did not see: deleted, kept or handed to a person (hub.runner.deletions)."""
         missing = self.store.unseen_keys(self.mapping.exchange, self.report.run_id)
         if not apply:
             missing = [(key, target_key) for key, target_key in missing if key not in self.planned_seen]
+        kept, gone, guess = deletions.split_by_source(self, missing)
         known = len(missing) + self.report.counts.read
-        if len(missing) > 10 and len(missing) > MASS_DELETE_SHARE * known and not allow_mass_delete:
-            raise FatalError(f"refusing to delete {len(missing)} of {known} objects in one run: the source may be "
+        if len(gone) > 10 and len(gone) > MASS_DELETE_SHARE * known and not allow_mass_delete:
+            raise FatalError(f"refusing to delete {len(gone)} of {known} objects in one run: the source may be "
                              "unreachable or filtered by permissions; check it, then run with --allow-mass-delete")
-        for chunk in chunks(missing, self.runner.batch_size):
-            self.apply_deletes([self.delete_item(key, target_key) for key, target_key in chunk], apply)
+        for chunk in chunks(kept, self.runner.batch_size):
+            self.apply_deletes(list(chunk), apply, resolve_always=False)
+        for chunk in chunks(gone, self.runner.batch_size):
+            self.apply_deletes(deletions.decide(self, chunk, guess), apply)
 
-    def apply_deletes(self, items: list[Item], apply: bool) -> None:
-        if apply:
+    def apply_deletes(self, items: list[Item], apply: bool, resolve_always: bool = True) -> None:
+        """Write the deletions among ``items`` (those still pending), then commit all of them."""
+        doing = [i for i in items if i.pending]
+        if apply and doing:
             self.store.intend(self.mapping.exchange, self.report.run_id,
-                              [(i.action.idempotency_key, i.source_key, "delete") for i in items])  # type: ignore
+                              [Intent(i.action.idempotency_key, i.source_key, "delete", None,  # type: ignore[union-attr]
+                                      i.target_key) for i in doing])
             for attempt in self._retrying():
                 with attempt:
-                    results = self.target.write(self.mapping.target.entity, [i.action for i in items],  # type: ignore
+                    results = self.target.write(self.mapping.target.entity, [i.action for i in doing],  # type: ignore
                                                 self.target_options)
-            self._take_results(items, results)
-        else:
-            for item in items:
+            self._take_results(doing, results)
+        elif not apply:
+            for item in doing:
                 item.outcome = "deleted"
-        self._finish(items, apply, None, False, [], True, forget=True)
+        self._finish(items, apply, None, False, [], resolve_always, forget=True)
 
     def delete_item(self, key: str, target_key: str | None) -> Item:
         target = self.mapping.target
@@ -522,7 +541,7 @@ class _Run:
             setattr(counts, outcome, getattr(counts, outcome) + 1)
             if self.report.wants_sample(outcome):
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
-                                          str(item.error) if item.error else None))
+                                          str(item.error) if item.error else item.note))
             if item.action is not None:
                 status = "rejected" if outcome == "rejected" else "done"
                 commit.effects_done[item.action.idempotency_key] = (status, item.target_key)
@@ -530,10 +549,15 @@ class _Run:
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))
                 continue
+            if item.losses:
+                counts.warnings += len(item.losses)
+                for loss in item.losses:
+                    self.report.warn(FieldWarning(item.source_key, loss.field, loss.problem))
             if item.source_key in self.open_letters or resolve_always:
                 commit.resolved.append(item.source_key)
-            if forget:
-                commit.forget.append(item.source_key)
+            if forget:  # deletions: the record leaves the state only if its object was deleted
+                if outcome == "deleted":
+                    commit.forget.append(item.source_key)
                 continue
             if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
                 commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key,
@@ -561,6 +585,22 @@ def _ambiguous(where: str, by: Sequence[str], values: Sequence[Any], found: Ambi
     wanted = ", ".join(f"{f}={v!r}" for f, v in zip(by, values, strict=True))
     return DataError(f"{where}: {found.describe()} (all with {wanted}); the hub does not pick one by chance: "
                      "merge or correct the duplicates in the target, then replay this dead letter")
+
+
+def _lost_values_first(error: RecordError, losses: list[Loss]) -> RecordError:
+    """The error a lossy conversion led to, told by what was typed ("'12' is not a phone number"), not by what
+    the conversion left of it ("None is not a phone number")."""
+    field = getattr(error, "field", None)
+    text = str(error)
+    related = [loss for loss in losses if loss.field == field or (field is None and loss.field in text)]
+    if not related:
+        return error
+    lost = "; ".join(f"field {loss.field!r}: {loss.detail}" for loss in related)
+    if field is None:  # the target refused what the mapping left of the record
+        return type(error)(f"{lost}; the target refused what was left: {text}")
+    wrapped = type(error)(f"{lost} ({text.removeprefix(f'field {field!r}: ')})")
+    wrapped.field = field  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _one_line(exc: BaseException) -> str:

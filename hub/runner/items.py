@@ -10,6 +10,7 @@ from typing import Any
 
 from hub.connector import Record, WriteAction
 from hub.errors import RecordError
+from hub.expr.functions import Loss
 from hub.runner.report import Change, Outcome
 from hub.state.store import PriorState
 
@@ -31,6 +32,8 @@ class Item:
     outcome: Outcome | None = None
     target_key: str | None = None
     error: RecordError | None = None
+    losses: list[Loss] = field(default_factory=list)  # values the mapping emptied or cut (run warnings)
+    note: str | None = None  # why this outcome, when it needs saying (a deletion's reason)
 
     @property
     def pending(self) -> bool:

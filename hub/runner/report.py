@@ -8,7 +8,8 @@ from typing import Any, Literal
 from hub.state.models import RunMode, RunStatus
 from hub.state.store import Counts
 
-Outcome = Literal["created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected"]
+#: out_of_scope: a known record missing from a sweep that still exists at the source (it left the scope): kept
+Outcome = Literal["created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected", "out_of_scope"]
 SAMPLE_LIMIT = 20
 
 
@@ -28,6 +29,18 @@ class Sample:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class FieldWarning:
+    """A value a conversion emptied or cut in one record (the record crossed without it)."""
+
+    source_key: str
+    field: str
+    problem: str  # never the value itself: summaries go to logs and Airflow notes
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source_key": self.source_key, "field": self.field, "problem": self.problem}
+
+
 @dataclass
 class RunReport:
     exchange: str
@@ -39,6 +52,9 @@ class RunReport:
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     message: str | None = None
     seconds: float = 0.0
+    warnings: list[FieldWarning] = field(default_factory=list)  # the first SAMPLE_LIMIT of counts.warnings
+    ledger_settled: int = 0  # interrupted writes of earlier runs this run looked up and closed
+    ledger_unknown: int = 0  # writes whose outcome is still unknown after this run (see `hub runs`)
 
     def wants_sample(self, outcome: str) -> bool:
         return len(self.samples.get(outcome, ())) < SAMPLE_LIMIT
@@ -48,10 +64,16 @@ class RunReport:
         if len(bucket) < SAMPLE_LIMIT:
             bucket.append(item)
 
+    def warn(self, warning: FieldWarning) -> None:
+        if len(self.warnings) < SAMPLE_LIMIT:
+            self.warnings.append(warning)
+
     def summary(self) -> dict[str, Any]:
         """The run's summary as plain data (Airflow task return value, JSON output)."""
         return {"exchange": self.exchange, "mode": self.mode, "run_id": self.run_id, "status": self.status,
                 "mapping_version": self.mapping_version, **self.counts.as_dict(),
+                "warning_samples": [w.as_dict() for w in self.warnings],
+                "ledger_settled": self.ledger_settled, "ledger_unknown": self.ledger_unknown,
                 "seconds": round(self.seconds, 3), "message": self.message}
 
     def one_line(self) -> str:
@@ -64,4 +86,19 @@ class RunReport:
         text = (f"{self.exchange}: {self.status}; read {c.read}, {verb}create {c.created}, {verb}update {c.updated}, "
                 f"{verb}delete {c.deleted}, unchanged {c.unchanged}, filtered {c.filtered}, skipped {c.skipped}, "
                 f"rejected {c.rejected} (dead letters +{c.dead_letters_added})")
+        text += f", out of scope {c.out_of_scope} (kept)" if c.out_of_scope else ""
+        text += self._warnings_text()
+        text += self._ledger_text()
         return text + (f" - {self.message}" if self.message else "")
+
+    def _warnings_text(self) -> str:
+        if not self.counts.warnings:
+            return ""
+        shown = ", ".join(f"{w.source_key}.{w.field}: {w.problem}" for w in self.warnings[:3])
+        more = ", ..." if self.counts.warnings > 3 else ""
+        return f"; warnings {self.counts.warnings} ({shown}{more})"
+
+    def _ledger_text(self) -> str:
+        parts = [f"settled {self.ledger_settled}"] if self.ledger_settled else []
+        parts += [f"unknown {self.ledger_unknown}"] if self.ledger_unknown else []
+        return f"; interrupted writes: {', '.join(parts)}" if parts else ""

@@ -21,7 +21,8 @@ LongText = Text().with_variant(Text(length=2**24 - 1), "mysql", "mariadb")
 # the closed vocabularies of the status columns
 RunMode = Literal["plan", "apply", "replay"]
 RunStatus = Literal["running", "success", "failed"]
-EffectStatus = Literal["pending", "done", "rejected"]
+#: not_happened: an interrupted write that the next run looked for in the target and did not find
+EffectStatus = Literal["pending", "done", "rejected", "not_happened"]
 LetterStatus = Literal["open", "resolved", "discarded"]
 
 
@@ -80,12 +81,15 @@ class Effect(Base):
     """The effect ledger: intent is recorded before a write, the outcome after it."""
 
     __tablename__ = "hub_effect_ledger"
+    __table_args__ = (Index("ix_hub_effect_ledger_source", "exchange", "source_key"),)
     idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     exchange: Mapped[str] = mapped_column(String(64), index=True)
     source_key: Mapped[str] = mapped_column(Key)
     status: Mapped[str] = mapped_column(String(16))  # EffectStatus
     action: Mapped[str] = mapped_column(String(16))
     target_key: Mapped[str | None] = mapped_column(Key)
+    #: codec JSON of the match values the write was planned with: what finds its object again (settlement)
+    match_values: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(Id)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -147,6 +151,8 @@ class Run(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     dead_letters_added: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)  # values a conversion emptied or cut
+    out_of_scope: Mapped[int] = mapped_column(Integer, default=0)  # known records that left the source's scope
     message: Mapped[str | None] = mapped_column(Text)
     triggered_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -49,6 +49,8 @@ class Counts:
     skipped: int = 0
     rejected: int = 0
     dead_letters_added: int = 0
+    warnings: int = 0  # values a conversion emptied or cut (the records crossed without them)
+    out_of_scope: int = 0  # known records missing from a sweep that still exist at the source: kept
 
     def add(self, other: Counts) -> None:
         for name in COUNTERS:
@@ -107,6 +109,40 @@ class OpenLetter(NamedTuple):
     id: int
     source_key: str
     error_class: str
+
+
+class Intent(NamedTuple):
+    """A write about to be made, for the effect ledger (:meth:`StateStore.intend`)."""
+
+    idempotency_key: str
+    source_key: str
+    action: str
+    #: what finds the object again if the run dies before its outcome is committed (ledger settlement)
+    match: dict[str, Any] | None = None
+    target_key: str | None = None
+
+
+class PendingEffect(NamedTuple):
+    """A write whose outcome was never committed (its run was killed, or its response lost)."""
+
+    idempotency_key: str
+    source_key: str
+    action: str
+    match: dict[str, Any] | None
+    target_key: str | None
+    run_id: int | None
+
+
+@dataclass
+class Settlement:
+    """What looking up an exchange's pending writes found (:meth:`StateStore.settle`)."""
+
+    exchange: str
+    outcomes: dict[str, tuple[EffectStatus, str | None]] = field(default_factory=dict)  # idem key -> outcome
+    targets: dict[str, str | None] = field(default_factory=dict)  # source key -> the object it now has
+    links: list[KeyLink] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)  # source keys whose object a settled deletion removed
+    log: list[dict[str, Any]] = field(default_factory=list)  # record log rows, under the runs that wrote
 
 
 @dataclass(frozen=True)
@@ -262,27 +298,77 @@ class StateStore:
                     found[key] = (status, target)
         return found
 
-    def created_by_hub(self, exchange: str, source_keys: Sequence[str]) -> set[str]:
-        """Of ``source_keys``, those whose target object this exchange created (not found and linked)."""
-        found: set[str] = set()
-        with self.engine.connect() as c:
-            for chunk in chunks(source_keys, 500):
-                found.update(c.execute(select(Effect.source_key).where(
-                    Effect.exchange == exchange, Effect.action == "create", Effect.status == "done",
-                    Effect.source_key.in_(chunk))).scalars())
-        return found
-
-    def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[str, str, str]]) -> None:
-        """Record (idempotency key, source key, action) as pending before the writes happen.
+    def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[Any, ...]]) -> None:
+        """Record each :class:`Intent` (or plain (idempotency key, source key, action)) as pending before the
+        writes happen, with what finds its object again.
 
         A key seen before (a write rejected earlier, now replayed) is pending again: until this attempt's
         outcome is committed, nobody can tell whether it landed.
         """
         now = utcnow()
-        rows = [dict(idempotency_key=k, exchange=exchange, source_key=s, action=a, status="pending",
-                     run_id=run_id, created_at=now, updated_at=now, target_key=None) for k, s, a in intents]
+        rows = []
+        for intent in (Intent(*i) for i in intents):
+            rows.append(dict(idempotency_key=intent.idempotency_key, exchange=exchange, source_key=intent.source_key,
+                             action=intent.action, status="pending", run_id=run_id, created_at=now, updated_at=now,
+                             target_key=intent.target_key,
+                             match_values=codec.dumps(intent.match) if intent.match else None))
         with self.engine.begin() as c:
-            upsert(c, Effect.__table__, rows, ["idempotency_key"], ["status", "run_id", "updated_at"])
+            upsert(c, Effect.__table__, rows, ["idempotency_key"],
+                   ["status", "run_id", "updated_at", "target_key", "match_values"])
+
+    def pending_effects(self, exchange: str) -> list[PendingEffect]:
+        """Writes of ``exchange`` whose outcome was never committed, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(Effect.idempotency_key, Effect.source_key, Effect.action, Effect.match_values,
+                                    Effect.target_key, Effect.run_id)
+                             .where(Effect.exchange == exchange, Effect.status == "pending")
+                             .order_by(Effect.created_at, Effect.idempotency_key))
+            return [PendingEffect(k, s, a, codec.loads(m) if m else None, t, r) for k, s, a, m, t, r in rows]
+
+    def unknown_effects(self, exchange: str | None = None) -> dict[str, int]:
+        """How many writes of each exchange still have an unknown outcome (pending in the ledger)."""
+        query = select(Effect.exchange, func.count()).where(Effect.status == "pending").group_by(Effect.exchange)
+        if exchange:
+            query = query.where(Effect.exchange == exchange)
+        with self.engine.connect() as c:
+            return {name: int(count) for name, count in c.execute(query)}
+
+    def hub_created(self, exchange: str, keys: Sequence[str]) -> dict[str, dict[str, int | None]]:
+        """For each source key, the objects the hub created for it (a done ``create``): target key -> run id."""
+        found: dict[str, dict[str, int | None]] = {}
+        with self.engine.connect() as c:
+            for chunk in chunks(list(keys), 500):
+                rows = c.execute(select(Effect.source_key, Effect.target_key, Effect.run_id).where(
+                    Effect.exchange == exchange, Effect.source_key.in_(chunk), Effect.action == "create",
+                    Effect.status == "done"))
+                for key, target_key, run_id in rows:
+                    found.setdefault(key, {})[target_key] = run_id
+        return found
+
+    def settle(self, settlement: Settlement) -> None:
+        """Close looked-up writes and record what they left, in one transaction.
+
+        A found object's state has no content hash, so the next run compares the object field by field; it is
+        not marked as seen by any run, so a record deleted at the source meanwhile is still found missing.
+        """
+        now = utcnow()
+        exchange = settlement.exchange
+        with self.engine.begin() as c:
+            if settlement.targets:
+                upsert(c, RecordState.__table__, [
+                    dict(exchange=exchange, source_key=k, content_hash=None, version=None, target_key=t,
+                         source_hash=None, seen_run=None, updated_at=now) for k, t in settlement.targets.items()],
+                    ["exchange", "source_key"], ["content_hash", "version", "target_key", "source_hash", "updated_at"])
+            for chunk in chunks(settlement.forget, 500):
+                c.execute(delete(RecordState).where(RecordState.exchange == exchange,
+                                                    RecordState.source_key.in_(chunk)))
+            self._link(c, settlement.links)
+            if settlement.outcomes:
+                c.execute(update(Effect).where(Effect.idempotency_key == bindparam("key")).values(
+                    status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now),
+                    [{"key": k, "new_status": s, "target": t} for k, (s, t) in settlement.outcomes.items()])
+            if settlement.log:
+                c.execute(RecordLog.__table__.insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
 
     # -- the batch commit ------------------------------------------------------------------------------
 
@@ -508,5 +594,5 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "KeyLink", "OpenLetter", "PriorState", "StateStore",
-           "Stored", "chunks"]
+__all__ = ["BatchCommit", "Counts", "Failure", "InboxItem", "Intent", "KeyLink", "OpenLetter", "PendingEffect",
+           "PriorState", "Settlement", "StateStore", "Stored", "chunks"]

@@ -27,6 +27,7 @@ from hub.connector import (
     WriteResult,
 )
 from hub.errors import BusinessError, RetriableError
+from hub.runner.items import source_key
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Faults:
 class MemoryDatabase:
     tables: dict[str, list[Record]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    #: entity -> target id (as text) -> why the object must not be deleted (e.g. "3 documents refer to it")
+    in_use: dict[str, dict[str, str]] = field(default_factory=dict)
     writes: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -118,16 +121,26 @@ class MemoryConnector(Connector):
     def _project(row: Record, fields: frozenset[str] | None) -> Record:
         return dict(row) if fields is None else {k: v for k, v in row.items() if k in fields}
 
+    def source_keys_present(self, stream: str, key: tuple[str, ...], keys: Sequence[str],
+                            options: BaseModel) -> set[str] | None:
+        """A memory source has no scope filters: a key is present while a row has it."""
+        return {source_key(row, list(key)) for row in self.db.table(stream)} & set(keys)  # type: ignore[misc]
+
+    def deletion_blockers(self, entity: str, target_keys: Sequence[str]) -> dict[str, str]:
+        in_use = self.db.in_use.get(entity, {})
+        return {key: in_use[key] for key in target_keys if key in in_use}
+
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
         if self.db.faults.fail_lookups:
             self.db.faults.fail_lookups -= 1
             raise RetriableError("simulated timeout while searching the target")
-        wanted = set(values)
+        # the runner asks for ids as the key map keeps them (text): compare ids as text
+        wanted = {_id_as_text(by, value): value for value in values}
         found: dict[tuple[Any, ...], Record] = {}
         for row in self.db.table(entity):
-            value = tuple(row.get(f) for f in by)
-            if value in wanted:
+            value = wanted.get(_id_as_text(by, tuple(row.get(f) for f in by)))
+            if value is not None and value not in found:
                 found[value] = {f: row.get(f) for f in {*fields, "id"}}
         return found
 
@@ -163,6 +176,10 @@ class MemoryConnector(Connector):
             return WriteResult(action.source_key, "deleted", row["id"])
         row.update(action.fields)
         return WriteResult(action.source_key, "updated", row["id"])
+
+
+def _id_as_text(by: Sequence[str], values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(str(v) if name == "id" and v is not None else v for name, v in zip(by, values, strict=True))
 
 
 CONNECTOR = MemoryConnector

@@ -178,3 +178,16 @@ def test_a_password_quoted_in_an_error_never_reaches_the_run_s_note(exchanges, t
 
     assert finished_run("unreachable_target")["note"] == "unreachable_target: plan failed - login refused with " \
                                                          "*** and ***"
+
+
+def test_a_value_a_conversion_dropped_is_a_warning_in_the_run_s_note(exchanges, hub_env: Path) -> None:
+    submission = submit(hub_env, "Вера", "12")
+
+    exchanges["form_leads"].test()
+
+    run = finished_run("form_leads")
+    assert run["state"] == "success"
+    assert run["note"].endswith(f"; warnings 1 ({submission}.phone: not a phone number)")
+    applied = run["returned"]["apply"]
+    assert (applied["created"], applied["warnings"]) == (1, 1)
+    assert applied["warning_samples"] == [{"source_key": submission, "field": "phone", "problem": "not a phone number"}]

@@ -98,15 +98,17 @@ def test_a_receipt_marked_for_deletion_or_deleted_in_1c_is_deleted_from_the_crm(
     keep = receipt(world, str(ids["payer"]), 1000, "СЧ-2025-00001")
     marked = receipt(world, str(ids["payer"]), 300, "СЧ-2025-00002", day=5)
     deleted = receipt(world, str(ids["payer"]), 200, "СЧ-2025-00002", day=6)
+    unposted = receipt(world, str(ids["payer"]), 100, "СЧ-2025-00002", day=7)
     run_all(world)
-    assert len(world.crm.rows("payments")) == 3
+    assert len(world.crm.rows("payments")) == 4
 
-    world.accountant.edit(BANK, marked, DeletionMark=True)
+    world.accountant.edit(BANK, marked, DeletionMark=True)  # in 1C, marking is deleting
     world.sim.store.delete(BANK, deleted)
+    world.sim.store.put(BANK, {**world.sim.store.get(BANK, unposted), "Posted": False})  # only left the scope
     report = world.run("payments_from_1c")
 
-    assert report.counts.deleted == 2
-    assert [p["external_ref"] for p in world.crm.rows("payments")] == [keep]
+    assert (report.counts.deleted, report.counts.out_of_scope) == (2, 1)
+    assert {p["external_ref"] for p in world.crm.rows("payments")} == {keep, unposted}
 
 
 def test_cash_receipts_arrive_through_the_soap_web_service(world: OneCWorld) -> None:
@@ -126,6 +128,8 @@ def test_cash_receipts_arrive_through_the_soap_web_service(world: OneCWorld) -> 
     assert soap_calls, "the receipts came over SOAP"
     assert world.run("cash_payments_from_1c").counts.unchanged == 1
 
+    # a web service cannot say whether a receipt it no longer returns was deleted: a person decides
     world.accountant.edit("Document_ПриходныйКассовыйОрдер", cash["Ref_Key"], DeletionMark=True)
-    assert world.run("cash_payments_from_1c").counts.deleted == 1
-    assert world.crm.rows("payments") == []
+    assert world.run("cash_payments_from_1c").counts.rejected == 1
+    assert world.hub.store.dead_letters("cash_payments_from_1c")[0].error_class == "NeedsPerson"
+    assert len(world.crm.rows("payments")) == 1

@@ -264,3 +264,19 @@ def test_a_counterparty_with_documents_in_1c_is_blocked_from_deletion_naming_the
 
     assert set(blockers) == {with_receipt}
     assert f"Document_ПоступлениеНаРасчетныйСчет {receipt['Number']} of 05.03.2025" in blockers[with_receipt]
+
+
+def test_a_client_deleted_in_the_crm_whose_counterparty_has_documents_in_1c_waits_for_a_person(
+        world: OneCWorld) -> None:
+    client, ref = created_counterparty(world)
+    receipt = world.accountant.bank_receipt(ref, 778, "Оплата по счету № 1", dt.datetime(2025, 3, 5, 10, 0))
+
+    for deal in world.crm.rows("deals", client_id=client):
+        world.crm.delete_deal(deal["id"])
+    world.crm.delete("clients", id=client)
+    report = world.run("counterparties_to_1c")
+
+    [letter] = world.hub.store.dead_letters("counterparties_to_1c")
+    assert report.counts.deleted == 0 and letter.error_class == "NeedsPerson"
+    assert f"Document_ПоступлениеНаРасчетныйСчет {receipt['Number']} of 05.03.2025" in letter.message
+    assert world.sim.store.get(PARTNERS, ref)["DeletionMark"] is False, "not marked while documents refer to it"

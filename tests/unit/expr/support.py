@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.expr.functions import Loss
 from hub.mapping.compiled import CompiledMapping, compile_mapping
 from hub.mapping.model import Mapping as MappingModel
 
@@ -16,16 +17,21 @@ SETTINGS = {"region": "RU", "vat": 20, "manager": {"id": 7}}
 
 @dataclass
 class FakeContext:
-    """The run context compiled expressions see: default phone region, time zone and the key map."""
+    """The run context compiled expressions see: default phone region, time zone, the key map; it keeps the
+    losses mapped fields report."""
 
     default_region: str = "RU"
     timezone: str = "Europe/Moscow"
     keys: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
     calls: list[tuple[str, Any, str, str]] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
 
     def lookup(self, entity: str, value: Any, from_system: str, to_system: str) -> Any:
         self.calls.append((entity, value, from_system, to_system))
         return self.keys.get((entity, str(value), from_system, to_system))
+
+    def warn(self, loss: Loss) -> None:
+        self.losses.append(loss)
 
 
 def one_field_mapping(expression: str, *, where: str | None = None, settings: Mapping[str, Any] | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
@@ -100,20 +100,11 @@ def parse_metadata(xml: bytes) -> Metadata:
     except etree.XMLSyntaxError as exc:
         raise ConfigError(f"1C's $metadata is not valid XML: {exc}") from None
     types: dict[str, etree._Element] = {}
-    ends: dict[tuple[str, str], str] = {}  # (association, role) -> entity type
     for schema in root.iter(f"{EDM_NS}Schema"):
         namespace = schema.get("Namespace", "")
         for element in schema:
             if element.tag in (f"{EDM_NS}EntityType", f"{EDM_NS}ComplexType"):
                 types[f"{namespace}.{element.get('Name')}"] = element
-            elif element.tag == f"{EDM_NS}Association":
-                for end in element.iter(f"{EDM_NS}End"):
-                    ends[(f"{namespace}.{element.get('Name')}", end.get("Role", ""))] = end.get("Type", "")
-    set_of_type: dict[str, str] = {}
-    for container in root.iter(f"{EDM_NS}EntityContainer"):
-        for element in container:
-            if element.tag == f"{EDM_NS}EntitySet":
-                set_of_type.setdefault(element.get("EntityType", ""), element.get("Name", ""))
     sets: dict[str, EntitySet] = {}
     actions: set[tuple[str, str]] = set()
     for container in root.iter(f"{EDM_NS}EntityContainer"):
@@ -121,11 +112,10 @@ def parse_metadata(xml: bytes) -> Metadata:
             if element.tag == f"{EDM_NS}EntitySet":
                 entity_type = types.get(element.get("EntityType", ""))
                 if entity_type is not None:
-                    sets[element.get("Name", "")] = _entity_set(element.get("Name", ""), entity_type, types,
-                                                                {k: set_of_type.get(v, "") for k, v in ends.items()})
+                    sets[element.get("Name", "")] = _entity_set(element.get("Name", ""), entity_type, types)
             elif element.tag == f"{EDM_NS}FunctionImport" and element.get("EntitySetPath"):
                 actions.add((element.get("EntitySetPath", ""), element.get("Name", "")))
-    return Metadata(sets, frozenset(actions))
+    return Metadata(_with_references(root, sets), frozenset(actions))
 
 
 def _props(element: etree._Element) -> dict[str, Prop]:
@@ -137,8 +127,7 @@ def _props(element: etree._Element) -> dict[str, Prop]:
             for name, edm, nullable, length in raw}
 
 
-def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Element],
-                ends: dict[tuple[str, str], str]) -> EntitySet:
+def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Element]) -> EntitySet:
     props = _props(element)
     key = tuple(ref.get("Name", "") for ref in element.iter(f"{EDM_NS}PropertyRef"))
     tables: dict[str, dict[str, Prop]] = {}
@@ -147,11 +136,38 @@ def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Elem
             row_type = types.get(prop.edm[len("Collection("):-1])
             if row_type is not None:
                 tables[prop.name] = {"LineNumber": Prop("LineNumber", "Edm.Int64", False), **_props(row_type)}
-    navigation = [n for n in element if n.tag == f"{EDM_NS}NavigationProperty"]
-    references = {f"{n.get('Name')}_Key": ends.get((n.get("Relationship", ""), n.get("ToRole", "")), "")
-                  for n in navigation if f"{n.get('Name')}_Key" in props}
-    return EntitySet(name, props, key, tables, frozenset(n.get("Name", "") for n in navigation),
-                     {prop: target for prop, target in references.items() if target})
+    navigation = frozenset(n.get("Name", "") for n in element if n.tag == f"{EDM_NS}NavigationProperty")
+    return EntitySet(name, props, key, tables, navigation)
+
+
+def _with_references(root: etree._Element, sets: dict[str, EntitySet]) -> dict[str, EntitySet]:
+    """Each set with its reference properties and the sets they point to: a navigation property names an
+    association, whose far end names the entity type, whose entity set is the target."""
+    ends: dict[tuple[str, str], str] = {}  # (association, role) -> entity type
+    entity_types: dict[str, etree._Element] = {}
+    for schema in root.iter(f"{EDM_NS}Schema"):
+        namespace = schema.get("Namespace", "")
+        for element in schema:
+            if element.tag == f"{EDM_NS}EntityType":
+                entity_types[f"{namespace}.{element.get('Name')}"] = element
+            elif element.tag == f"{EDM_NS}Association":
+                for end in element.iter(f"{EDM_NS}End"):
+                    ends[(f"{namespace}.{element.get('Name')}", end.get("Role", ""))] = end.get("Type", "")
+    declared = list(root.iter(f"{EDM_NS}EntitySet"))
+    set_of_type: dict[str, str] = {}
+    for element in declared:
+        set_of_type.setdefault(element.get("EntityType", ""), element.get("Name", ""))
+    linked = dict(sets)
+    for element in declared:
+        found, entity_type = sets.get(element.get("Name", "")), entity_types.get(element.get("EntityType", ""))
+        if found is None or entity_type is None:
+            continue
+        references = {f"{nav.get('Name')}_Key": set_of_type.get(ends.get((nav.get("Relationship", ""),
+                                                                          nav.get("ToRole", "")), ""), "")
+                      for nav in entity_type if nav.tag == f"{EDM_NS}NavigationProperty"}
+        linked[found.name] = replace(found, references={prop: target for prop, target in references.items()
+                                                        if target and prop in found.props})
+    return linked
 
 
 class MetadataCache:

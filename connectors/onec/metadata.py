@@ -140,6 +140,31 @@ def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Elem
     return EntitySet(name, props, key, tables, navigation)
 
 
+class MetadataCache:
+    """Process-wide cache: ``$metadata`` per (service root, user), refreshed after ``ttl`` seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, Metadata]] = {}
+
+    def get(self, key: tuple[str, str], ttl: float, fetch: Callable[[], bytes]) -> Metadata:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry[0] < ttl:
+                return entry[1]
+        metadata = parse_metadata(fetch())
+        with self._lock:
+            self._entries[key] = (time.monotonic(), metadata)
+        return metadata
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+METADATA_CACHE = MetadataCache()
+
+
 def _with_references(root: etree._Element, sets: dict[str, EntitySet]) -> dict[str, EntitySet]:
     """Each set with its reference properties and the sets they point to: a navigation property names an
     association, whose far end names the entity type, whose entity set is the target."""
@@ -168,28 +193,3 @@ def _with_references(root: etree._Element, sets: dict[str, EntitySet]) -> dict[s
         linked[found.name] = replace(found, references={prop: target for prop, target in references.items()
                                                         if target and prop in found.props})
     return linked
-
-
-class MetadataCache:
-    """Process-wide cache: ``$metadata`` per (service root, user), refreshed after ``ttl`` seconds."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[float, Metadata]] = {}
-
-    def get(self, key: tuple[str, str], ttl: float, fetch: Callable[[], bytes]) -> Metadata:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and time.monotonic() - entry[0] < ttl:
-                return entry[1]
-        metadata = parse_metadata(fetch())
-        with self._lock:
-            self._entries[key] = (time.monotonic(), metadata)
-        return metadata
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-METADATA_CACHE = MetadataCache()

@@ -93,6 +93,7 @@ def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterato
     if target_info is not None:
         yield from _target_fields(loaded, source_info, target_info)
     yield from _lookup_rules(loaded, connect)
+    yield from _owned_rows(loaded)
 
 
 WILDCARD = "*"  # an entity without a fixed schema declares this field: any name is accepted
@@ -134,11 +135,6 @@ def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: Entit
                 if child not in field.children:
                     yield Finding(_error(loaded, f"rows of {name!r} have no field {child!r}",
                                          "fields", name, "fields", child))
-        if isinstance(spec, EachField):
-            for index, owned in enumerate(spec.owns or ()):
-                if owned not in spec.fields:  # the hub tells its rows by values it writes itself
-                    yield Finding(_error(loaded, f"owns names {owned!r}, which is not one of the row fields of "
-                                                 f"{name!r} the mapping writes", "fields", name, "owns", index))
     if mapping.target.match and tuple(mapping.target.match) not in {tuple(k) for k in info.unique_keys} \
             and set(mapping.target.match) != set(info.primary_key):
         yield Finding(_error(loaded, f"no unique key on {mapping.target.match} in {info.name!r}: concurrent "
@@ -170,6 +166,15 @@ def _lookup_rules(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[
             if field not in info.fields:
                 yield Finding(_error(loaded, f"{rule.entity!r} has no field {field!r}",
                                      "lookups", name, "fields", index))
+
+
+def _owned_rows(loaded: LoadedMapping) -> Iterator[Finding]:
+    """``owns`` names row fields the mapping writes: the hub tells its rows by values it writes itself."""
+    for name, spec in loaded.mapping.fields.items():
+        for index, owned in enumerate(spec.owns or () if isinstance(spec, EachField) else ()):
+            if owned not in spec.fields:  # type: ignore[union-attr]
+                yield Finding(_error(loaded, f"owns names {owned!r}, which is not one of the row fields of {name!r} "
+                                             "the mapping writes", "fields", name, "owns", index))
 
 
 def _expressions(loaded: LoadedMapping) -> Iterator[tuple[tuple[Any, ...], str]]:

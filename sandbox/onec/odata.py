@@ -89,24 +89,14 @@ class ODataService:
     def __init__(self, store: ObjectStore, business: Business, root_url: str):
         self.store = store
         self.business = business
-        self.root_url = root_url.rstrip("/") + "/"
-        self._metadata = metadata_xml().encode("utf-8")
-        self._cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
-        self._shapes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
         #: If-Match on PATCH/PUT/DELETE: live servers ignore it (reference §13); "enforce" answers a stale
         #: DataVersion with 412, as the documentation says
         self.if_match: IfMatch = "ignore"
         self.interleaved: list[Interleaved] = []
-
-    def interleave(self, set_name: str, ref: str, edit: Callable[[], object],
-                   when: Literal["after_read", "before_write"] = "after_read") -> None:
-        self.interleaved.append(Interleaved(set_name, ref, edit, when))
-
-    def _interleave(self, when: str, set_name: str, refs: Iterable[str]) -> None:
-        refs = set(refs)
-        for hook in [h for h in self.interleaved if h.when == when and h.set_name == set_name and h.ref in refs]:
-            self.interleaved.remove(hook)
-            hook.edit()
+        self.root_url = root_url.rstrip("/") + "/"
+        self._metadata = metadata_xml().encode("utf-8")
+        self._cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._shapes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
 
     # -- entry point
 
@@ -398,6 +388,16 @@ class ODataService:
                 obj["Posted"] = False
             self.store.put(t.set_name, obj)
         return Response(200, b"", "", wrote=True)
+
+    def interleave(self, set_name: str, ref: str, edit: Callable[[], object],
+                   when: Literal["after_read", "before_write"] = "after_read") -> None:
+        self.interleaved.append(Interleaved(set_name, ref, edit, when))
+
+    def _interleave(self, when: str, set_name: str, refs: Iterable[str]) -> None:
+        refs = set(refs)
+        for hook in [h for h in self.interleaved if h.when == when and h.set_name == set_name and h.ref in refs]:
+            self.interleaved.remove(hook)
+            hook.edit()
 
 
 # -- shapes: $select / $expand -------------------------------------------------------------------------

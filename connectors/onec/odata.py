@@ -123,12 +123,12 @@ class ODataConnector(Connector):
             return None
         live = "DeletionMark eq false" if "DeletionMark" in found.props else None
         reader = self.reader(stream)
-        present: set[str] = set()
+        present: set[str] = set()  # lower case: 1C's GUIDs are compared as text
         for start in range(0, len(keys), KEY_CHUNK):
             chunk = [(k,) for k in keys[start:start + KEY_CHUNK]]
             condition = both(any_of(found, list(key), chunk, self.zone, "existence check"), live)
-            present.update(str(row[key[0]]) for row in reader.fetch(list(key), condition, ()))
-        return {k for k in keys if k.lower() in {p.lower() for p in present}}
+            present.update(str(row[key[0]]).lower() for row in reader.fetch(list(key), condition, ()))
+        return {k for k in keys if k.lower() in present}
 
     def prepare(self, entity: str, record: Record) -> Record:
         return self.codec(entity).prepare(record)

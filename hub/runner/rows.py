@@ -28,12 +28,14 @@ def with_kept_rows(mapped: Record, existing: Record, owned: Mapping[str, Sequenc
 
 
 def merged_rows(current: list[Record], mapped: list[Record], owns: Sequence[str], created: bool) -> list[Record]:
+    """The rows to write: ``current`` (the target's) with the hub's replaced by ``mapped`` (``created``), or
+    with the missing ones of ``mapped`` added; numbered from 1."""
     if created:
         def ours(row: Record) -> bool:
             return any(all(same_value(row.get(f), m.get(f)) for f in owns) for m in mapped)
 
         first = next((i for i, row in enumerate(current) if ours(row)), len(current))
-        rows = [r for r in current[:first] if not ours(r)] + mapped + [r for r in current[first:] if not ours(r)]
+        rows = current[:first] + mapped + [r for r in current[first:] if not ours(r)]
     else:
         rows = current + [m for m in mapped if not any(_same_row(row, m) for row in current)]
     return [{**row, LINE: number} for number, row in enumerate(rows, 1)]

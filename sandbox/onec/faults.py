@@ -1,9 +1,8 @@
 """Switchable faults, the way a 1C publication misbehaves in production (reference §2.6): a slow server,
 502/503 from the web server in front of 1C, a plain 500 (an error page without an OData error body: the web
-server's, a platform failure, a licence or session limit), connections dropped mid-request, HTML pages
-with status 200,
-and the dangerous ones — a write that 1C applied whose response never reached the client, and a 504 from
-the proxy that stopped waiting while 1C goes on and applies the request a little later.
+server's, a platform failure, a licence or session limit), connections dropped mid-request, HTML pages with
+status 200, and the dangerous ones — a write that 1C applied whose response never reached the client, and a
+504 from the proxy that stopped waiting while 1C goes on and applies the request a little later.
 
 Decisions come from a seeded random generator, so a failing test can be replayed exactly.
 """

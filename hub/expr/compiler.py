@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.errors import RecordError
 from hub.expr import runtime
-from hub.expr.functions import FUNCTIONS, reporting
+from hub.expr.functions import FUNCTIONS, FunctionSpec, reporter
 from hub.expr.language import (
     BIN_OPS,
     COMPARE_OPS,
@@ -82,10 +82,9 @@ class Module:
         self.globals.setdefault(f"_f_{name}", FUNCTIONS[name].impl)
         return f"_f_{name}"
 
-    def reporting_ref(self, name: str) -> str:
-        """The form of a lossy function that reports what it lost (``_r_phone(ctx, 'field', ...)``)."""
-        self.functions_used.add(name)
-        self.globals.setdefault(f"_r_{name}", reporting(FUNCTIONS[name]))
+    def reporter_ref(self, name: str) -> str:
+        """What reports a lossy function's losses (``_r_phone(ctx, 'field', result, *args)``)."""
+        self.globals.setdefault(f"_r_{name}", reporter(FUNCTIONS[name]))
         return f"_r_{name}"
 
     def emit(self, checked: Checked, scope: Scope, field: str | None = None) -> str:
@@ -218,13 +217,31 @@ class _Emitter:
                 rendered.append(self.module.constant(spec.prepare[position](literal_value(arg))))
             else:
                 rendered.append(self.expr(arg))
-        rendered.extend(f"{name}={self.expr(value)}" for name, value in kwonly.items())
         if spec.loss is not None and self.field is not None:
-            rendered[:0] = ["ctx", repr(self.field)]
-            return f"{self.module.reporting_ref(spec.name)}({', '.join(rendered)})"
+            return self._reporting_call(spec, rendered, {name: self.expr(value) for name, value in kwonly.items()})
+        rendered.extend(f"{name}={self.expr(value)}" for name, value in kwonly.items())
         if spec.needs_context:
             rendered.insert(0, "ctx")
         return f"{self.module.function_ref(spec.name)}({', '.join(rendered)})"
+
+    def _reporting_call(self, spec: FunctionSpec, positional: list[str], keywords: dict[str, str]) -> str:
+        """A lossy call inside a mapped field: the plain call, and only when its result looks like a loss (rare)
+        a call that reports it. The arguments go to locals so that both see the same values::
+
+            (_t1 if ((_t1 := _f_phone(ctx, (_t2 := rec.get('phone')))) is not None or _t2 is None)
+             else _r_phone(ctx, 'phone', _t1, _t2))
+        """
+        temps = [self.module.temp() for _ in positional]
+        named = {name: self.module.temp() for name in keywords}
+        args = [f"({t} := {code})" for t, code in zip(temps, positional, strict=True)]
+        args += [f"{name}=({named[name]} := {code})" for name, code in keywords.items()]
+        if spec.needs_context:
+            args.insert(0, "ctx")
+        result = self.module.temp()
+        call = f"({result} := {self.module.function_ref(spec.name)}({', '.join(args)}))"
+        kept = f"{call} is not None or {temps[0]} is None" if spec.loss_shows == "null" else f"{call} == {temps[0]}"
+        report = ["ctx", repr(self.field), result, *temps, *(f"{name}={t}" for name, t in named.items())]
+        return f"({result} if ({kept}) else {self.module.reporter_ref(spec.name)}({', '.join(report)}))"
 
 
 def field_assignment(target: str, key: str, value_code: str, label: str | None = None) -> list[str]:

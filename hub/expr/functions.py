@@ -66,21 +66,24 @@ class FunctionSpec:
     pure: bool = True
     #: argument position -> function that turns that literal into a ready object once, at compile time
     prepare: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
-    #: for a function that may empty or cut a value it was given: tells what was lost (see :func:`reporting`)
+    #: for a function that may empty or cut a value it was given: tells what was lost (see :func:`reporter`)
     loss: LossCheck | None = None
+    #: when a call may have lost something: its result is null ("null"), or differs from its first argument
+    #: ("change"); otherwise nothing was lost and the compiled code checks no further (the common case is free)
+    loss_shows: Literal["null", "change"] = "null"
 
 
-def reporting(spec: FunctionSpec) -> Callable[..., Any]:
-    """``spec``'s function taking ``(ctx, field, *args)``, which reports to ``ctx.warn`` what a call lost.
+def reporter(spec: FunctionSpec) -> Callable[..., Any]:
+    """``report(ctx, field, result, *args)``: tells ``ctx.warn`` what a call of ``spec`` that may have lost
+    something did lose, and returns its result.
 
-    Mapped fields call this form (the field's name is a literal in the generated code); ``where`` and lookups
-    call the plain function: a value they drop crosses nowhere.
+    Mapped fields call it after a lossy call whose result looks like a loss (``loss_shows``); ``where`` and
+    lookups never do: a value they drop crosses nowhere.
     """
-    impl, loss = spec.impl, spec.loss
+    loss = spec.loss
     assert loss is not None, spec.name
 
-    def call(ctx: Any, field: str, *args: Any, **kwargs: Any) -> Any:
-        result = impl(ctx, *args, **kwargs) if spec.needs_context else impl(*args, **kwargs)
+    def report(ctx: Any, field: str, result: Any, *args: Any, **kwargs: Any) -> Any:
         lost = loss(result, *args, **kwargs)
         if lost is not None:
             warn = getattr(ctx, "warn", None)  # a context that does not collect warnings just drops them
@@ -88,7 +91,7 @@ def reporting(spec: FunctionSpec) -> Callable[..., Any]:
                 warn(Loss(field, *lost))
         return result
 
-    return call
+    return report
 
 
 def _empty(value: Any) -> bool:
@@ -505,7 +508,8 @@ def _specs() -> dict[str, FunctionSpec]:
         s("coalesce", coalesce, 1, None),
         s("default", default, 2, 2),
         s("require", require, 1, 2, literal_args=(1,)),
-        s("truncate", truncate, 2, 2, "string", literal_args=(1,), prepare={1: _check_count}, loss=_truncate_loss),
+        s("truncate", truncate, 2, 2, "string", literal_args=(1,), prepare={1: _check_count}, loss=_truncate_loss,
+          loss_shows="change"),
         s("length", length, 1, 1, "integer"),
         s("pick", pick, 2, 2),
         s("sum_of", sum_of, 1, 2, "decimal", literal_args=(1,), prepare={1: _check_field_name}),

@@ -65,7 +65,10 @@ def decide(run: _Run, gone: Sequence[Missing], guess: bool) -> list[Item]:
     blockers = run._retried(partial(run.target.deletion_blockers, run.mapping.target.entity, ours)) if ours else {}
     items = []
     for key, target_key in gone:
-        if target_key is None or target_key not in created.get(key, {}):
+        if target_key is None:
+            items.append(_refused(run, key, target_key, "deleted at the source, but the hub does not know its "
+                                                        "target object"))
+        elif target_key not in created.get(key, {}):
             items.append(_refused(run, key, target_key, f"deleted at the source, but the hub did not create the "
                                                         f"target object {target_key} (it found it there)"))
         elif target_key in blockers:

@@ -597,10 +597,17 @@ def _lost_values_first(error: RecordError, losses: list[Loss]) -> RecordError:
         return error
     lost = "; ".join(f"field {loss.field!r}: {loss.detail}" for loss in related)
     if field is None:  # the target refused what the mapping left of the record
-        return type(error)(f"{lost}; the target refused what was left: {text}")
-    wrapped = type(error)(f"{lost} ({text.removeprefix(f'field {field!r}: ')})")
+        return _same_kind(error, f"{lost}; the target refused what was left: {text}")
+    wrapped = _same_kind(error, f"{lost} ({text.removeprefix(f'field {field!r}: ')})")
     wrapped.field = field  # type: ignore[attr-defined]
     return wrapped
+
+
+def _same_kind(error: RecordError, message: str) -> RecordError:
+    try:
+        return type(error)(message)
+    except TypeError:  # a connector's error class built differently: the record still goes to dead letters
+        return DataError(message)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -334,15 +334,21 @@ class StateStore:
             return {name: int(count) for name, count in c.execute(query)}
 
     def hub_created(self, exchange: str, keys: Sequence[str]) -> dict[str, dict[str, int | None]]:
-        """For each source key, the objects the hub created for it (a done ``create``): target key -> run id."""
+        """For each source key, the objects the hub created for it: target key -> run id.
+
+        A done ``create`` in the ledger says so, and so does the record log (which also holds creates written
+        without a ledger entry, and creates a run settled after a kill)."""
         found: dict[str, dict[str, int | None]] = {}
         with self.engine.connect() as c:
             for chunk in chunks(list(keys), 500):
-                rows = c.execute(select(Effect.source_key, Effect.target_key, Effect.run_id).where(
+                ledger = select(Effect.source_key, Effect.target_key, Effect.run_id).where(
                     Effect.exchange == exchange, Effect.source_key.in_(chunk), Effect.action == "create",
-                    Effect.status == "done"))
-                for key, target_key, run_id in rows:
-                    found.setdefault(key, {})[target_key] = run_id
+                    Effect.status == "done")
+                log = select(RecordLog.source_key, RecordLog.target_key, RecordLog.run_id).where(
+                    RecordLog.exchange == exchange, RecordLog.source_key.in_(chunk), RecordLog.action == "created")
+                for query in (log, ledger):
+                    for key, target_key, run_id in c.execute(query):
+                        found.setdefault(key, {})[target_key] = run_id
         return found
 
     def settle(self, settlement: Settlement) -> None:

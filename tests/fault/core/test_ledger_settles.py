@@ -50,24 +50,28 @@ fields:
 class Systems:
     crm_url: str  # source and target tables
     hub_url: str  # the hub's own state
+    unique_match: bool = False  # the target has a unique index on the match column (an upsert cannot duplicate)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "sqlite-unique-match", pytest.param("postgres", marks=pytest.mark.postgres)])
 def systems(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Systems]:
-    if request.param == "sqlite":
-        yield Systems(f"sqlite:///{tmp_path / 'crm.db'}", f"sqlite:///{tmp_path / 'hub.db'}")
+    if request.param.startswith("sqlite"):
+        yield Systems(f"sqlite:///{tmp_path / 'crm.db'}", f"sqlite:///{tmp_path / 'hub.db'}",
+                      unique_match=request.param.endswith("unique-match"))
         return
     with postgres_schema("hub_settle_crm") as crm, postgres_schema("hub_settle_state") as state:
         yield Systems(crm, state)
 
 
-def make_tables(url: str) -> None:
+def make_tables(url: str, unique_match: bool) -> None:
     engine = sa.create_engine(url)
     meta = sa.MetaData()
     clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
                        sa.Column("name", sa.String(100)))
-    sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("source_id", sa.Integer, nullable=False), sa.Column("name", sa.String(100)))
+    replica = sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                       sa.Column("source_id", sa.Integer, nullable=False), sa.Column("name", sa.String(100)))
+    if unique_match:
+        sa.Index("ux_replica_source_id", replica.c.source_id, unique=True)
     meta.create_all(engine)
     with engine.begin() as c:
         c.execute(clients.insert(), [{"id": i, "name": f" client {i} "} for i in range(1, ROWS + 1)])
@@ -108,7 +112,7 @@ def unknown_writes(url: str) -> int:
 
 def test_a_write_whose_state_commit_was_killed_is_settled_and_a_later_deletion_reaches_it(
         tmp_path: Path, systems: Systems) -> None:
-    make_tables(systems.crm_url)
+    make_tables(systems.crm_url, systems.unique_match)
 
     # the second batch (clients 11-20) lands in the target, then the run is killed before committing its state
     killed = hub({**environment(tmp_path, systems, "crm_db_killed"), "HUB_TEST_KILL_AFTER_WRITES": "2"},

@@ -7,6 +7,7 @@ for ``metadata_ttl`` seconds per server and user (the visible objects depend on 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -131,6 +132,28 @@ def _entity_set(name: str, element: etree._Element, types: dict[str, etree._Elem
                 tables[prop.name] = {"LineNumber": Prop("LineNumber", "Edm.Int64", False), **_props(row_type)}
     navigation = frozenset(n.get("Name", "") for n in element if n.tag == f"{EDM_NS}NavigationProperty")
     return EntitySet(name, props, key, tables, navigation)
+
+
+APP_NS = "{http://www.w3.org/2007/app}"
+
+
+def service_sets(content_type: str, body: bytes) -> list[str]:
+    """The entity sets a service document lists, in either of the forms 1C answers it (reference §1.1):
+    JSON (``{"value": [{"name": …, "url": …}]}``) or Atom (``<service><workspace><collection href=…>``)."""
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise ConfigError("1C's service document is not valid JSON") from None
+        values = data.get("value", []) if isinstance(data, dict) else []
+        return [str(v.get("url") or v.get("name")) for v in values if isinstance(v, dict)]
+    try:
+        root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise ConfigError(f"1C's service document is neither JSON nor valid XML: {exc}") from None
+    if root.tag != f"{APP_NS}service":
+        raise ConfigError(f"1C's service document is XML but not an Atom service document (<{root.tag}>)")
+    return [c.get("href", "") for c in root.iter(f"{APP_NS}collection")]
 
 
 class MetadataCache:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.onec.metadata import METADATA_CACHE, EntitySet, Metadata
+from connectors.onec.metadata import METADATA_CACHE, EntitySet, Metadata, service_sets
 from connectors.onec.options import ODataSourceOptions, ODataTargetOptions
 from connectors.onec.query import any_of
 from connectors.onec.reader import KEY_CHUNK, EntityReader
@@ -98,8 +98,10 @@ class ODataConnector(Connector):
     # -- the connector interface
 
     def check(self) -> str:
-        data = self.client.get_json(self.root + "?$format=json", what="read the service document")
-        sets = data.get("value", []) if isinstance(data, dict) else []
+        # JSON is asked for, but some publications answer the service document in Atom whatever is asked
+        response = self.client.call("GET", self.root, params={"$format": "json"}, idempotent=True,
+                                    what="read the service document", expect="text")
+        sets = service_sets(response.headers.get("Content-Type", "").lower(), response.content)
         return f"{self.client.where}: OData answers, {len(sets)} entity sets visible to {self.connection.login!r}"
 
     def describe(self, entity: str) -> EntityInfo | None:

@@ -78,6 +78,8 @@ class ODataService:
         self._metadata = metadata_xml().encode("utf-8")
         self._cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._shapes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        #: some publications answer the service document in Atom even to $format=json (reference §1.1)
+        self.atom_service_document = False
 
     # -- entry point
 
@@ -96,7 +98,7 @@ class ODataService:
                 raise ODataError(400, "0", f"Параметр {name} не поддерживается")
         path = request.path.strip("/")
         if path == "":
-            if as_json:
+            if as_json and not self.atom_service_document:
                 return self._json({"odata.metadata": self.root_url + "$metadata",
                                    "value": [{"name": s, "url": s} for s in self._all_sets()]})
             return Response(200, service_document(self.root_url.rstrip("/")).encode(), "application/xml;charset=utf-8")

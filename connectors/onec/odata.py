@@ -31,6 +31,7 @@ from hub.connector import (
     Capabilities,
     Connector,
     EntityInfo,
+    OptionProblem,
     ReadRequest,
     Record,
     SourceBatch,
@@ -107,6 +108,22 @@ class ODataConnector(Connector):
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.metadata.entity(entity)
         return found.entity_info() if found is not None else None
+
+    def option_problems(self, stream: str, options: BaseModel) -> Iterator[OptionProblem]:
+        """``where`` names properties of the set, with values its enumerations have: 1C itself answers a
+        misspelled field or value with an empty result, not an error."""
+        found = self.metadata.entity(stream)
+        if found is None or not isinstance(options, ODataSourceOptions):
+            return
+        for name, wanted in options.where.items():
+            prop = found.props.get(name)
+            if prop is None:
+                yield ("where", name), f"{stream} has no property {name!r} in 1C's $metadata"
+                continue
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                if prop.choices and isinstance(value, str) and value not in prop.choices:
+                    yield ("where", name), f"{value!r} is not a value of {stream}.{name} " \
+                                           f"(one of: {', '.join(sorted(prop.choices))})"
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
         options = request.options if isinstance(request.options, ODataSourceOptions) else ODataSourceOptions()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from sandbox.onec.config import OBJECT_TYPES, Attr, ObjectType
+from sandbox.onec.config import ENUMS, OBJECT_TYPES, Attr, ObjectType
 
 
 def _prop(name: str, edm: str, nullable: bool = True, max_length: int | None = None) -> str:
@@ -60,6 +60,10 @@ def _associations(t: ObjectType) -> list[str]:
 def metadata_xml() -> str:
     body: list[str] = []
     container: list[str] = []
+    for enum, members in ENUMS.items():
+        body.append(f'<EnumType Name={quoteattr(enum)} UnderlyingType="Edm.Int32">'
+                    + "".join(f'<Member Name={quoteattr(m)} Value="{n}"/>' for n, m in enumerate(members))
+                    + "</EnumType>")
     for t in OBJECT_TYPES:
         body += _entity(t)
         body += _associations(t)

@@ -48,6 +48,8 @@ class Codec:
         self._read = dict(_readers(entity.props, zone))
         self._row_readers = {name: dict(_readers(props, zone)) for name, props in entity.tables.items()}
         self._composites = [name for name, prop in entity.props.items() if prop.composite]
+        self._row_composites = {table: [name for name, prop in props.items() if prop.composite]
+                                for table, props in entity.tables.items()}
 
     # -- 1C -> hub
 
@@ -66,12 +68,8 @@ class Codec:
                         convert = row_readers.get(cell)
                         if convert is not None:
                             row[cell] = convert(cell_value)
-        for name in self._composites:
-            kind = record.get(f"{name}_Type")
-            if f"{name}_Type" in record:
-                record[f"{name}_Type"] = None if kind in (None, "", UNDEFINED) else str(kind).removeprefix(TYPE_PREFIX)
-            if name in record and (record[name] in ("", ZERO_GUID) or kind == UNDEFINED):
-                record[name] = None
+                    _read_composites(row, self._row_composites[name])
+        _read_composites(record, self._composites)
         return record
 
     # -- hub -> hub form the target stores (for comparing and hashing)
@@ -142,6 +140,16 @@ class Codec:
                                     "(e.g. 'Catalog_Контрагенты')")
                 out[f"{name}_Type"] = UNDEFINED
         return out
+
+
+def _read_composites(record: Record, names: list[str]) -> None:
+    """Composite values (of a header or of a tabular row) in the hub form: the type without its prefix."""
+    for name in names:
+        kind = record.get(f"{name}_Type")
+        if f"{name}_Type" in record:
+            record[f"{name}_Type"] = None if kind in (None, "", UNDEFINED) else str(kind).removeprefix(TYPE_PREFIX)
+        if name in record and (record[name] in ("", ZERO_GUID) or kind == UNDEFINED):
+            record[name] = None
 
 
 def _readers(props: dict[str, Prop], zone: ZoneInfo) -> list[tuple[str, Callable[[Any], Any]]]:

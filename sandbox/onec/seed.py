@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox.inn import make_inn, make_kpp
 from sandbox.onec.business import Business
-from sandbox.onec.config import TYPES_BY_SET, ZERO_GUID
+from sandbox.onec.config import OBJECT_TYPES, TYPES_BY_SET, UNDEFINED_TYPE, ZERO_GUID
 from sandbox.onec.odata import apply_properties, empty_object
 from sandbox.onec.store import ObjectStore
 
@@ -24,6 +24,7 @@ ORGANIZATION_INN = "7714123451"  # valid check digit; mappings name the organiza
 WAREHOUSE = "Основной склад"
 CURRENCY_CODE = "643"
 UNIT_CODE = "796"
+SALE = "Document_РеализацияТоваровУслуг"
 
 ROOTS = ("Ромашка", "Вектор", "Гранит", "Север", "Балтика", "Волга", "Меридиан", "Кристалл", "Энергия", "Стимул",
          "Альфа", "Лидер", "Монолит", "Заря", "Сфера", "Капитал", "Орбита", "Пульсар", "Радуга", "Феникс")
@@ -192,17 +193,48 @@ class Accountant:
         return self.store.put("Catalog_Контрагенты", obj)
 
     def bank_receipt(self, counterparty: str, amount: float, purpose: str, when: dt.datetime,
-                     posted: bool = True) -> Obj:
+                     posted: bool = True, based_on: str | None = None, settles: str | None = None,
+                     deal: str | None = None) -> Obj:
+        """A bank receipt as typed from a statement. The links an accountant may set are the references of
+        documents: ``based_on`` (ДокументОснование), ``settles`` (the settlement row's
+        ДокументРасчетовСКонтрагентом) and ``deal`` (the row's Сделка); most receipts carry only the text."""
         contract = next(self.store.find("Catalog_ДоговорыКонтрагентов", Owner_Key=counterparty), None)
         contract_ref = contract["Ref_Key"] if contract else ZERO_GUID
+        row = _settlement_row(contract_ref, amount)
+        row.update(self._link("ДокументРасчетовСКонтрагентом", settles) | self._link("Сделка", deal))
+        if settles:
+            row["СпособПогашенияЗадолженности"] = "ПоДокументу"
         obj = make(self.store, "Document_ПоступлениеНаРасчетныйСчет", self.rng, Posted=posted,
                    Date=when.isoformat(), ВидОперации="ОплатаПокупателя", Организация_Key=self.ref.organization,
                    Контрагент_Key=counterparty, ДоговорКонтрагента_Key=contract_ref,
                    ВалютаДокумента_Key=self.ref.currency, СуммаДокумента=amount, НазначениеПлатежа=purpose,
                    НомерВходящегоДокумента=str(self.rng.randint(100, 9999)),
-                   ДатаВходящегоДокумента=when.date().isoformat(),
-                   РасшифровкаПлатежа=[_settlement_row(contract_ref, amount)])
+                   ДатаВходящегоДокумента=when.date().isoformat(), **self._link("ДокументОснование", based_on),
+                   РасшифровкаПлатежа=[row])
         return self.store.put("Document_ПоступлениеНаРасчетныйСчет", obj)
+
+    def receipt_based_on(self, sale: str, when: dt.datetime, amount: float | None = None) -> Obj:
+        """A bank receipt entered "based on" a sales document (Создать на основании), filled as 1C fills it:
+        the sale's counterparty and amount, the sale as ДокументОснование and as the document the payment
+        settles, and a purpose that names the sale, not an invoice."""
+        document = self.store.get(SALE, sale)
+        if document is None:
+            raise KeyError(f"{SALE} {sale} not found")
+        date = dt.datetime.fromisoformat(document["Date"])
+        return self.bank_receipt(document["Контрагент_Key"],
+                                 document["СуммаДокумента"] if amount is None else amount,
+                                 f"Оплата по документу № {document['Number']} от {date:%d.%m.%Y}", when,
+                                 based_on=sale, settles=sale)
+
+    def _link(self, attribute: str, ref: str | None) -> Obj:
+        """A composite attribute pointing at the document ``ref`` (whatever its kind), or nothing."""
+        if ref is None:
+            return {}
+        kind = next((t.set_name for t in OBJECT_TYPES if t.kind == "Document" and self.store.get(t.set_name, ref)),
+                    None)
+        if kind is None:
+            raise KeyError(f"no document {ref}")
+        return {attribute: ref, f"{attribute}_Type": f"StandardODATA.{kind}"}
 
     def cash_receipt(self, counterparty: str, amount: float, reason: str, when: dt.datetime,
                      posted: bool = True) -> Obj:
@@ -230,4 +262,6 @@ def _settlement_row(contract: str, amount: float) -> Obj:
     vat = round(amount * 20 / 120, 2)
     return {"LineNumber": "1", "ДоговорКонтрагента_Key": contract, "СпособПогашенияЗадолженности": "Автоматически",
             "СуммаПлатежа": amount, "СуммаВзаиморасчетов": amount, "КурсВзаиморасчетов": 1,
-            "КратностьВзаиморасчетов": "1", "СтавкаНДС": "НДС20", "СуммаНДС": vat}
+            "КратностьВзаиморасчетов": "1", "СтавкаНДС": "НДС20", "СуммаНДС": vat,
+            "Сделка": "", "Сделка_Type": UNDEFINED_TYPE,
+            "ДокументРасчетовСКонтрагентом": "", "ДокументРасчетовСКонтрагентом_Type": UNDEFINED_TYPE}

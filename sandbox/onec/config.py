@@ -8,7 +8,8 @@ composite attributes, Int64 as JSON strings) and which attributes a write may se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 Edm = Literal["Edm.String", "Edm.Guid", "Edm.Int64", "Edm.Double", "Edm.Boolean", "Edm.DateTime"]
@@ -203,4 +204,37 @@ ENUMS: dict[str, tuple[str, ...]] = {
                         "ПрочийПриход"),
     "СпособыПогашенияЗадолженности": ("Автоматически", "ПоДокументу", "НеПогашать"),
 }
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A configuration the simulator can play: its objects and enumerations."""
+
+    name: str
+    types: tuple[ObjectType, ...]
+    enums: dict[str, tuple[str, ...]]
+
+    @cached_property
+    def by_set(self) -> dict[str, ObjectType]:
+        return {t.set_name: t for t in self.types}
+
+    def without(self, name: str, sets: frozenset[str]) -> Configuration:
+        """This configuration without the objects ``sets`` and without every attribute (of a header or of a
+        tabular row) that refers to them: what a smaller configuration or a trimmed base looks like."""
+        def keep(attrs: tuple[Attr, ...]) -> tuple[Attr, ...]:
+            return tuple(a for a in attrs if a.target not in sets)
+
+        types = tuple(replace(t, attrs=keep(t.attrs), tables={tab: keep(rows) for tab, rows in t.tables.items()})
+                      for t in self.types if t.set_name not in sets)
+        return Configuration(name, types, self.enums)
+
+
+#: 1C:Бухгалтерия предприятия 3.0 (the default)
+BP30 = Configuration("bp30", OBJECT_TYPES, ENUMS)
+#: a smaller base (like a trimmed or a small custom configuration): no organizations, currencies, warehouses
+#: or contact-information kinds, and so no attribute that refers to them (Организация_Key, Склад_Key,
+#: ВалютаДокумента_Key, КонтактнаяИнформация.Вид_Key, ...)
+TRIMMED = BP30.without("trimmed", frozenset({"Catalog_Организации", "Catalog_Валюты", "Catalog_Склады",
+                                             "Catalog_ВидыКонтактнойИнформации"}))
+CONFIGURATIONS = {c.name: c for c in (BP30, TRIMMED)}
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.onec.business import Business
+from sandbox.onec.config import BP30, Configuration
 from sandbox.onec.faults import Faults
 from sandbox.onec.odata import ODataService, Request, Response
 from sandbox.onec.soap import SERVICE, SoapService
@@ -35,8 +36,8 @@ HTML_PAGE = ("<html><head><title>Ошибка</title></head><body><h1>Серви
 
 class OneCSimulator:
     def __init__(self, data: Path | None = None, users: dict[str, str] | None = None,
-                 publication: str = PUBLICATION, faults: Faults | None = None):
-        self.store = ObjectStore(data)
+                 publication: str = PUBLICATION, faults: Faults | None = None, config: Configuration = BP30):
+        self.store = ObjectStore(data, config)
         self.business = Business(self.store)
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.publication = publication

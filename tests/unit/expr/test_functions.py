@@ -496,7 +496,8 @@ NULL_SAFE = {
     "round_money(x)": None, "int(x)": None, "text(x)": None, "bool(x)": None, "datetime(x)": None,
     "date(x)": None, "to_timezone(x)": None, "naive_local(x)": None, "format_datetime(x, '%Y')": None,
     "format_date(x, '%Y')": None, "add_minutes(x, 1)": None, "lookup('client', x, 'a', 'b')": None,
-    "sum_of(x)": Decimal(0), "max_of(x)": None, "first_of(x)": None, "rows_with(x, 'f', 1)": [], "compact(x)": [], "pick(x, 1)": None,
+    "sum_of(x)": Decimal(0), "max_of(x)": None, "rows_with(x, 'f', 1)": [], "compact(x)": [], "pick(x, 1)": None,
+    "first_of(x)": None,
 }
 
 

@@ -56,7 +56,14 @@ def _without(fields: dict[str, Any], omit: set[str]) -> dict[str, Any]:
         if name in omit:
             continue
         inner = {rest for dotted in omit for head, _, rest in [dotted.partition(".")] if head == name and rest}
-        kept[name] = spec.model_copy(update={"fields": _without(spec.fields, inner)}) if inner else spec
+        if not inner:
+            kept[name] = spec
+            continue
+        update: dict[str, Any] = {"fields": _without(spec.fields, inner)}
+        owns = getattr(spec, "owns", None)  # the row fields that say which rows are the hub's (list fields)
+        if owns:
+            update["owns"] = [field for field in owns if field not in inner]
+        kept[name] = spec.model_copy(update=update)
     return kept
 
 

@@ -31,16 +31,21 @@ def pg_world(tmp_path: Path) -> Iterator[OneCWorld]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneCWorld]:
-    """The same world with the CRM in SQLite, then in PostgreSQL: a rule must hold on both."""
+def crm_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
+    """A CRM database URL and schema: a SQLite file, then a throwaway schema of the real PostgreSQL."""
     if request.param == "sqlite":
-        with onec_world(tmp_path, f"sqlite:///{tmp_path / 'crm.db'}") as opened:
-            yield opened
+        yield f"sqlite:///{tmp_path / 'crm.db'}", None
         return
     with postgres_schema("hub_onec") as url:
-        schema = unquote(url.split("search_path%3D", 1)[1])
-        with onec_world(tmp_path, url, db_schema=schema) as opened:
-            yield opened
+        yield url, unquote(url.split("search_path%3D", 1)[1])
+
+
+@pytest.fixture
+def any_world(crm_database: tuple[str, str | None], tmp_path: Path) -> Iterator[OneCWorld]:
+    """The same world with the CRM in SQLite, then in PostgreSQL: a rule must hold on both."""
+    url, schema = crm_database
+    with onec_world(tmp_path / "world", url, db_schema=schema) as opened:
+        yield opened
 
 
 @pytest.fixture

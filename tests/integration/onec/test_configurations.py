@@ -29,10 +29,11 @@ def edited_mappings(directory: Path) -> Path:
     return directory
 
 
-def test_the_stock_mappings_validate_and_run_against_a_trimmed_base_after_editing_settings(tmp_path: Path) -> None:
+def test_the_stock_mappings_validate_and_run_against_a_trimmed_base_after_editing_settings(
+        crm_database: tuple[str, str | None], tmp_path: Path) -> None:
     mappings = edited_mappings(tmp_path / "mappings")
-    with onec_world(tmp_path / "world", f"sqlite:///{tmp_path / 'crm.db'}", config=TRIMMED,
-                    mappings=mappings) as world:
+    url, schema = crm_database
+    with onec_world(tmp_path / "world", url, db_schema=schema, config=TRIMMED, mappings=mappings) as world:
         stock = world.hub.validate(sorted(MAPPINGS.glob("*1c*.yaml")))
         failing = {Path(f.error.file or "").stem for f in stock if not f.warning}
         assert failing == set(TRIMMED_SETTINGS), "as shipped, the BP 3.0 objects are missing"

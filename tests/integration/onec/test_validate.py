@@ -86,3 +86,23 @@ def test_the_cli_exits_non_zero_and_prints_where(world: OneCWorld, tmp_path: Pat
     assert result.exit_code == 1
     assert f"{path}:{line}" in result.output and "'ТипКонтакта'" in result.output
     assert world.sim.users["Интеграция"] not in result.output, "no password in the output"
+
+
+def test_the_cli_names_a_wrong_enumeration_value_and_a_misspelled_filter(
+        world: OneCWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items, rate_line = broken_copy(tmp_path, "  vat_rate: НДС20", "  vat_rate: НДС25", "nomenclature_to_1c")
+    (tmp_path / "bank").mkdir()
+    receipts, where_line = broken_copy(tmp_path / "bank", "ВидОперации: ОплатаПокупателя}",
+                                       "ВидОперацыи: ОплатаПокупателя}", "payments_from_1c")
+    for name, value in connection_values(world.sim, str(world.crm.engine.url)).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUB_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "400")
+
+    result = CliRunner().invoke(app, ["validate", str(items), str(receipts)])
+
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert f"{items}:{rate_line}: settings.vat_rate: 'НДС25' is not a value of 'СтавкаНДС'" in output, output
+    assert f"{receipts}:{where_line}: source.options.where.ВидОперацыи:" in output, output
+

@@ -127,8 +127,8 @@ class Codec:
             prop = self.entity.props[name]
             if name in self.entity.tables:
                 props = self.entity.tables[name]
-                out[name] = [{k: wire_value(props[k], v, self.zone) if k in props else v for k, v in row.items()}
-                             for row in value]
+                out[name] = [{k: _type_to_wire(v) if _is_type(props, k) else wire_value(props[k], v, self.zone)
+                              if k in props else v for k, v in row.items()} for row in value]
             elif name.endswith("_Type") and name[:-5] in self.entity.props and self.entity.props[name[:-5]].composite:
                 out[name] = UNDEFINED if value is None else TYPE_PREFIX + value
             else:
@@ -140,6 +140,15 @@ class Codec:
                                     "(e.g. 'Catalog_Контрагенты')")
                 out[f"{name}_Type"] = UNDEFINED
         return out
+
+
+def _is_type(props: dict[str, Prop], name: str) -> bool:
+    """``name`` is the ``_Type`` half of a composite attribute."""
+    return name.endswith("_Type") and name[:-5] in props and props[name[:-5]].composite
+
+
+def _type_to_wire(kind: Any) -> str:
+    return UNDEFINED if kind is None else TYPE_PREFIX + str(kind)
 
 
 def _read_composites(record: Record, names: list[str]) -> None:

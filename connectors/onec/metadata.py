@@ -1,5 +1,6 @@
 """``$metadata`` (EDMX, CSDL v3) parsed into what the connector needs: entity sets, their properties with
-Edm types, tabular sections with their row properties, composite attributes (a ``X``/``X_Type`` pair).
+Edm types, tabular sections with their row properties, composite attributes (a ``X``/``X_Type`` pair),
+the values of enumeration attributes; and the service document's list of entity sets (JSON or Atom).
 
 A real configuration's EDMX is ~15 MB (reference §1.1), so it is fetched once and cached in the process
 for ``metadata_ttl`` seconds per server and user (the visible objects depend on the user's rights).
@@ -34,7 +35,7 @@ class Prop:
     nullable: bool = True
     max_length: int | None = None
     composite: bool = False  # the value half of a composite attribute (its type is in <name>_Type)
-    choices: frozenset[str] | None = None  # an enumeration's members, when the name tells which (see enum_choices)
+    choices: frozenset[str] | None = None  # an enumeration's members, when the name tells which (see EnumChoices)
 
     @property
     def kind(self) -> FieldKind:

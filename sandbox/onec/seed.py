@@ -240,13 +240,15 @@ class Accountant:
         return {attribute: ref, f"{attribute}_Type": f"StandardODATA.{kind}"}
 
     def cash_receipt(self, counterparty: str, amount: float, reason: str, when: dt.datetime,
-                     posted: bool = True) -> Obj:
+                     posted: bool = True, based_on: str | None = None, settles: str | None = None) -> Obj:
+        """A cash receipt (приходный кассовый ордер); ``based_on``/``settles`` as for :meth:`bank_receipt`."""
         payer = self.store.get("Catalog_Контрагенты", counterparty) or {}
+        row = _settlement_row(ZERO_GUID, amount) | self._link("ДокументРасчетовСКонтрагентом", settles)
         obj = make(self.store, "Document_ПриходныйКассовыйОрдер", self.rng, Posted=posted, Date=when.isoformat(),
                    ВидОперации="ОплатаПокупателя", Организация_Key=self.ref.organization, Контрагент=counterparty,
                    Контрагент_Type="StandardODATA.Catalog_Контрагенты", ВалютаДокумента_Key=self.ref.currency,
                    СуммаДокумента=amount, ПринятоОт=payer.get("НаименованиеПолное", ""), Основание=reason,
-                   РасшифровкаПлатежа=[_settlement_row(ZERO_GUID, amount)])
+                   **self._link("ДокументОснование", based_on), РасшифровкаПлатежа=[row])
         return self.store.put("Document_ПриходныйКассовыйОрдер", obj)
 
     def edit(self, set_name: str, ref: str, **values: Any) -> Obj:

@@ -59,6 +59,8 @@ def test_a_name_missing_from_metadata_is_reported_with_file_and_line(world: OneC
     # values of 1C enumerations, in literals and in the settings fields use
     ("nomenclature_to_1c", "  vat_rate: НДС20", "  vat_rate: НДС25", "settings.vat_rate", "'НДС25'"),
     ("realizations_to_1c", "  vat_rate: НДС20", "  vat_rate: НДС 20%", "settings.vat_rate", "'НДС 20%'"),
+    ("contracts_to_1c", "ВидДоговора: \"'СПокупателем'\"", "ВидДоговора: \"'СПокупателями'\"", "fields.ВидДоговора",
+     "'СПокупателями'"),
     ("counterparties_to_1c", "else 'ЮридическоеЛицо'", "else 'ЮрЛицо'", "fields.ЮридическоеФизическоеЛицо",
      "'ЮрЛицо'"),
     ("counterparties_to_1c", "      Тип: \"'АдресЭлектроннойПочты'", "      Тип: \"'Email'",

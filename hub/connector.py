@@ -24,6 +24,7 @@ from hub.mapping.model import Incremental, IncrementalStrategy, WriteMode
 from hub.settings import HubSettings
 
 Record = dict[str, Any]
+OptionProblem = tuple[tuple[str | int, ...], str]
 FieldKind = Literal[
     "string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list", "binary", "any",
 ]
@@ -48,6 +49,7 @@ class FieldInfo:
     nullable: bool = True
     max_length: int | None = None
     children: dict[str, FieldInfo] | None = None  # rows of a list field (1C tabular section)
+    choices: frozenset[str] | None = None  # the only values the field takes (an enumeration), if known
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ class Connector:
     def describe_source(self, stream: str, options: BaseModel) -> EntityInfo | None:
         """Fields of ``stream`` as read with these source options (which may add fields, e.g. child rows)."""
         return self.describe(stream)
+
+    def option_problems(self, stream: str, options: BaseModel) -> Iterator[OptionProblem]:
+        """What the source options name that ``stream``'s system does not have (a misspelled field in a
+        filter), for ``hub validate``: (path inside the options, problem)."""
+        return iter(())
 
     # -- reading
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:

@@ -11,7 +11,7 @@ Tables are reflected, never modelled: mappings name the customer's tables and co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -24,7 +24,7 @@ from connectors.crm_db.dialects import DialectStrategy
 from connectors.crm_db.engine import create_engine
 from connectors.crm_db.errors import translated
 from connectors.crm_db.matching import normal_key, select_matching
-from connectors.crm_db.options import CrmDbSourceOptions
+from connectors.crm_db.options import CrmDbSourceOptions, ExistsFilter
 from connectors.crm_db.reader import TableReader
 from connectors.crm_db.schema import SchemaCache, TableSchema
 from connectors.crm_db.writer import TableWriter
@@ -34,6 +34,7 @@ from hub.connector import (
     Connector,
     EntityInfo,
     FieldInfo,
+    OptionProblem,
     ReadRequest,
     Record,
     SourceBatch,
@@ -102,6 +103,37 @@ class CrmDbConnector(Connector):
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.table(entity)
         return found.entity_info() if found else None
+
+    def option_problems(self, stream: str, options: BaseModel) -> Iterator[OptionProblem]:
+        """Tables and columns named by ``where``, ``exists`` (nested too) and ``children`` must exist."""
+        schema = self.table(stream)
+        if schema is None or not isinstance(options, CrmDbSourceOptions):
+            return
+        yield from _missing_columns(schema, options.where, ("where",))
+        for number, rule in enumerate(options.exists):
+            yield from self._exists_problems(schema, rule, ("exists", number))
+        for name, child in options.children.items():
+            table = self.table(child.table)
+            if table is None:
+                yield ("children", name, "table"), f"there is no table {child.table!r}"
+                continue
+            for part in ("foreign_key", "order_by", "fields"):
+                yield from _missing_columns(table, getattr(child, part) or [], ("children", name, part))
+            yield from _missing_columns(schema, child.parent_key, ("children", name, "parent_key"))
+
+    def _exists_problems(self, parent: TableSchema, rule: ExistsFilter,
+                         path: tuple[str | int, ...]) -> Iterator[OptionProblem]:
+        table = self.table(rule.table)
+        if table is None:
+            yield (*path, "table"), f"there is no table {rule.table!r}"
+            return
+        yield from _missing_columns(table, rule.on, (*path, "on"))
+        for theirs, ours in rule.on.items():
+            if ours not in parent.columns:
+                yield (*path, "on", theirs), f"table {parent.name!r} has no column {ours!r}"
+        yield from _missing_columns(table, rule.where, (*path, "where"))
+        for number, inner in enumerate(rule.exists):
+            yield from self._exists_problems(table, inner, (*path, "exists", number))
 
     def describe_source(self, stream: str, options: BaseModel) -> EntityInfo | None:
         """The stream's columns plus ``options.children``: each a list field whose rows are the child columns."""
@@ -184,3 +216,10 @@ class CrmDbConnector(Connector):
         found = self.table(entity)
         return found.primary_key[0] if found is not None and len(found.primary_key) == 1 else None
 
+
+def _missing_columns(table: TableSchema, names: Iterable[str],
+                     path: tuple[str | int, ...]) -> Iterator[OptionProblem]:
+    for position, name in enumerate(names):
+        where = (*path, name) if isinstance(names, dict) else (*path, position)
+        if name not in table.columns:
+            yield where, f"table {table.name!r} has no column {name!r}"

@@ -48,11 +48,15 @@ class ChildRows(_Strict):
 
 
 class ExistsFilter(_Strict):
-    """Keep a record only if ``table`` has a row joined to it by ``on`` that passes ``where``."""
+    """Keep a record only if ``table`` has a row joined to it by ``on`` that passes ``where`` (and, nested,
+    its own ``exists``: a product only if a deal line names it *and* that line's deal was shipped)."""
 
     table: str
-    on: dict[str, str] = Field(min_length=1, description="column of `table` -> column of the stream")
+    on: dict[str, str] = Field(min_length=1, description="column of `table` -> column of the stream (or, nested, "
+                               "of the table one level up)")
     where: Filter = Field(default_factory=dict)
+    exists: list[ExistsFilter] = Field(default_factory=list, description="conditions on `table`'s rows, joined "
+                                       "to them the same way")
 
 
 class CrmDbSourceOptions(_Strict):

@@ -119,16 +119,21 @@ class TableReader:
         output = list(schema.columns) if child.fields is None else list(child.fields)
         return ChildPlan(name, schema, child, output)
 
-    def _exists(self, schema: TableSchema, rule: ExistsFilter, what: str) -> ColumnElement[bool]:
+    def _exists(self, schema: TableSchema, rule: ExistsFilter, what: str,
+                outer: sa.FromClause | None = None, depth: int = 0) -> ColumnElement[bool]:
+        """``EXISTS`` a row of ``rule.table`` joined to ``outer`` (the stream's table, or the table one level
+        up for a nested rule)."""
         where = f"{what} options.exists.{rule.table}"
         other = self._schemas.require(rule.table, where)
         other.check_columns(rule.on, where)
         schema.check_columns(rule.on.values(), where)
+        parent = schema.table if outer is None else outer
         # aliased: the semi-join may name the stream's own table (e.g. clients referring to clients)
-        alias = other.table.alias(f"exists_{other.name}")
-        joins = [alias.c[theirs] == schema.table.c[ours] for theirs, ours in rule.on.items()]
+        alias = other.table.alias(f"exists{depth or ''}_{other.name}")
+        joins = [alias.c[theirs] == parent.c[ours] for theirs, ours in rule.on.items()]
         extra = filters(other, rule.where, self._coercer, f"{where}.where", source=alias)
-        correlated = sa.select(sa.literal(1)).select_from(alias).where(*joins, *extra)
+        nested = [self._exists(other, inner, where, alias, depth + 1) for inner in rule.exists]
+        correlated = sa.select(sa.literal(1)).select_from(alias).where(*joins, *extra, *nested)
         return sa.exists(correlated)
 
     # -- strategies

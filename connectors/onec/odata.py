@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.onec.metadata import METADATA_CACHE, EntitySet, Metadata
+from connectors.onec.metadata import METADATA_CACHE, EntitySet, Metadata, service_sets
 from connectors.onec.options import ODataSourceOptions, ODataTargetOptions
 from connectors.onec.query import any_of, both
 from connectors.onec.reader import KEY_CHUNK, EntityReader
@@ -32,6 +32,7 @@ from hub.connector import (
     Capabilities,
     Connector,
     EntityInfo,
+    OptionProblem,
     ReadRequest,
     Record,
     SourceBatch,
@@ -101,13 +102,31 @@ class ODataConnector(Connector):
     # -- the connector interface
 
     def check(self) -> str:
-        data = self.client.get_json(self.root + "?$format=json", what="read the service document")
-        sets = data.get("value", []) if isinstance(data, dict) else []
+        # JSON is asked for, but some publications answer the service document in Atom whatever is asked
+        response = self.client.call("GET", self.root, params={"$format": "json"}, idempotent=True,
+                                    what="read the service document", expect="text")
+        sets = service_sets(response.headers.get("Content-Type", "").lower(), response.content)
         return f"{self.client.where}: OData answers, {len(sets)} entity sets visible to {self.connection.login!r}"
 
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.metadata.entity(entity)
         return found.entity_info() if found is not None else None
+
+    def option_problems(self, stream: str, options: BaseModel) -> Iterator[OptionProblem]:
+        """``where`` names properties of the set, with values its enumerations have: 1C itself answers a
+        misspelled field or value with an empty result, not an error."""
+        found = self.metadata.entity(stream)
+        if found is None or not isinstance(options, ODataSourceOptions):
+            return
+        for name, wanted in options.where.items():
+            prop = found.props.get(name)
+            if prop is None:
+                yield ("where", name), f"{stream} has no property {name!r} in 1C's $metadata"
+                continue
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                if prop.choices and isinstance(value, str) and value not in prop.choices:
+                    yield ("where", name), f"{value!r} is not a value of {stream}.{name} " \
+                                           f"(one of: {', '.join(sorted(prop.choices))})"
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
         options = request.options if isinstance(request.options, ODataSourceOptions) else ODataSourceOptions()

@@ -50,6 +50,8 @@ class Codec:
         self._read = dict(_readers(entity.props, zone))
         self._row_readers = {name: dict(_readers(props, zone)) for name, props in entity.tables.items()}
         self._composites = [name for name, prop in entity.props.items() if prop.composite]
+        self._row_composites = {table: [name for name, prop in props.items() if prop.composite]
+                                for table, props in entity.tables.items()}
 
     # -- 1C -> hub
 
@@ -68,12 +70,8 @@ class Codec:
                         convert = row_readers.get(cell)
                         if convert is not None:
                             row[cell] = convert(cell_value)
-        for name in self._composites:
-            kind = record.get(f"{name}_Type")
-            if f"{name}_Type" in record:
-                record[f"{name}_Type"] = None if kind in (None, "", UNDEFINED) else str(kind).removeprefix(TYPE_PREFIX)
-            if name in record and (record[name] in ("", ZERO_GUID) or kind == UNDEFINED):
-                record[name] = None
+                    _read_composites(row, self._row_composites[name])
+        _read_composites(record, self._composites)
         return record
 
     # -- hub -> hub form the target stores (for comparing and hashing)
@@ -131,8 +129,8 @@ class Codec:
             prop = self.entity.props[name]
             if name in self.entity.tables:
                 props = self.entity.tables[name]
-                out[name] = [{k: wire_value(props[k], v, self.zone) if k in props else v for k, v in row.items()}
-                             for row in value]
+                out[name] = [{k: _type_to_wire(v) if _is_type(props, k) else wire_value(props[k], v, self.zone)
+                              if k in props else v for k, v in row.items()} for row in value]
             elif name.endswith("_Type") and name[:-5] in self.entity.props and self.entity.props[name[:-5]].composite:
                 out[name] = UNDEFINED if value is None else TYPE_PREFIX + value
             else:
@@ -144,6 +142,25 @@ class Codec:
                                     "(e.g. 'Catalog_Контрагенты')")
                 out[f"{name}_Type"] = UNDEFINED
         return out
+
+
+def _is_type(props: dict[str, Prop], name: str) -> bool:
+    """``name`` is the ``_Type`` half of a composite attribute."""
+    return name.endswith("_Type") and name[:-5] in props and props[name[:-5]].composite
+
+
+def _type_to_wire(kind: Any) -> str:
+    return UNDEFINED if kind is None else TYPE_PREFIX + str(kind)
+
+
+def _read_composites(record: Record, names: list[str]) -> None:
+    """Composite values (of a header or of a tabular row) in the hub form: the type without its prefix."""
+    for name in names:
+        kind = record.get(f"{name}_Type")
+        if f"{name}_Type" in record:
+            record[f"{name}_Type"] = None if kind in (None, "", UNDEFINED) else str(kind).removeprefix(TYPE_PREFIX)
+        if name in record and (record[name] in ("", ZERO_GUID) or kind == UNDEFINED):
+            record[name] = None
 
 
 def _readers(props: dict[str, Prop], zone: ZoneInfo) -> list[tuple[str, Callable[[Any], Any]]]:

@@ -227,6 +227,12 @@ def max_of(rows: Any, field: str | None = None) -> Any:
         raise DataError(f"cannot compare the values of {field or 'the list'}: {_preview(values)}") from None
 
 
+def first_of(rows: Any, field: str | None = None) -> Any:
+    """The first non-empty ``field`` value over the rows (null for none): the document a settlement row names."""
+    values = _items(rows, field)
+    return values[0] if values else None
+
+
 def rows_with(rows: Any, field: str, value: Any) -> list[Any]:
     """The rows whose ``field`` equals ``value`` (the paid invoices: ``rows_with(invoices, 'status', 'paid')``)."""
     if rows is None:
@@ -514,6 +520,7 @@ def _specs() -> dict[str, FunctionSpec]:
         s("pick", pick, 2, 2),
         s("sum_of", sum_of, 1, 2, "decimal", literal_args=(1,), prepare={1: _check_field_name}),
         s("max_of", max_of, 1, 2, literal_args=(1,), prepare={1: _check_field_name}),
+        s("first_of", first_of, 1, 2, literal_args=(1,), prepare={1: _check_field_name}),
         s("rows_with", rows_with, 3, 3, "list", literal_args=(1,), prepare={1: _check_field_name}),
         s("compact", compact, 1, 1, "list"),
         s("regex_replace", regex_replace, 3, 3, "string", literal_args=(1, 2),

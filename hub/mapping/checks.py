@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hub.connector import Connector, EntityInfo, FieldKind, connector_class, parse_options
+from hub.connector import Connector, EntityInfo, FieldInfo, FieldKind, connector_class, parse_options
 from hub.errors import ConfigError, HubError, MappingError
 from hub.expr.functions import FUNCTIONS
 from hub.expr.language import CONSTANT_NAMES, RESERVED, parse
@@ -90,6 +90,8 @@ def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterato
                                      f"{mapping.target.connection!r}", "target", "entity"))
     if source_info is not None:
         yield from _source_fields(loaded, source_info)
+        for path, problem in source.option_problems(mapping.source.stream, options):
+            yield Finding(_error(loaded, problem, "source", "options", *path))
     if target_info is not None:
         yield from _target_fields(loaded, source_info, target_info)
     yield from _lookup_rules(loaded, connect)
@@ -130,16 +132,56 @@ def _target_fields(loaded: LoadedMapping, source: EntityInfo | None, info: Entit
         if produced not in ACCEPTS.get(field.kind, ACCEPTS["any"]):
             yield Finding(_error(loaded, f"field {name!r} is {field.kind} in {info.name!r}, but the expression "
                                          f"gives {produced}", "fields", name))
+        yield from _choices(loaded, spec, field, ("fields", name))
         if isinstance(spec, EachField) and field.children:
-            for child in spec.fields:
+            for child, child_spec in spec.fields.items():
                 if child not in field.children:
                     yield Finding(_error(loaded, f"rows of {name!r} have no field {child!r}",
                                          "fields", name, "fields", child))
+                else:
+                    yield from _choices(loaded, child_spec, field.children[child], ("fields", name, "fields", child))
     if mapping.target.match and tuple(mapping.target.match) not in {tuple(k) for k in info.unique_keys} \
             and set(mapping.target.match) != set(info.primary_key):
         yield Finding(_error(loaded, f"no unique key on {mapping.target.match} in {info.name!r}: concurrent "
                                      "writers could create duplicates (add a unique constraint)",
                              "target", "match"), warning=True)
+
+
+def _choices(loaded: LoadedMapping, spec: Any, field: FieldInfo, path: tuple[Any, ...]) -> Iterator[Finding]:
+    """A literal (or a setting) given to a field that takes only some values (a 1C enumeration) must be one."""
+    if not field.choices:
+        return
+    for value, where in _literals(loaded, spec, path):
+        if value not in field.choices:
+            shown = ", ".join(sorted(field.choices)[:12]) + (", ..." if len(field.choices) > 12 else "")
+            yield Finding(_error(loaded, f"{value!r} is not a value of {field.name!r} (one of: {shown})", *where))
+
+
+def _literals(loaded: LoadedMapping, spec: Any, path: tuple[Any, ...]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The text values a field spec can give without reading a record, each with where it is written."""
+    if isinstance(spec, ConstField):
+        if isinstance(spec.const, str):
+            yield spec.const, path
+        return
+    if not isinstance(spec, str):
+        return
+    try:
+        tree = parse(spec).tree
+    except ValueError:
+        return  # reported by the offline checks
+
+    def walk(node: ast.expr) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value, path
+        elif isinstance(node, ast.IfExp):
+            yield from walk(node.body)
+            yield from walk(node.orelse)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings":
+            value = loaded.mapping.settings.get(node.attr)
+            if isinstance(value, str):
+                yield value, ("settings", node.attr)
+
+    yield from walk(tree)
 
 
 def _lookup_rules(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:

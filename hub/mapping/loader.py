@@ -17,6 +17,7 @@ from hub.errors import MappingError
 from hub.expr.language import ExpressionError, parse
 from hub.mapping.compiled import CompiledMapping, compile_mapping
 from hub.mapping.model import Mapping
+from hub.mapping.omit import apply_omit
 from hub.mapping.yaml_source import LocatedData, load_located
 
 #: loc entries pydantic adds for the branches of a union; they are not part of the file's structure
@@ -78,6 +79,9 @@ def check_text(text: str, file: str) -> tuple[LoadedMapping | None, list[Mapping
         mapping = Mapping.model_validate(located.data)
     except ValidationError as exc:
         return None, _validation_errors(exc, located, file)
+    mapping, problems = apply_omit(mapping, located, file)
+    if problems:
+        return None, problems
     problems = list(semantic_problems(mapping, located, file))
     if problems:
         return None, problems

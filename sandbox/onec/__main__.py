@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from sandbox.onec import Faults, OneCSimulator, seed_demo
+from sandbox.onec.config import CONFIGURATIONS
 
 
 def main() -> None:
@@ -15,8 +16,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18081)
     parser.add_argument("--data", type=Path, default=Path("var/onec.db"), help="SQLite file holding the infobase")
     parser.add_argument("--chaos", type=float, default=0.0, help="share of requests failing or slow, e.g. 0.2")
+    parser.add_argument("--config", choices=sorted(CONFIGURATIONS), default="bp30",
+                        help="the configuration to play: bp30 (1C:Бухгалтерия 3.0) or trimmed (a smaller base)")
     args = parser.parse_args()
-    sim = OneCSimulator(args.data, faults=Faults.chaos(args.chaos) if args.chaos else None)
+    sim = OneCSimulator(args.data, faults=Faults.chaos(args.chaos) if args.chaos else None,
+                        config=CONFIGURATIONS[args.config])
     seed_demo(sim.store)
     with sim.start(args.host, args.port):
         login = next(iter(sim.users))

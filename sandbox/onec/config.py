@@ -8,7 +8,8 @@ composite attributes, Int64 as JSON strings) and which attributes a write may se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 Edm = Literal["Edm.String", "Edm.Guid", "Edm.Int64", "Edm.Double", "Edm.Boolean", "Edm.DateTime"]
@@ -130,7 +131,9 @@ PAYMENT_ROW = (R("ДоговорКонтрагента", "Catalog_Договор
                R("СчетНаОплату", "Document_СчетНаОплатуПокупателю"), E("СпособПогашенияЗадолженности"),
                N("СуммаПлатежа"), N("СуммаВзаиморасчетов"), N("КурсВзаиморасчетов"),
                Attr("КратностьВзаиморасчетов", "int"),
-               E("СтавкаНДС"), N("СуммаНДС"))
+               E("СтавкаНДС"), N("СуммаНДС"),
+               Attr("Сделка", "composite"),  # the order / deal the payment is for
+               Attr("ДокументРасчетовСКонтрагентом", "composite"))  # the document whose debt it settles
 
 GOODS_ROW = (R("Номенклатура", "Catalog_Номенклатура"), R("ЕдиницаИзмерения", "Catalog_КлассификаторЕдиницИзмерения"),
              N("Коэффициент"), N("Количество"), N("Цена"), N("Сумма"), E("СтавкаНДС"), N("СуммаНДС"),
@@ -174,13 +177,64 @@ OBJECT_TYPES: tuple[ObjectType, ...] = (
                (E("ВидОперации"), R("Организация", "Catalog_Организации"), R("Контрагент", "Catalog_Контрагенты"),
                 R("ДоговорКонтрагента", "Catalog_ДоговорыКонтрагентов"), R("ВалютаДокумента", "Catalog_Валюты"),
                 N("СуммаДокумента"), S("НазначениеПлатежа"), S("НомерВходящегоДокумента", 30),
-                D("ДатаВходящегоДокумента"), S("Комментарий")),
+                D("ДатаВходящегоДокумента"), Attr("ДокументОснование", "composite"), S("Комментарий")),
                tables={"РасшифровкаПлатежа": PAYMENT_ROW}, presentation="Поступление на расчетный счет"),
     ObjectType("Document", "ПриходныйКассовыйОрдер",
                (E("ВидОперации"), R("Организация", "Catalog_Организации"), Attr("Контрагент", "composite"),
                 R("ВалютаДокумента", "Catalog_Валюты"), N("СуммаДокумента"), S("ПринятоОт"), S("Основание"),
-                S("Комментарий")),
+                Attr("ДокументОснование", "composite"), S("Комментарий")),
                tables={"РасшифровкаПлатежа": PAYMENT_ROW}, presentation="Приходный кассовый ордер"),
 )
 
 TYPES_BY_SET: dict[str, ObjectType] = {t.set_name: t for t in OBJECT_TYPES}
+
+#: the configuration's enumerations (Перечисления) with their values, as ``$metadata`` lists them in
+#: ``EnumType``s; an attribute of enumeration type is still an ``Edm.String`` property (reference §1.1)
+ENUMS: dict[str, tuple[str, ...]] = {
+    "СтавкиНДС": ("БезНДС", "НДС0", "НДС10", "НДС20", "НДС10_110", "НДС20_120"),
+    "ЮридическоеФизическоеЛицо": ("ЮридическоеЛицо", "ФизическоеЛицо"),
+    "ТипыСкладов": ("ОптовыйСклад", "РозничныйМагазин", "НеавтоматизированнаяТорговаяТочка"),
+    "ТипыКонтактнойИнформации": ("Адрес", "Телефон", "АдресЭлектроннойПочты", "ВебСтраница", "Skype", "Факс",
+                                 "Другое"),
+    "ВидыДоговоровКонтрагентов": ("СПоставщиком", "СПокупателем", "СКомитентом", "СКомиссионером", "Прочее"),
+    "ВидыОперацийРеализацияТоваров": ("Товары", "Услуги", "ТоварыУслуги", "ОказаниеПроизводственныхУслуг"),
+    "ВидыОперацийПоступлениеДенежныхСредств": ("ОплатаПокупателя", "ВозвратОтПоставщика", "ПолучениеКредита",
+                                               "ПрочееПоступление"),
+    "ВидыОперацийПКО": ("ОплатаПокупателя", "ВозвратОтПодотчетника", "ПолучениеНаличныхВБанке",
+                        "ПрочийПриход"),
+    "СпособыПогашенияЗадолженности": ("Автоматически", "ПоДокументу", "НеПогашать"),
+}
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A configuration the simulator can play: its objects and enumerations."""
+
+    name: str
+    types: tuple[ObjectType, ...]
+    enums: dict[str, tuple[str, ...]]
+
+    @cached_property
+    def by_set(self) -> dict[str, ObjectType]:
+        return {t.set_name: t for t in self.types}
+
+    def without(self, name: str, sets: frozenset[str]) -> Configuration:
+        """This configuration without the objects ``sets`` and without every attribute (of a header or of a
+        tabular row) that refers to them: what a smaller configuration or a trimmed base looks like."""
+        def keep(attrs: tuple[Attr, ...]) -> tuple[Attr, ...]:
+            return tuple(a for a in attrs if a.target not in sets)
+
+        types = tuple(replace(t, attrs=keep(t.attrs), tables={tab: keep(rows) for tab, rows in t.tables.items()})
+                      for t in self.types if t.set_name not in sets)
+        return Configuration(name, types, self.enums)
+
+
+#: 1C:Бухгалтерия предприятия 3.0 (the default)
+BP30 = Configuration("bp30", OBJECT_TYPES, ENUMS)
+#: a smaller base (like a trimmed or a small custom configuration): no organizations, currencies, warehouses
+#: or contact-information kinds, and so no attribute that refers to them (Организация_Key, Склад_Key,
+#: ВалютаДокумента_Key, КонтактнаяИнформация.Вид_Key, ...)
+TRIMMED = BP30.without("trimmed", frozenset({"Catalog_Организации", "Catalog_Валюты", "Catalog_Склады",
+                                             "Catalog_ВидыКонтактнойИнформации"}))
+CONFIGURATIONS = {c.name: c for c in (BP30, TRIMMED)}
+

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from sandbox.onec.config import OBJECT_TYPES, Attr, ObjectType
+from sandbox.onec.config import BP30, Attr, Configuration, ObjectType
 
 
 def _prop(name: str, edm: str, nullable: bool = True, max_length: int | None = None) -> str:
@@ -57,10 +57,14 @@ def _associations(t: ObjectType) -> list[str]:
     return lines
 
 
-def metadata_xml() -> str:
+def metadata_xml(config: Configuration = BP30) -> str:
     body: list[str] = []
     container: list[str] = []
-    for t in OBJECT_TYPES:
+    for enum, members in config.enums.items():
+        body.append(f'<EnumType Name={quoteattr(enum)} UnderlyingType="Edm.Int32">'
+                    + "".join(f'<Member Name={quoteattr(m)} Value="{n}"/>' for n, m in enumerate(members))
+                    + "</EnumType>")
+    for t in config.types:
         body += _entity(t)
         body += _associations(t)
         container.append(f"<EntitySet Name={quoteattr(t.set_name)} EntityType=\"StandardODATA.{t.set_name}\"/>")
@@ -89,9 +93,9 @@ def metadata_xml() -> str:
             + "</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
 
 
-def service_document(base: str) -> str:
+def service_document(base: str, config: Configuration = BP30) -> str:
     collections = []
-    for t in OBJECT_TYPES:
+    for t in config.types:
         for name in [t.set_name, *(f"{t.set_name}_{tab}" for tab in t.tables)]:
             collections.append(f"<collection href={quoteattr(name)}><atom:title>{name}</atom:title></collection>")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -94,9 +94,11 @@ class ODataService:
         self.if_match: IfMatch = "ignore"
         self.interleaved: list[Interleaved] = []
         self.root_url = root_url.rstrip("/") + "/"
-        self._metadata = metadata_xml().encode("utf-8")
+        self._metadata = metadata_xml(store.config).encode("utf-8")
         self._cache: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._shapes: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        #: some publications answer the service document in Atom even to $format=json (reference §1.1)
+        self.atom_service_document = False
 
     # -- entry point
 
@@ -115,10 +117,11 @@ class ODataService:
                 raise ODataError(400, "0", f"Параметр {name} не поддерживается")
         path = request.path.strip("/")
         if path == "":
-            if as_json:
+            if as_json and not self.atom_service_document:
                 return self._json({"odata.metadata": self.root_url + "$metadata",
                                    "value": [{"name": s, "url": s} for s in self._all_sets()]})
-            return Response(200, service_document(self.root_url.rstrip("/")).encode(), "application/xml;charset=utf-8")
+            return Response(200, service_document(self.root_url.rstrip("/"), self.store.config).encode(),
+                            "application/xml;charset=utf-8")
         if path == "$metadata":
             if request.query.get("$format"):
                 raise ODataError(406, "3", "Тип представления не поддерживается: метаданные доступны только в XML")
@@ -149,20 +152,21 @@ class ODataService:
     # -- reading
 
     def _type(self, set_name: str) -> ObjectType:
-        t = TYPES_BY_SET.get(set_name)
+        t = self.store.config.by_set.get(set_name)
         if t is None:
             raise ODataError(404, "8", f"\"{set_name}\" entity is not found")
         return t
 
     def _table_of(self, set_name: str) -> tuple[ObjectType, str] | None:
-        for t in TYPES_BY_SET.values():
+        for t in self.store.config.types:
             for tab in t.tables:
                 if set_name == f"{t.set_name}_{tab}":
                     return t, tab
         return None
 
     def _all_sets(self) -> list[str]:
-        return [name for t in TYPES_BY_SET.values() for name in [t.set_name, *(f"{t.set_name}_{x}" for x in t.tables)]]
+        types = self.store.config.types
+        return [name for t in types for name in [t.set_name, *(f"{t.set_name}_{x}" for x in t.tables)]]
 
     def _matching(self, set_name: str, query: dict[str, str]) -> list[Any]:
         """Objects (or tabular rows) passing ``$filter`` in ``$orderby`` order; cached until the next write."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox.inn import make_inn, make_kpp
 from sandbox.onec.business import Business
-from sandbox.onec.config import TYPES_BY_SET, ZERO_GUID
+from sandbox.onec.config import UNDEFINED_TYPE, ZERO_GUID
 from sandbox.onec.odata import apply_properties, empty_object
 from sandbox.onec.store import ObjectStore
 
@@ -24,6 +24,7 @@ ORGANIZATION_INN = "7714123451"  # valid check digit; mappings name the organiza
 WAREHOUSE = "Основной склад"
 CURRENCY_CODE = "643"
 UNIT_CODE = "796"
+SALE = "Document_РеализацияТоваровУслуг"
 
 ROOTS = ("Ромашка", "Вектор", "Гранит", "Север", "Балтика", "Волга", "Меридиан", "Кристалл", "Энергия", "Стимул",
          "Альфа", "Лидер", "Монолит", "Заря", "Сфера", "Капитал", "Орбита", "Пульсар", "Радуга", "Феникс")
@@ -37,14 +38,14 @@ GOODS = (("BLT-M8-100", "Болт М8х100, оцинк."), ("NUT-M8", "Гайк�
 
 @dataclass(frozen=True)
 class Reference:
-    """The refs of the reference data every document needs."""
+    """The refs of the reference data every document needs (None: the configuration has no such object)."""
 
-    organization: str
-    currency: str
+    organization: str | None
+    currency: str | None
     unit: str
-    warehouse: str
-    phone_kind: str
-    email_kind: str
+    warehouse: str | None
+    phone_kind: str | None
+    email_kind: str | None
 
 
 def _ref(rng: random.Random) -> str:
@@ -54,7 +55,7 @@ def _ref(rng: random.Random) -> str:
 def make(store: ObjectStore, set_name: str, rng: random.Random, business: Business | None = None,
          **values: Any) -> Obj:
     """A new object as 1C would store it (code/number assigned, handlers run), not yet saved."""
-    t = TYPES_BY_SET[set_name]
+    t = store.config.by_set[set_name]
     obj = empty_object(t)
     ref = values.pop("Ref_Key", None)
     if ref is None:  # deterministic for a seed, but never an object that exists already
@@ -78,38 +79,41 @@ def make(store: ObjectStore, set_name: str, rng: random.Random, business: Busine
 
 
 def seed_reference(store: ObjectStore, seed: int = 7) -> Reference:
-    """Organization, currency, unit, warehouse and contact-information kinds (idempotent)."""
-    existing = next(store.find("Catalog_Организации", ИНН=ORGANIZATION_INN), None)
+    """Organization, currency, unit, warehouse and contact-information kinds (idempotent); only those the
+    configuration has."""
+    existing = next(store.find("Catalog_КлассификаторЕдиницИзмерения", Code=UNIT_CODE), None)
     if existing is not None:
         return reference(store)
     rng = random.Random(seed)
-    put = store.put
-    put("Catalog_Организации", make(store, "Catalog_Организации", rng, Description="Торговый дом Север",
-                                    НаименованиеПолное="Общество с ограниченной ответственностью «Торговый дом Север»",
-                                    ИНН=ORGANIZATION_INN, КПП="771401001", ЮридическоеФизическоеЛицо="ЮридическоеЛицо",
-                                    Префикс="ТД"))
-    put("Catalog_Валюты", make(store, "Catalog_Валюты", rng, Code=CURRENCY_CODE, Description="руб.",
-                               НаименованиеПолное="Российский рубль"))
+
+    def put(set_name: str, **values: Any) -> None:
+        if set_name in store.config.by_set:
+            store.put(set_name, make(store, set_name, rng, **values))
+
+    put("Catalog_Организации", Description="Торговый дом Север",
+        НаименованиеПолное="Общество с ограниченной ответственностью «Торговый дом Север»",
+        ИНН=ORGANIZATION_INN, КПП="771401001", ЮридическоеФизическоеЛицо="ЮридическоеЛицо", Префикс="ТД")
+    put("Catalog_Валюты", Code=CURRENCY_CODE, Description="руб.", НаименованиеПолное="Российский рубль")
     for code, name, full in ((UNIT_CODE, "шт", "Штука"), ("006", "м", "Метр"), ("166", "кг", "Килограмм")):
-        put("Catalog_КлассификаторЕдиницИзмерения", make(store, "Catalog_КлассификаторЕдиницИзмерения", rng,
-                                                         Code=code, Description=name, НаименованиеПолное=full))
-    put("Catalog_Склады", make(store, "Catalog_Склады", rng, Description=WAREHOUSE, ТипСклада="ОптовыйСклад"))
+        put("Catalog_КлассификаторЕдиницИзмерения", Code=code, Description=name, НаименованиеПолное=full)
+    put("Catalog_Склады", Description=WAREHOUSE, ТипСклада="ОптовыйСклад")
     for predefined, title, kind in (("ТелефонКонтрагента", "Телефон", "Телефон"),
                                     ("EmailКонтрагента", "Email", "АдресЭлектроннойПочты"),
                                     ("ЮрАдресКонтрагента", "Юридический адрес", "Адрес")):
-        put("Catalog_ВидыКонтактнойИнформации", make(store, "Catalog_ВидыКонтактнойИнформации", rng,
-                                                     Description=title, Тип=kind, PredefinedDataName=predefined))
+        put("Catalog_ВидыКонтактнойИнформации", Description=title, Тип=kind, PredefinedDataName=predefined)
     return reference(store)
 
 
 def reference(store: ObjectStore) -> Reference:
-    def one(set_name: str, **equal: Any) -> str:
+    def one(set_name: str, **equal: Any) -> str | None:
+        if set_name not in store.config.by_set:
+            return None
         return str(next(store.find(set_name, **equal))["Ref_Key"])
 
     return Reference(
         organization=one("Catalog_Организации", ИНН=ORGANIZATION_INN),
         currency=one("Catalog_Валюты", Code=CURRENCY_CODE),
-        unit=one("Catalog_КлассификаторЕдиницИзмерения", Code=UNIT_CODE),
+        unit=str(one("Catalog_КлассификаторЕдиницИзмерения", Code=UNIT_CODE)),
         warehouse=one("Catalog_Склады", Description=WAREHOUSE),
         phone_kind=one("Catalog_ВидыКонтактнойИнформации", PredefinedDataName="ТелефонКонтрагента"),
         email_kind=one("Catalog_ВидыКонтактнойИнформации", PredefinedDataName="EmailКонтрагента"),
@@ -192,26 +196,59 @@ class Accountant:
         return self.store.put("Catalog_Контрагенты", obj)
 
     def bank_receipt(self, counterparty: str, amount: float, purpose: str, when: dt.datetime,
-                     posted: bool = True) -> Obj:
+                     posted: bool = True, based_on: str | None = None, settles: str | None = None,
+                     deal: str | None = None) -> Obj:
+        """A bank receipt as typed from a statement. The links an accountant may set are the references of
+        documents: ``based_on`` (ДокументОснование), ``settles`` (the settlement row's
+        ДокументРасчетовСКонтрагентом) and ``deal`` (the row's Сделка); most receipts carry only the text."""
         contract = next(self.store.find("Catalog_ДоговорыКонтрагентов", Owner_Key=counterparty), None)
         contract_ref = contract["Ref_Key"] if contract else ZERO_GUID
+        row = _settlement_row(contract_ref, amount)
+        row.update(self._link("ДокументРасчетовСКонтрагентом", settles) | self._link("Сделка", deal))
+        if settles:
+            row["СпособПогашенияЗадолженности"] = "ПоДокументу"
         obj = make(self.store, "Document_ПоступлениеНаРасчетныйСчет", self.rng, Posted=posted,
                    Date=when.isoformat(), ВидОперации="ОплатаПокупателя", Организация_Key=self.ref.organization,
                    Контрагент_Key=counterparty, ДоговорКонтрагента_Key=contract_ref,
                    ВалютаДокумента_Key=self.ref.currency, СуммаДокумента=amount, НазначениеПлатежа=purpose,
                    НомерВходящегоДокумента=str(self.rng.randint(100, 9999)),
-                   ДатаВходящегоДокумента=when.date().isoformat(),
-                   РасшифровкаПлатежа=[_settlement_row(contract_ref, amount)])
+                   ДатаВходящегоДокумента=when.date().isoformat(), **self._link("ДокументОснование", based_on),
+                   РасшифровкаПлатежа=[row])
         return self.store.put("Document_ПоступлениеНаРасчетныйСчет", obj)
 
+    def receipt_based_on(self, sale: str, when: dt.datetime, amount: float | None = None) -> Obj:
+        """A bank receipt entered "based on" a sales document (Создать на основании), filled as 1C fills it:
+        the sale's counterparty and amount, the sale as ДокументОснование and as the document the payment
+        settles, and a purpose that names the sale, not an invoice."""
+        document = self.store.get(SALE, sale)
+        if document is None:
+            raise KeyError(f"{SALE} {sale} not found")
+        date = dt.datetime.fromisoformat(document["Date"])
+        return self.bank_receipt(document["Контрагент_Key"],
+                                 document["СуммаДокумента"] if amount is None else amount,
+                                 f"Оплата по документу № {document['Number']} от {date:%d.%m.%Y}", when,
+                                 based_on=sale, settles=sale)
+
+    def _link(self, attribute: str, ref: str | None) -> Obj:
+        """A composite attribute pointing at the document ``ref`` (whatever its kind), or nothing."""
+        if ref is None:
+            return {}
+        kind = next((t.set_name for t in self.store.config.types
+                     if t.kind == "Document" and self.store.get(t.set_name, ref)), None)
+        if kind is None:
+            raise KeyError(f"no document {ref}")
+        return {attribute: ref, f"{attribute}_Type": f"StandardODATA.{kind}"}
+
     def cash_receipt(self, counterparty: str, amount: float, reason: str, when: dt.datetime,
-                     posted: bool = True) -> Obj:
+                     posted: bool = True, based_on: str | None = None, settles: str | None = None) -> Obj:
+        """A cash receipt (приходный кассовый ордер); ``based_on``/``settles`` as for :meth:`bank_receipt`."""
         payer = self.store.get("Catalog_Контрагенты", counterparty) or {}
+        row = _settlement_row(ZERO_GUID, amount) | self._link("ДокументРасчетовСКонтрагентом", settles)
         obj = make(self.store, "Document_ПриходныйКассовыйОрдер", self.rng, Posted=posted, Date=when.isoformat(),
                    ВидОперации="ОплатаПокупателя", Организация_Key=self.ref.organization, Контрагент=counterparty,
                    Контрагент_Type="StandardODATA.Catalog_Контрагенты", ВалютаДокумента_Key=self.ref.currency,
                    СуммаДокумента=amount, ПринятоОт=payer.get("НаименованиеПолное", ""), Основание=reason,
-                   РасшифровкаПлатежа=[_settlement_row(ZERO_GUID, amount)])
+                   **self._link("ДокументОснование", based_on), РасшифровкаПлатежа=[row])
         return self.store.put("Document_ПриходныйКассовыйОрдер", obj)
 
     def edit(self, set_name: str, ref: str, **values: Any) -> Obj:
@@ -220,7 +257,7 @@ class Accountant:
             obj = dict(self.store.get(set_name, ref) or {})
             if not obj:
                 raise KeyError(f"{set_name} {ref} not found")
-            t = TYPES_BY_SET[set_name]
+            t = self.store.config.by_set[set_name]
             apply_properties(t, obj, values)
             Business(self.store).before_write(t, obj, new=False)
             return self.store.put(set_name, obj)
@@ -230,4 +267,6 @@ def _settlement_row(contract: str, amount: float) -> Obj:
     vat = round(amount * 20 / 120, 2)
     return {"LineNumber": "1", "ДоговорКонтрагента_Key": contract, "СпособПогашенияЗадолженности": "Автоматически",
             "СуммаПлатежа": amount, "СуммаВзаиморасчетов": amount, "КурсВзаиморасчетов": 1,
-            "КратностьВзаиморасчетов": "1", "СтавкаНДС": "НДС20", "СуммаНДС": vat}
+            "КратностьВзаиморасчетов": "1", "СтавкаНДС": "НДС20", "СуммаНДС": vat,
+            "Сделка": "", "Сделка_Type": UNDEFINED_TYPE,
+            "ДокументРасчетовСКонтрагентом": "", "ДокументРасчетовСКонтрагентом_Type": UNDEFINED_TYPE}

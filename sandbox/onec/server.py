@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.onec.business import Business
+from sandbox.onec.config import BP30, Configuration
 from sandbox.onec.faults import Faults
 from sandbox.onec.odata import ODataService, Request, Response
 from sandbox.onec.soap import SERVICE, SoapService
@@ -39,12 +40,13 @@ HTML_PAGE = ("<html><head><title>Ошибка</title></head><body><h1>Серви
 
 class OneCSimulator:
     def __init__(self, data: Path | None = None, users: dict[str, str] | None = None,
-                 publication: str = PUBLICATION, faults: Faults | None = None):
-        self.store = ObjectStore(data)
+                 publication: str = PUBLICATION, faults: Faults | None = None, config: Configuration = BP30):
+        self.store = ObjectStore(data, config)
         self.business = Business(self.store)
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.publication = publication
         self.faults = faults or Faults.none()
+        self._atom_service_document = False
         self.requests = 0  # every HTTP request received (tests count round trips with it)
         self.writes = 0  # requests that changed data in 1C
         self.log: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, decoded path?query) of recent requests
@@ -53,6 +55,17 @@ class OneCSimulator:
         self.odata: ODataService | None = None
         self.soap = SoapService(self.store)
 
+    @property
+    def atom_service_document(self) -> bool:
+        """Answer the service document in Atom only, whatever the client asked for (some publications do)."""
+        return self._atom_service_document
+
+    @atom_service_document.setter
+    def atom_service_document(self, atom: bool) -> None:
+        self._atom_service_document = atom
+        if self.odata is not None:
+            self.odata.atom_service_document = atom
+
     # -- lifecycle
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> OneCSimulator:
@@ -60,6 +73,7 @@ class OneCSimulator:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.odata = ODataService(self.store, self.business, f"{self.url}/odata/standard.odata/")
+        self.odata.atom_service_document = self._atom_service_document
         # a short poll: stop() waits up to one interval for the loop to notice (the default 0.5 s, per test)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="onec-simulator", daemon=True)

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from sandbox.onec.config import ZERO_GUID
+from sandbox.onec.config import UNDEFINED_TYPE, ZERO_GUID
 from sandbox.onec.store import ObjectStore
 
 SERVICE = "CRMExchange"
@@ -106,9 +106,13 @@ class SoapService:
         payer = None
         if doc.get("Контрагент_Type") == "StandardODATA.Catalog_Контрагенты" and doc.get("Контрагент"):
             payer = self.store.get("Catalog_Контрагенты", doc["Контрагент"])
-        rows = doc.get("РасшифровкаПлатежа") or []
-        invoice = rows[0].get("СчетНаОплату_Key") if rows else ZERO_GUID
+        rows = doc.get("РасшифровкаПлатежа") or [{}]
+        invoice = rows[0].get("СчетНаОплату_Key", ZERO_GUID)
         return {
+            # the links as the module writes them: the reference and its type's full name (Метаданные.ПолноеИмя())
+            **_link("ДокументОснование", doc.get("ДокументОснование"), doc.get("ДокументОснование_Type")),
+            **_link("ДокументРасчетов", rows[0].get("ДокументРасчетовСКонтрагентом"),
+                    rows[0].get("ДокументРасчетовСКонтрагентом_Type")),
             "Ссылка": doc["Ref_Key"], "ВерсияДанных": doc["DataVersion"], "Номер": doc["Number"],
             "Дата": doc["Date"], "Сумма": doc["СуммаДокумента"], "Основание": doc["Основание"],
             "ПринятоОт": doc["ПринятоОт"], "КонтрагентСсылка": payer["Ref_Key"] if payer else "",
@@ -116,6 +120,13 @@ class SoapService:
             "КонтрагентНаименование": payer["Description"] if payer else doc["ПринятоОт"],
             "СчетНаОплату": "" if invoice == ZERO_GUID else invoice,
         }
+
+
+def _link(name: str, ref: str | None, kind: str | None) -> dict[str, str]:
+    """A document link in the service's JSON: ``X`` = the reference, ``XТип`` = ``Документ.<name>`` ("" if none)."""
+    if not ref or not kind or kind == UNDEFINED_TYPE:
+        return {name: "", f"{name}Тип": ""}
+    return {name: ref, f"{name}Тип": "Документ." + kind.removeprefix("StandardODATA.Document_")}
 
 
 class _ClientFault(Exception):

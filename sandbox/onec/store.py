@@ -17,15 +17,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sandbox.onec.config import OBJECT_TYPES, ObjectType
+from sandbox.onec.config import BP30, Configuration, ObjectType
 
 Obj = dict[str, Any]
 
 
 class ObjectStore:
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, config: Configuration = BP30):
         self.lock = threading.RLock()
-        self.objects: dict[str, dict[str, Obj]] = {t.set_name: {} for t in OBJECT_TYPES}
+        self.config = config
+        self.objects: dict[str, dict[str, Obj]] = {t.set_name: {} for t in config.types}
         self.generation = 0  # bumped on every write: query caches key on it
         self._counters: dict[str, int] = {}
         self._db: sqlite3.Connection | None = None

@@ -27,6 +27,7 @@ from hub.errors import RetriableError
 from hub.runner import RunReport
 from hub.settings import HubSettings, RetryPolicy
 from sandbox.crm import build_metadata, create_schema
+from sandbox.onec.config import BP30, Configuration
 from sandbox.onec.faults import Faults
 from sandbox.onec.seed import Accountant, seed_reference
 from sandbox.onec.server import OneCSimulator
@@ -144,16 +145,18 @@ def connection_values(sim: OneCSimulator, crm_url: str, db_schema: str | None = 
 
 @contextlib.contextmanager
 def onec_world(home: Path, crm_url: str, db_schema: str | None = None, faults: Faults | None = None,
-               retry: RetryPolicy | None = None, batch_size: int = 50) -> Iterator[OneCWorld]:
-    """A fresh simulated 1C (reference data seeded), the CRM schema at ``crm_url``, and a hub using both."""
+               retry: RetryPolicy | None = None, batch_size: int = 50, config: Configuration = BP30,
+               mappings: Path = MAPPINGS) -> Iterator[OneCWorld]:
+    """A fresh simulated 1C (reference data seeded) playing ``config``, the CRM schema at ``crm_url``, and a
+    hub using both with the mappings in ``mappings``."""
     home.mkdir(parents=True, exist_ok=True)
     create_schema(crm_url, db_schema=db_schema)
     with contextlib.ExitStack() as opened:  # whatever fails half-way, what was started is stopped
-        sim = OneCSimulator(home / "onec.db")
+        sim = OneCSimulator(home / "onec.db", config=config)
         opened.callback(sim.stop)
         seed_reference(sim.store)
         sim.start()
-        settings = HubSettings(home=home, database_url=f"sqlite:///{home / 'hub.db'}", mappings_dir=MAPPINGS,
+        settings = HubSettings(home=home, database_url=f"sqlite:///{home / 'hub.db'}", mappings_dir=mappings,
                                batch_size=batch_size,
                                retry=retry or RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.05))
         hub = Hub(settings, ConnectionResolver(env=connection_values(sim, crm_url, db_schema)))

@@ -92,6 +92,18 @@ def test_exists_keeps_only_clients_with_a_realization(crm: Backend, connector: C
     assert 0 < len(got) < crm.seeded_crm()["clients"]
 
 
+def test_a_nested_exists_keeps_only_products_on_a_paid_deal_line(crm: Backend, connector: CrmDbConnector) -> None:
+    options = _options(exists=[{"table": "deal_items", "on": {"sku": "sku"},
+                                "exists": [{"table": "deals", "on": {"id": "deal_id"},
+                                            "where": {"stage": ["paid"]}}]}])
+    case = StreamCase("products", key=("id",), rows=[], options=options, batch_size=7)
+    got = [r["sku"] for r in _records(read_all(connector, read_request(case, fields=frozenset({"sku"}))))]
+    expected = [row[0] for row in _rows(crm, "SELECT sku FROM products WHERE sku IN (SELECT i.sku FROM deal_items i "
+                                             "JOIN deals d ON d.id = i.deal_id WHERE d.stage = 'paid') ORDER BY id")]
+    assert got == expected
+    assert 0 < len(got) < crm.seeded_crm()["products"], "some items were never on a paid deal"
+
+
 def test_where_filters_on_the_streams_own_columns(crm: Backend, connector: CrmDbConnector) -> None:
     case = StreamCase("deals", key=("id",), rows=[], options=_options(where={"stage": ["paid", "lost"]}))
     records = _records(read_all(connector, read_request(case, fields=frozenset({"stage"}), batch_size=100)))

@@ -207,6 +207,13 @@ def test_sum_of_rejects_what_is_not_a_list_of_numbers() -> None:
     assert "must be a literal" in str(invalid("sum_of(payments, field_name)"))
 
 
+def test_first_of_takes_the_first_non_empty_value_of_a_field() -> None:
+    rows = [{"doc": None}, {"doc": ""}, {"doc": "b"}, {"doc": "a"}]
+    assert value("first_of(rows, 'doc')", rows=rows) == "b"
+    assert value("first_of(rows_with(rows, 'doc', 'a'), 'doc')", rows=rows) == "a"
+    assert value("first_of(rows, 'doc')", rows=[]) is None
+
+
 def test_max_of_takes_the_largest_value_of_a_field() -> None:
     assert value("max_of(payments, 'paid_on')", payments=PAYMENTS) == "2024-03-09"
     assert value("datetime(max_of(payments, 'paid_on'))", payments=PAYMENTS) == dt.datetime(2024, 3, 9, tzinfo=MOSCOW)
@@ -490,6 +497,7 @@ NULL_SAFE = {
     "date(x)": None, "to_timezone(x)": None, "naive_local(x)": None, "format_datetime(x, '%Y')": None,
     "format_date(x, '%Y')": None, "add_minutes(x, 1)": None, "lookup('client', x, 'a', 'b')": None,
     "sum_of(x)": Decimal(0), "max_of(x)": None, "rows_with(x, 'f', 1)": [], "compact(x)": [], "pick(x, 1)": None,
+    "first_of(x)": None,
 }
 
 

@@ -103,3 +103,18 @@ def test_a_composite_value_needs_its_type() -> None:
         cash.to_wire(cash.prepare({"Контрагент": "8b9660f6-6332-11ec-ad72-000c29b45b09"}))
     wire = cash.to_wire(cash.prepare({"Контрагент": None}))
     assert wire == {"Контрагент": "", "Контрагент_Type": "StandardODATA.Undefined"}
+
+
+def test_composite_values_in_tabular_rows_read_and_write_like_those_of_the_header() -> None:
+    bank = codec("Document_ПоступлениеНаРасчетныйСчет")
+    sale = "8b9660f6-6332-11ec-ad72-000c29b45b09"
+    row = {"LineNumber": "1", "ДокументРасчетовСКонтрагентом": sale,
+           "ДокументРасчетовСКонтрагентом_Type": "StandardODATA.Document_РеализацияТоваровУслуг",
+           "Сделка": "", "Сделка_Type": "StandardODATA.Undefined"}
+
+    read = bank.read({"РасшифровкаПлатежа": [dict(row)]})["РасшифровкаПлатежа"][0]
+
+    assert (read["ДокументРасчетовСКонтрагентом_Type"], read["Сделка"], read["Сделка_Type"]) == \
+        ("Document_РеализацияТоваровУслуг", None, None)
+    wire = bank.to_wire(bank.prepare({"РасшифровкаПлатежа": [read]}))["РасшифровкаПлатежа"][0]
+    assert {k: wire[k] for k in row} == row

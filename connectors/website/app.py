@@ -123,7 +123,7 @@ def _endpoint(source: ServedSource, committer: InboxCommitter,
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise Refused(413, "body_too_large", f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

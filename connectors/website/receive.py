@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from connectors.website.auth import body_token, check_signature, check_token, header_or_query_token
 from connectors.website.body import decode_body
 from connectors.website.config import TokenAuth
+from connectors.website.errors import Refused
+from connectors.website.formats.base import WrongType
 from connectors.website.keys import submission_keys
 from connectors.website.sources import ServedSource
 from hub.state.store import InboxItem
@@ -48,7 +50,10 @@ def accept(source: ServedSource, request: Request) -> InboxItem | Ping:
         check_token(body_token(auth, body.data), secret)
     if source.format.is_test_ping(body.data):
         return Ping()
-    submission = source.format.normalize(source.name, source.config, body.data)
+    try:
+        submission = source.format.normalize(source.name, source.config, body.data)
+    except WrongType as wrong:
+        raise Refused(422, "wrong_type", str(wrong), field=wrong.key[:100]) from None
     key, seen_as = submission_keys(submission, request.received, source.config.dedup_window)
     meta = {"via": "webhook", "client": request.client, "user_agent": request.headers.get("user-agent", "")[:300],
             "body": body.kind}

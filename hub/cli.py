@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 
-from hub.app import Hub
+from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
 from hub.runner import RunReport
 
@@ -36,8 +37,10 @@ def _width() -> int | None:
     return None if sys.stdout.isatty() else 160
 
 
-out = Console(width=_width())
-err = Console(stderr=True)
+# emoji off: data is printed as written (a key "tilda:id:6130587" would become "tilda🆔6130587"); markup is
+# only ever ours: data goes in as Text, through escape(), or with markup=False
+out = Console(width=_width(), emoji=False)
+err = Console(stderr=True, emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -45,7 +48,8 @@ def handled(fn: F) -> F:
     """Hub errors become one red line and an exit code: 2 for configuration, 1 for anything else.
 
     Text from errors and from the hub database is printed as it is (``escape``, ``markup=False``): rich
-    would take ``[name]`` in it for markup and drop it.
+    would take ``[name]`` in it for markup and drop it. A database error that escaped the hub's own handling
+    is one line too: the driver's message, never the SQL or its parameters (data).
     """
 
     @wraps(fn)
@@ -57,6 +61,10 @@ def handled(fn: F) -> F:
             raise typer.Exit(2) from None
         except HubError as exc:
             err.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:
+            err.print(f"[red]failed:[/red] database error: {escape(first_line(exc))}", highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -145,7 +153,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
                           markup=False)
     out.print(report.one_line(), highlight=False, markup=False)
     if report.counts.dead_letters_added:
-        out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False)
+        out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False, markup=False)
 
 
 def _short(value: Any) -> str:
@@ -165,9 +173,10 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
                   "deleted", "unchanged", "filtered", "rejected", "DL+", "message")
     for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
-        table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
-                      *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
-                                                     "rejected", "dead_letters_added")), Text(r.message or ""))
+        table.add_row(str(r.id), Text(r.exchange), r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      seconds, *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged",
+                                                              "filtered", "rejected", "dead_letters_added")),
+                      Text(r.message or ""))
     out.print(table)
 
 
@@ -213,7 +222,7 @@ def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
         letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
     for letter in letters:
-        table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,
+        table.add_row(str(letter.id), Text(letter.exchange), Text(letter.source_key), Text(letter.error_class),
                       Text(letter.message), str(letter.attempts), f"{letter.first_seen:%Y-%m-%d %H:%M}",
                       f"{letter.last_seen:%Y-%m-%d %H:%M}", letter.status)
     out.print(table)
@@ -276,7 +285,8 @@ def forget(
 def db_upgrade() -> None:
     """Create or migrate the hub's tables (also done automatically on first use)."""
     with Hub() as hub:  # opening the store migrates it
-        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}")
+        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}",
+                  markup=False)
 
 
 @app.command()
@@ -287,7 +297,7 @@ def schema(output: Annotated[Path, typer.Option(help="where to write the JSON Sc
     from hub.mapping.schema import write_schema
 
     write_schema(output)
-    out.print(f"wrote {output}")
+    out.print(f"wrote {output}", markup=False)
 
 
 @app.command()
@@ -316,9 +326,9 @@ def demo() -> None:
                       f"{r.seconds:.2f}")
     out.print(table)
     for note in env.notes:
-        out.print(note, highlight=False)
+        out.print(note, highlight=False, markup=False)
     out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
-              highlight=False)
+              highlight=False, markup=False)
 
 
 def _register_plugin_commands() -> None:

@@ -34,6 +34,10 @@ class Body:
     files_dropped: int = 0
 
 
+class _TooManyParts(Exception):
+    """Raised inside the multipart parser's callback to stop it (more parts than ``max_fields``)."""
+
+
 @dataclass
 class _Part:
     headers: dict[str, bytes] = field(default_factory=dict)
@@ -129,8 +133,13 @@ def _multipart(raw: bytes, boundary: bytes | None, charset: str, limits: Limits)
         header_name.clear()
         header_value.clear()
 
+    def on_part_begin() -> None:
+        if len(parts) == limits.max_fields:  # stop at once: reading 20,000 tiny parts only to refuse them is waste
+            raise _TooManyParts
+        parts.append(_Part())
+
     callbacks = {
-        "on_part_begin": lambda: parts.append(_Part()),
+        "on_part_begin": on_part_begin,
         "on_part_data": lambda data, start, end: parts[-1].data.extend(data[start:end]),
         "on_header_field": lambda data, start, end: header_name.extend(data[start:end]),
         "on_header_value": lambda data, start, end: header_value.extend(data[start:end]),
@@ -140,10 +149,10 @@ def _multipart(raw: bytes, boundary: bytes | None, charset: str, limits: Limits)
         parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
         parser.write(raw)
         parser.finalize()
+    except _TooManyParts:
+        raise _too_many(limits) from None
     except (MultipartParseError, ValueError, IndexError) as exc:
         raise malformed(f"invalid multipart body: {str(exc)[:100]}") from None
-    if len(parts) > limits.max_fields:
-        raise _too_many(limits)
     pairs: list[tuple[str, str]] = []
     files = 0
     for part in parts:

@@ -128,10 +128,11 @@ def _endpoint(source: ServedSource, committer: InboxCommitter, limiter: Limiter,
             in_flight -= 1
 
     async def _receive(request: Request, client: str) -> JSONResponse:
+        headers, query = {k.lower(): v for k, v in request.headers.items()}, dict(request.query_params)
         try:
+            receive.check_credentials_before_body(source, headers, query)
             body = await asyncio.wait_for(_read_body(request, limits.max_body_bytes), reading.body_timeout)
-            parsed = receive.Request(headers={k.lower(): v for k, v in request.headers.items()},
-                                     query=dict(request.query_params), body=body, client=client,
+            parsed = receive.Request(headers=headers, query=query, body=body, client=client,
                                      received=dt.datetime.now(dt.UTC))
             item = await asyncio.get_running_loop().run_in_executor(reading.pool, receive.accept, source, parsed)
         except ClientDisconnect:

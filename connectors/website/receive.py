@@ -35,6 +35,17 @@ class Request:
     received: dt.datetime  # aware
 
 
+def check_credentials_before_body(source: ServedSource, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+    """Refuse a request whose token, sent in a header or the query, is missing or wrong, before its body is
+    even read. Nothing to check yet for a signature (it covers the body) or a token the sender may put in
+    the body (Tilda): :func:`accept` checks those."""
+    auth = source.auth
+    if isinstance(auth, TokenAuth):
+        token = header_or_query_token(auth, headers, query)
+        if token is not None or not auth.field:
+            check_token(token, source.secret.get_secret_value())
+
+
 def accept(source: ServedSource, request: Request) -> InboxItem | Ping:
     auth, secret = source.auth, source.secret.get_secret_value()
     token: str | None = None

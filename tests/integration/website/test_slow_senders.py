@@ -153,3 +153,12 @@ def test_hundreds_of_half_sent_requests_are_all_let_go(intake: tuple[str, dict[s
     with httpx.Client(base_url=url, timeout=SAFETY) as client:
         assert client.post(LANDING, content=submission(50), headers={"Content-Type": "application/json"}).status_code \
             == 200
+
+
+def test_a_wrong_token_in_the_url_is_refused_before_the_body_is_read(intake: tuple[str, dict[str, str]]) -> None:
+    url, _ = intake
+    sock = connect(url)
+    sock.sendall(head("/forms/landing?token=wrong", 500_000))  # the body never comes
+    answer = sock.recv(65536)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:300]  # not a 408 after the body deadline

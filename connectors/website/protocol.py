@@ -5,7 +5,8 @@ uvicorn itself has no such timeout: its keep-alive timer is armed only after a r
 the first byte of the next request, so a connection that sends headers one byte at a time (or opens and
 sends nothing) is held for ever, and a few thousand of them exhaust the server. The deadline runs from
 the connection's opening (or the first byte of a following request) to the end of the headers; the body
-has its own deadline in the app (``body_timeout``), where the form source is known.
+has its own deadline in the app (``body_timeout``), where the form source is known. Bytes that arrive
+between requests (even bare CRLFs, which cancel uvicorn's keep-alive timer) start the header deadline.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def guarded_protocol(header_timeout: float) -> type[asyncio.Protocol]:
             super().connection_made(transport)
             self._arm()
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._arm()
+        def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:  # bytes of a next request (or only CRLFs,
+                self._arm()  # which cancel uvicorn's keep-alive timer without beginning a request)
+            super().data_received(data)
 
         def on_headers_complete(self) -> None:
             self._disarm()

@@ -162,3 +162,16 @@ def test_a_wrong_token_in_the_url_is_refused_before_the_body_is_read(intake: tup
     answer = sock.recv(65536)
     sock.close()
     assert answer.startswith(b"HTTP/1.1 403"), answer[:300]  # not a 408 after the body deadline
+
+
+def test_a_kept_alive_connection_sending_only_line_breaks_is_let_go(intake: tuple[str, dict[str, str]]) -> None:
+    url, _ = intake
+    sock = connect(url)
+    body = submission(60)
+    sock.sendall(head(LANDING, len(body)) + body)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    sent = [0]
+    sender = drip(sock, b"\r\n" * 500, sent)  # no request ever begins
+    assert b"HTTP/1.1 408" in read_until_closed(sock)  # after the rest of the first answer
+    sender.join(SAFETY)
+    assert sent[0] < 1000

@@ -153,7 +153,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
                           markup=False)
     out.print(report.one_line(), highlight=False, markup=False)
     if report.counts.dead_letters_added:
-        out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False, markup=False)
+        out.print(f"see: hub dead-letters list --exchange {report.exchange}", highlight=False)
 
 
 def _short(value: Any) -> str:
@@ -173,10 +173,9 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
                   "deleted", "unchanged", "filtered", "rejected", "DL+", "message")
     for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
-        table.add_row(str(r.id), Text(r.exchange), r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      seconds, *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged",
-                                                              "filtered", "rejected", "dead_letters_added")),
-                      Text(r.message or ""))
+        table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
+                      *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
+                                                     "rejected", "dead_letters_added")), Text(r.message or ""))
     out.print(table)
 
 
@@ -222,7 +221,7 @@ def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
         letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
     for letter in letters:
-        table.add_row(str(letter.id), Text(letter.exchange), Text(letter.source_key), Text(letter.error_class),
+        table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,
                       Text(letter.message), str(letter.attempts), f"{letter.first_seen:%Y-%m-%d %H:%M}",
                       f"{letter.last_seen:%Y-%m-%d %H:%M}", letter.status)
     out.print(table)
@@ -297,7 +296,7 @@ def schema(output: Annotated[Path, typer.Option(help="where to write the JSON Sc
     from hub.mapping.schema import write_schema
 
     write_schema(output)
-    out.print(f"wrote {output}", markup=False)
+    out.print(f"wrote {output}")
 
 
 @app.command()

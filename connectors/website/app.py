@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -99,12 +100,12 @@ def create_app(sources: list[ServedSource], committer: InboxCommitter, limiter: 
     return app
 
 
+@dataclass(frozen=True)
 class Reading:
     """What every endpoint shares for reading requests: the parsing pool and the body deadline."""
 
-    def __init__(self, pool: ThreadPoolExecutor, body_timeout: float):
-        self.pool = pool
-        self.body_timeout = body_timeout
+    pool: ThreadPoolExecutor
+    body_timeout: float
 
 
 def _endpoint(source: ServedSource, committer: InboxCommitter, limiter: Limiter,

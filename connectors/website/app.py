@@ -132,7 +132,8 @@ def _endpoint(source: ServedSource, committer: InboxCommitter, limiter: Limiter,
         headers, query = {k.lower(): v for k, v in request.headers.items()}, dict(request.query_params)
         try:
             receive.check_credentials_before_body(source, headers, query)
-            body = await asyncio.wait_for(_read_body(request, limits.max_body_bytes), reading.body_timeout)
+            async with asyncio.timeout(reading.body_timeout):  # no task per request, unlike wait_for
+                body = await _read_body(request, limits.max_body_bytes)
             parsed = receive.Request(headers=headers, query=query, body=body, client=client,
                                      received=dt.datetime.now(dt.UTC))
             item = await asyncio.get_running_loop().run_in_executor(reading.pool, receive.accept, source, parsed)

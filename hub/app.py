@@ -10,14 +10,17 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from hub.connections import ConnectionResolver
 from hub.connector import Connector, connector_class
-from hub.errors import ConfigError, MappingError
+from hub.errors import ConfigError, FatalError, MappingError, RetriableError
 from hub.mapping.checks import Finding, offline_findings, online_findings
 from hub.mapping.loader import LoadedMapping, check_file, load_directory, load_mapping
 from hub.runner import Runner, RunReport
 from hub.runner.pool import ConnectorPool
 from hub.settings import HubSettings
+from hub.state.engine import database_url
 from hub.state.store import StateStore
 
 
@@ -28,7 +31,15 @@ class Hub:
 
     @cached_property
     def store(self) -> StateStore:
-        return StateStore(self.settings.state_url)
+        """The state store (created and migrated on first use); an unreachable or unusable hub database is
+        one line naming it (without the password) and why, not a driver's traceback."""
+        url = self.settings.state_url
+        try:
+            return StateStore(url)
+        except OperationalError as exc:
+            raise RetriableError(f"the hub database {_shown(url)} is not reachable: {first_line(exc)}") from None
+        except DBAPIError as exc:
+            raise FatalError(f"the hub database {_shown(url)} cannot be used: {first_line(exc)}") from None
 
     @cached_property
     def _loaded(self) -> tuple[dict[str, LoadedMapping], list[MappingError]]:
@@ -91,3 +102,13 @@ class Hub:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shown(url: str) -> str:
+    return database_url(url).render_as_string(hide_password=True)
+
+
+def first_line(exc: DBAPIError) -> str:
+    """The driver's own message, first line: SQLAlchemy's adds the SQL and its parameters (data)."""
+    lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    return lines[0] if lines else type(exc.orig or exc).__name__

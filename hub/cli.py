@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 
-from hub.app import Hub
+from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
 from hub.runner import RunReport
 
@@ -36,8 +37,10 @@ def _width() -> int | None:
     return None if sys.stdout.isatty() else 160
 
 
-out = Console(width=_width())
-err = Console(stderr=True)
+# emoji off: data is printed as written (a key "tilda:id:6130587" would become "tilda🆔6130587"); markup is
+# only ever ours: data goes in as Text, through escape(), or with markup=False
+out = Console(width=_width(), emoji=False)
+err = Console(stderr=True, emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -45,7 +48,8 @@ def handled(fn: F) -> F:
     """Hub errors become one red line and an exit code: 2 for configuration, 1 for anything else.
 
     Text from errors and from the hub database is printed as it is (``escape``, ``markup=False``): rich
-    would take ``[name]`` in it for markup and drop it.
+    would take ``[name]`` in it for markup and drop it. A database error that escaped the hub's own handling
+    is one line too: the driver's message, never the SQL or its parameters (data).
     """
 
     @wraps(fn)
@@ -57,6 +61,10 @@ def handled(fn: F) -> F:
             raise typer.Exit(2) from None
         except HubError as exc:
             err.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:
+            err.print(f"[red]failed:[/red] database error: {escape(first_line(exc))}", highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -286,7 +294,8 @@ def forget(
 def db_upgrade() -> None:
     """Create or migrate the hub's tables (also done automatically on first use)."""
     with Hub() as hub:  # opening the store migrates it
-        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}")
+        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}",
+                  markup=False)
 
 
 @app.command()
@@ -326,9 +335,9 @@ def demo() -> None:
                       f"{r.seconds:.2f}")
     out.print(table)
     for note in env.notes:
-        out.print(note, highlight=False)
+        out.print(note, highlight=False, markup=False)
     out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
-              highlight=False)
+              highlight=False, markup=False)
 
 
 def _register_plugin_commands() -> None:

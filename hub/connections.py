@@ -165,6 +165,10 @@ class ConnectionResolver:
             if self._file and self._file.exists():
                 try:
                     loaded = yaml.safe_load(self._file.read_text(encoding="utf-8")) or {}
+                except UnicodeDecodeError as exc:
+                    raise ConfigError(f"{self._file}: not UTF-8 text (byte {exc.start})") from None
+                except OSError as exc:
+                    raise ConfigError(f"{self._file}: cannot be read ({exc.strerror})") from None
                 except yaml.YAMLError as exc:
                     # the line only: PyYAML's message quotes the offending line, which may hold a password
                     mark = getattr(exc, "problem_mark", None)

@@ -308,3 +308,15 @@ def hostile() -> Iterator[Post]:
                json.dumps({"Name": "Я" * 100_000, "Phone": "+79160000000"}).encode(), expect=422)
     yield replace(tilda(PEOPLE[0], 1), label="wrong token", token="not-the-token", expect=403)
     yield replace(tilda(PEOPLE[0], 1), label="no token", token="", expect=401)
+    # a key of 340,000 [x] segments once took 18 s to parse, before the token (Tilda may send it in the body)
+    yield Post("tilda", "340,000 [x] segments in one key, no token", "application/x-www-form-urlencoded",
+               b"a" + b"[x]" * 340_000 + b"=1", token="", expect=422)
+    yield Post("tilda", "300 [x] segments in one key", "application/x-www-form-urlencoded",
+               b"Name" + b"[x]" * 300 + b"=1&Phone=%2B79160000000", expect=422)
+    yield Post("tilda", "a list where the name belongs", "application/json",
+               json.dumps({"Name": ["a", "b"], "Phone": "+79160000000", "tranid": "1:hostile-list"}).encode(),
+               expect=422)
+    yield Post("tilda", "a number as the phone", "application/json",
+               json.dumps({"Name": "Число", "Phone": 79160000000, "tranid": "1:hostile-number"}).encode(), expect=422)
+    yield Post("tilda", "the name sent twice", "application/x-www-form-urlencoded",
+               b"Name=a&Name=b&Phone=%2B79160000000&tranid=1%3Ahostile-twice", expect=422)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, Engine
 from connectors.crm_db.dialects import DialectStrategy, strategy_for
 from hub.connections import Connection
 from hub.errors import ConfigError
+from hub.state.engine import database_url
 
 #: conn_type / extra.dialect spellings -> SQLAlchemy drivername
 DRIVERS = {
@@ -43,12 +44,10 @@ def normalize_url(url: str | URL) -> URL:
 
 def engine_url(connection: Connection) -> URL:
     """The SQLAlchemy URL for a connection (with its password: never print it)."""
-    try:
-        if connection.extra.get("url"):
-            return normalize_url(str(connection.extra["url"]))
-        return normalize_url(_url_from_fields(connection))
-    except sa.exc.ArgumentError:
-        raise ConfigError(f"connection {connection.describe()}: extra.url is not a valid database URL") from None
+    if connection.extra.get("url"):  # checked first: a bad port or an unencoded '@' is one line, no password
+        return normalize_url(database_url(str(connection.extra["url"]), f"connection {connection.describe()}: "
+                                                                          "extra.url"))
+    return normalize_url(_url_from_fields(connection))
 
 
 def _url_from_fields(connection: Connection) -> URL:

@@ -2,7 +2,7 @@
 
 Data flow::
 
-    site builder / form plugin --POST--> app.py (FastAPI; ratelimit.py)
+    site builder / form plugin --POST--> protocol.py (header deadline) --> app.py (FastAPI; ratelimit.py)
         --> receive.py: auth.py, body.py (bytes -> data), formats/ (data -> Submission), keys.py (dedup)
         --> committer.py (group commit) --> hub inbox (durable) --> 200 to the sender; hub.wakeup wakes the exchange
     site JSON API <--GET by cursor-- poll.py

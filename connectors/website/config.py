@@ -88,6 +88,9 @@ class Limits(_Strict):
     max_depth: int = Field(16, ge=2, le=64, description="nesting of objects/arrays (JSON) or [brackets] (forms)")
     max_fields: int = Field(500, ge=1, le=100_000, description="values in one submission")
     max_field_chars: int = Field(20_000, ge=16, le=10_000_000, description="characters in one value")
+    max_in_flight: int = Field(100, ge=1, le=100_000, description="requests to this source being read, parsed or "
+                               "committed at once; more are answered 503 with Retry-After (slow senders cannot "
+                               "hold every connection)")
 
 
 class RateLimit(_Strict):

@@ -22,11 +22,12 @@ from pydantic import BaseModel
 from connectors.inbox import InboxConnector
 from connectors.website.config import NORMALIZED_FIELDS, FormSource, WebsiteOptions
 from connectors.website.formats import FORMATS
+from connectors.website.formats.base import WrongType
 from connectors.website.keys import sender_time, submission_keys
 from connectors.website.poll import SiteApi
 from hub.connections import ConnectionResolver
 from hub.connector import EntityInfo, FieldInfo, ReadRequest, Record, SourceBatch
-from hub.errors import ConfigError
+from hub.errors import ConfigError, FatalError
 from hub.mapping.model import Incremental
 
 FIELDS: dict[str, FieldInfo] = {
@@ -83,8 +84,12 @@ class WebsiteConnector(InboxConnector):
             api.close()
 
     def _polled(self, name: str, source: FormSource, item: dict[str, Any]) -> Record:
-        submission = FORMATS[source.format].normalize(name, source, item)
         api_id = item.get(source.poll.cursor_field)  # type: ignore[union-attr]
+        try:
+            submission = FORMATS[source.format].normalize(name, source, item)
+        except WrongType as wrong:  # stop before the cursor moves past it: nothing is skipped or joined
+            raise FatalError(f"poll source {name!r}, item {str(api_id)[:40]!r}: {wrong}; map that field to "
+                             "another path in the source's 'fields:'") from None
         if not submission.get("submission_id") and api_id is not None:  # the API's own id identifies it
             submission = replace(submission, values={**submission.values, "submission_id": str(api_id)})
         now = dt.datetime.now(dt.UTC)

@@ -12,7 +12,9 @@ from typing import Literal
 Code = Literal[
     "unknown_source", "empty_body", "body_too_large", "unsupported_content_type", "unsupported_charset",
     "malformed_body", "invalid_encoding", "invalid_character", "too_deep", "too_many_fields", "field_too_long",
-    "missing_credentials", "bad_credentials", "rate_limited", "unavailable", "method_not_allowed",
+    "wrong_type",
+    "missing_credentials", "bad_credentials", "rate_limited", "unavailable", "method_not_allowed", "busy",
+    "request_timeout",
 ]
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from connectors.website.auth import body_token, check_signature, check_token, header_or_query_token
 from connectors.website.body import decode_body
 from connectors.website.config import TokenAuth
+from connectors.website.errors import Refused
+from connectors.website.formats.base import WrongType
 from connectors.website.keys import submission_keys
 from connectors.website.sources import ServedSource
 from hub.state.store import InboxItem
@@ -33,6 +35,17 @@ class Request:
     received: dt.datetime  # aware
 
 
+def check_credentials_before_body(source: ServedSource, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+    """Refuse a request whose token, sent in a header or the query, is missing or wrong, before its body is
+    even read. Nothing to check yet for a signature (it covers the body) or a token the sender may put in
+    the body (Tilda): :func:`accept` checks those."""
+    auth = source.auth
+    if isinstance(auth, TokenAuth):
+        token = header_or_query_token(auth, headers, query)
+        if token is not None or not auth.field:
+            check_token(token, source.secret.get_secret_value())
+
+
 def accept(source: ServedSource, request: Request) -> InboxItem | Ping:
     auth, secret = source.auth, source.secret.get_secret_value()
     token: str | None = None
@@ -48,7 +61,10 @@ def accept(source: ServedSource, request: Request) -> InboxItem | Ping:
         check_token(body_token(auth, body.data), secret)
     if source.format.is_test_ping(body.data):
         return Ping()
-    submission = source.format.normalize(source.name, source.config, body.data)
+    try:
+        submission = source.format.normalize(source.name, source.config, body.data)
+    except WrongType as wrong:
+        raise Refused(422, "wrong_type", str(wrong), field=wrong.key[:100]) from None
     key, seen_as = submission_keys(submission, request.received, source.config.dedup_window)
     meta = {"via": "webhook", "client": request.client, "user_agent": request.headers.get("user-agent", "")[:300],
             "body": body.kind}

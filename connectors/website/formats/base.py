@@ -7,8 +7,13 @@ payload into fields, :meth:`~SenderFormat.complete` derives values no single fie
 cookie), :meth:`~SenderFormat.is_test_ping` recognises a sender's "are you there" request.
 
 Field paths: a key (``Phone``), a path through nested objects with ``/`` (``contacts/phone``), or a key
-pattern with ``*`` (``form_email_*``). Keys match without regard to case. A source's ``fields:`` in the
-mapping replaces the format's default for the fields it names.
+pattern with ``*`` (``form_email_*``). A step ``[property=value]`` picks, from a list, the first object whose
+``property`` is ``value`` (``answers/[q=Комментарий]/a``: the answer to the question "Комментарий"; ``*`` in
+the value is a wildcard). Keys and selected values match without regard to case. A source's ``fields:`` in
+the mapping replaces the format's default for the fields it names.
+
+A normalized field is text as sent: a value of another JSON type (a list where a name belongs, a number
+where a phone belongs) is :class:`WrongType`, never joined or converted; ids and times may also be integers.
 """
 
 from __future__ import annotations
@@ -32,6 +37,25 @@ NOISE: Paths = (
 UTM_FIELDS: dict[str, Paths] = {f"utm_{tag}": (f"utm_{tag}",) for tag in ("source", "medium", "campaign",
                                                                           "content", "term")}
 MAX_ANSWERS = 100
+#: normalized fields a sender may send as a JSON integer (ids, a Unix time); every other field is text only
+INTEGER_FIELDS = frozenset({"submission_id", "form_id", "submitted_at"})
+
+
+class WrongType(ValueError):
+    """A sender field mapped to a normalized field holds a value of the wrong JSON type."""
+
+    def __init__(self, key: str, field: str, value: Any):
+        self.key = key
+        self.field = field
+        allowed = "text or an integer" if field in INTEGER_FIELDS else "text"
+        super().__init__(f"field {key[:100]!r} ({field}) must be {allowed}, not {json_type(value)}")
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", float: "a number", int: "a number", str: "text"}.get(
+        type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)
@@ -100,7 +124,7 @@ class SenderFormat:
         used: set[str] = {key.casefold() for key in self.envelope}
         for field in NORMALIZED_FIELDS:
             for path in self.paths(source, field):
-                key, text = first_text(fields, path)
+                key, text = first_text(fields, path, field)
                 if text:
                     values[field] = text
                     used.add(key.casefold())
@@ -135,18 +159,57 @@ class Fields:
         return [key for key in self.data if fnmatch.fnmatchcase(key.casefold(), folded)]
 
 
-def first_text(fields: Fields, path: str) -> tuple[str, str | None]:
-    """(top-level key used, text) of the first non-empty value at ``path``; ('', None) if none."""
-    steps = [path] if fields.key(path) is not None else path.split("/")  # a key may contain '/' itself
+def first_text(fields: Fields, path: str, field: str) -> tuple[str, str | None]:
+    """(top-level key used, text) of the first non-empty value at ``path`` for the normalized ``field``;
+    ('', None) if none. A value of the wrong JSON type raises :class:`WrongType`."""
+    steps = [path] if fields.key(path) is not None else split_path(path)  # a key may contain '/' itself
     for top in fields.keys(steps[0]):
         node: Any = fields.data[top]
         for step in steps[1:]:
-            found = _key(node, step) if isinstance(node, dict) else None
-            node = node[found] if found is not None else None
-        text = as_text(node)
+            node = _step(node, step)
+        text = field_text(node, field, top if len(steps) == 1 else path)
         if text:
             return top, text
     return "", None
+
+
+def split_path(path: str) -> list[str]:
+    """``a/[q=x/y]/b`` -> ``['a', '[q=x/y]', 'b']``: a '/' inside a selector's brackets is part of its value."""
+    steps: list[str] = []
+    start = depth = 0
+    for position, char in enumerate(path):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(depth - 1, 0)
+        elif char == "/" and depth == 0:
+            steps.append(path[start:position])
+            start = position + 1
+    steps.append(path[start:])
+    return steps
+
+
+def selector(step: str) -> tuple[str, str] | None:
+    """``[q=Комментарий]`` -> ``('q', 'Комментарий')``; None for a plain key."""
+    if not (step.startswith("[") and step.endswith("]")) or "=" not in step:
+        return None
+    name, _, value = step[1:-1].partition("=")
+    return name.strip(), value.strip()
+
+
+def _step(node: Any, step: str) -> Any:
+    picked = selector(step)
+    if picked is None:
+        found = _key(node, step) if isinstance(node, dict) else None
+        return node[found] if found is not None else None
+    name, wanted = picked
+    folded = wanted.casefold()
+    for item in node if isinstance(node, list) else ():
+        found = _key(item, name) if isinstance(item, dict) else None
+        text = as_text(item[found]) if found is not None else None
+        if text is not None and fnmatch.fnmatchcase(text.casefold(), folded):
+            return item
+    return None
 
 
 def _key(node: Mapping[str, Any], name: str) -> str | None:
@@ -154,6 +217,21 @@ def _key(node: Mapping[str, Any], name: str) -> str | None:
         return name
     folded = name.casefold()
     return next((key for key in node if key.casefold() == folded), None)
+
+
+def field_text(value: Any, field: str, key: str) -> str | None:
+    """The text of a value for a normalized field: a string (or, for ids and times, an integer), also inside
+    an object's 'value' (Elementor, Sitecliq); None when empty; :class:`WrongType` for anything else."""
+    inner = _key(value, "value") if isinstance(value, dict) else None
+    if inner is not None:
+        value = value[inner]
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool) and field in INTEGER_FIELDS:
+        return str(value)
+    raise WrongType(key, field, value)
 
 
 def as_text(value: Any) -> str | None:

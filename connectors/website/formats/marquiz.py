@@ -3,7 +3,8 @@
 ``{"contacts": {"name", "phone", "email"}, "quiz": {"id", "name"}, "created": ISO time,
 "answers": [{"q": question, "a": answer}], "raw": [...], "result": {...},
 "extra": {"utm": {"source", "medium", "name", "content", "term"}, "href", "referrer", "ip", "cookies"}}``.
-Marquiz calls the campaign ``utm.name``. The quiz answers become question/answer pairs.
+Marquiz calls the campaign ``utm.name``. The quiz answers become question/answer pairs; a comment the
+visitor typed is often only the answer to a question "Комментарий" (``answers/[q=Комментарий]/a``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Marquiz(SenderFormat):
         "name": ("contacts/name",),
         "phone": ("contacts/phone",),
         "email": ("contacts/email",),
-        "comment": ("contacts/comment", "contacts/text"),
+        "comment": ("contacts/comment", "contacts/text", "answers/[q=Комментарий]/a"),
         "page_url": ("extra/href",),
         "sender_ip": ("extra/ip",),
         "utm_source": ("extra/utm/source",),

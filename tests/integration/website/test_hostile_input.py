@@ -4,7 +4,10 @@ reaches the CRM literally; nothing any client sends produces a 5xx."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
+import httpx
 import pytest
 
 from sandbox.website import Person, WebsiteSimulator, hostile, plain, raw_http, tilda
@@ -127,3 +130,49 @@ def test_a_flood_from_one_address_is_rate_limited(site: Site) -> None:
     assert limited.status_code == 429 and limited.headers["retry-after"]
     assert limited.json()["error"]["code"] == "rate_limited"
     assert {a.status_code for a in answers} == {200, 429}
+
+
+@pytest.mark.parametrize("stamp", ["²".encode("latin-1"), "²".encode(), "١٢٣".encode(), b"9" * 5000, b"-1", b""])
+def test_a_signature_time_that_is_not_ascii_digits_is_403(site: Site, stamp: bytes) -> None:
+    # '²' passes str.isdigit() and then fails int(): once a 400 with a traceback in the log
+    body = b'{"name": "x", "phone": "+79160000011", "entry_id": "77"}'
+    answer = raw_http(site.url, b"POST /forms/wpforms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                b"X-WPForms-Webhook-Signature: t=" + stamp + b",v=" + b"0" * 64 + b"\r\n"
+                                b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:300]
+    assert b'"bad_credentials"' in answer
+
+
+def test_health_answers_while_hostile_bodies_are_in_flight(site: Site) -> None:
+    """Parsing runs off the event loop and in linear time: the worst bodies a client can send do not hold up
+    /health or anyone else, neither while they arrive nor while they are parsed."""
+    worst = [b"a" + b"[x]" * 349_000 + b"=1", b"&".join(b"Name[x]" + b"[y]" * 16 + b"=1" for _ in range(9000))]
+    held = []
+    for body in worst * 2:  # sent but for the last byte: in flight
+        sock = socket.create_connection(site.intake.socket.getsockname()[:2], timeout=60)
+        sock.sendall(b"POST /forms/tilda HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body[:-1])
+        held.append((sock, body[-1:]))
+    assert site.http.get(site.url + "/health").status_code == 200
+    answers: list[int] = []
+
+    def post_worst() -> None:
+        with httpx.Client(timeout=60) as client:
+            for body in worst:
+                answers.append(client.post(site.url + "/forms/tilda", content=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded"}).status_code)
+
+    senders = [threading.Thread(target=post_worst) for _ in range(3)]
+    for sender in senders:
+        sender.start()
+    healthy = 0
+    while any(sender.is_alive() for sender in senders):  # /health keeps answering while they are parsed
+        assert site.http.get(site.url + "/health").status_code == 200
+        healthy += 1
+    for sender in senders:
+        sender.join()
+    for sock, last in held:
+        sock.sendall(last)
+        with sock:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 422")
+    assert answers == [422] * 6 and healthy >= 1

@@ -115,3 +115,24 @@ def test_an_api_that_ignores_the_cursor_stops_the_run_instead_of_reading_forever
         finally:
             api.close()
     assert shop.requests == 2
+
+
+def test_a_polled_value_of_the_wrong_json_type_stops_the_run_naming_it(tmp_path: Path) -> None:
+    shop = ShopApi(token="t")
+    shop.add("Нормальный", "+7 926 000-44-01", None, "x", "2025-03-03T10:00:00Z")
+    shop.add("Список", "+7 926 000-44-02", None, "x", "2025-03-03T10:05:00Z")["customer"]["name"] = ["Анна", "Иван"]
+    with ShopApiServer(shop) as server:
+        env = {"AIRFLOW_CONN_DST": "memory://poll_types",
+               "AIRFLOW_CONN_ONLY_IN_THE_RUN": json.dumps({"host": "127.0.0.1", "port": server.port, "password": "t"})}
+        store = StateStore(f"sqlite:///{tmp_path / 'hub.db'}")
+        runner = Runner(load_text(POLL_ONLY, "shop.yaml").compiled, HubSettings(home=tmp_path), store,
+                        ConnectionResolver(env=env))
+        try:
+            with pytest.raises(FatalError, match=r"item '2': field 'customer/name' \(name\) must be text, not a list"):
+                runner.apply()
+            assert not database("poll_types").tables.get("leads")  # its page is not half-written
+            shop.items[1]["customer"]["name"] = "Анна Иванова"  # fixed at the source (or the mapping's fields:)
+            assert runner.apply().counts.created == 2  # nothing was skipped
+        finally:
+            store.close()
+            DATABASES.pop("poll_types", None)

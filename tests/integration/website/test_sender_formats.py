@@ -39,7 +39,7 @@ CASES: dict[str, dict[str, Any]] = {
                          form="Заявка на расчёт", comment="Нужен расчёт на 3 объекта", client=ROUND_ROBIN),
     "marquiz": dict(source="marquiz", name="Пётр Петров", phone="+79031110000", email=None,
                     form="Подбор оборудования", utm_source="vk", utm_medium="social", utm_campaign="quiz_march",
-                    client="petrov"),
+                    comment="Монтаж нужен в выходные", client="petrov"),  # the answer to the question "Комментарий"
     "google_forms": dict(source="google_forms", name="Наталья Орлова", phone=None, email="n.orlova@gmail.com",
                          form="Заявка на вебинар", comment="Интересует запись", client=ROUND_ROBIN),
     "plain_multipart": dict(source="landing", name="Алексей Гусев", phone="+79774005060", email="gusev@example.com",

@@ -170,3 +170,20 @@ def test_trace_names_the_fields_an_update_wrote(hub_env: Path) -> None:
     assert "update 1" in invoke("run", "clients_copy").output
     traced = invoke("trace", "1").output
     assert "updated 1 -> 1 [name]" in traced, traced
+
+
+def test_keys_and_data_are_printed_as_written(hub_env: Path) -> None:
+    # rich would render ":id:" and ":warning:" as emoji and take "[bold]" for markup: a copied key must match
+    database("cli-src").tables["clients"] = [
+        {"id": "tilda:id:6130587", "name": ":warning: [bold]Beta[/bold]", "inn": None},
+        {"id": "tilda:h:[red]x[/red]:warning:", "name": "Alpha :id:", "inn": "7707083893"},
+    ]
+    run = invoke("run", "clients_copy")
+    assert "reject tilda:id:6130587: field 'inn': client has no INN" in run.output, run.output
+    letters = invoke("dead-letters", "list").output
+    assert "tilda:id:6130587" in letters
+    shown = invoke("dead-letters", "show", "1").output
+    assert "record tilda:id:6130587 " in shown and '":warning: [bold]Beta[/bold]"' in shown, shown
+    traced = invoke("trace", "tilda:h:[red]x[/red]:warning:").output
+    assert "created tilda:h:[red]x[/red]:warning: ->" in traced, traced
+    assert "🆔" not in run.output + letters + shown + traced and "⚠" not in run.output + letters + shown + traced

@@ -10,6 +10,7 @@ import pytest
 from connectors.website.body import decode_body
 from connectors.website.config import FormSource, Limits, SenderFormatName, TokenAuth
 from connectors.website.formats import FORMATS
+from connectors.website.formats.base import WrongType
 from sandbox.website import BUILDERS, Person
 
 PERSON = Person("Анна Кузнецова", "+7 (916) 204-11-87", "anna@example.ru", "Перезвоните")
@@ -112,3 +113,34 @@ def test_defaults_authentication_per_sender() -> None:
     source = FormSource(format="tilda", connection="c")
     submission = FORMATS["tilda"].normalize("t", source, {"Name": "A", "X-API-Key": "secret-value", "Город": "Тверь"})
     assert "secret-value" not in repr(submission.payload())
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_a_field_path_selects_a_list_item_by_a_property_in_every_format(name: str) -> None:
+    data = {"quiz": [{"q": "Телефон для связи", "a": "+7 916 204-11-87"}, {"q": "Что важно?", "a": ["Цена"]},
+                     {"q": "Комментарий / вопрос", "a": "Позвоните после обеда"}]}
+    fields = {"comment": ["quiz/[q=комментарий / вопрос]/a"],  # '/' inside the selector, any case
+              "phone": ["quiz/[q=Телефон*]/a"], "name": ["quiz/[q=Имя]/a", "quiz/[q=nobody]/a"]}
+    source = FormSource(format=name, connection="c", fields=fields)
+    submission = FORMATS[name].normalize("s", source, data)
+    assert (submission.get("comment"), submission.get("phone"), submission.get("name")) == \
+        ("Позвоните после обеда", "+7 916 204-11-87", None)
+
+
+@pytest.mark.parametrize(("data", "key", "problem"), [
+    ({"Name": ["Анна", "Кузнецова"], "Phone": "+79162041187"}, "Name", "(name) must be text, not a list"),
+    ({"Name": "Анна", "Phone": 79162041187}, "Phone", "(phone) must be text, not a number"),
+    ({"Name": {"first": "Анна"}}, "Name", "(name) must be text, not an object"),
+    ({"Name": True}, "Name", "(name) must be text, not true/false"),
+    ({"Name": "Анна", "tranid": 1.5}, "tranid", "(submission_id) must be text or an integer, not a number"),
+])
+def test_a_value_of_the_wrong_json_type_is_refused_naming_the_field(data: dict, key: str, problem: str) -> None:
+    with pytest.raises(WrongType) as refused:
+        FORMATS["tilda"].normalize("tilda", FormSource(format="tilda", connection="c"), data)
+    assert refused.value.key == key and problem in str(refused.value)
+
+
+def test_ids_may_be_integers_and_objects_give_their_value() -> None:
+    data = {"Name": {"value": " Анна "}, "tranid": 42, "formid": 7}
+    submission = FORMATS["tilda"].normalize("tilda", FormSource(format="tilda", connection="c"), data)
+    assert submission.values == {"name": "Анна", "submission_id": "42", "form_id": "7"}

@@ -93,7 +93,8 @@ class TableReader:
         wanted = request.fields
         children = [self._child_plan(name, child, what) for name, child in options.children.items()
                     if wanted is None or name in wanted]
-        own = list(schema.columns) if wanted is None else [f for f in wanted if f not in options.children]
+        # sorted: ``wanted`` is a set, whose order changes with each process's hash seed
+        own = list(schema.columns) if wanted is None else sorted(f for f in wanted if f not in options.children)
         schema.check_columns(own, f"{what} fields")
         output = _unique([*key, *([cursor] if cursor else []), *own])
         parent_keys = [c for child in children for c in child.options.parent_key]

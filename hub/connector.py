@@ -165,6 +165,12 @@ class Connector:
         """The field holding the target's own id (for the key map), if the entity has one."""
         return None
 
+    def upsert_is_idempotent(self, entity: str, match: Sequence[str]) -> bool:
+        """Whether writing a record again, with the same ``match`` values, can only ever touch the same one object
+        (a native upsert on a unique key of exactly those fields): then a write interrupted before its outcome was
+        committed is simply written again, and the ledger needs no pending entry before each write."""
+        return False
+
 
 def connector_class(name: str) -> type[Connector]:
     """Find a connector by name.

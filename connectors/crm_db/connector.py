@@ -155,6 +155,13 @@ class CrmDbConnector(Connector):
         engine, strategy, _ = self._connect()
         return TableWriter(engine, strategy, self._require(entity), self._coercer, self.where).write(actions)
 
+    def upsert_is_idempotent(self, entity: str, match: Sequence[str]) -> bool:
+        found = self.table(entity)
+        if found is None or not match or found.conflict_key(match) is None:
+            return False
+        _, strategy, _ = self._connect()
+        return strategy.upsert_is_exact([found.primary_key, *found.unique_keys], match, found.columns)
+
     def target_key_field(self, entity: str) -> str | None:
         found = self.table(entity)
         return found.primary_key[0] if found is not None and len(found.primary_key) == 1 else None

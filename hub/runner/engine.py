@@ -1,10 +1,11 @@
 """Run one exchange: read -> lookups -> where -> map -> compare -> plan -> (apply) -> commit, per batch.
 
 ``plan`` does everything but the writes and the state changes, so what it reports is what ``apply``
-would do. ``apply`` records intent in the effect ledger, writes through the target connector, then
-commits the batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one
-transaction. A run killed at any point resumes from the last committed checkpoint; records written
-before the kill but not committed are found again by the target lookup (or the ledger), never duplicated.
+would do. ``apply`` records intent in the effect ledger (unless the target's write is an idempotent
+upsert, which cannot duplicate when repeated), writes through the target connector, then commits the
+batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one transaction. A run
+killed at any point resumes from the last committed checkpoint; records written before the kill but not
+committed are found again by the target lookup (or the ledger), never duplicated.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from hub.runner.report import Change, RunReport, Sample
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
-from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore, chunks
+from hub.state.store import BatchCommit, Counts, EffectOutcome, Failure, KeyLink, PriorState, StateStore, chunks
 
 Progress = Callable[[RunReport], None]
 T = TypeVar("T")
@@ -182,6 +183,8 @@ class _Run:
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
+        #: writes that cannot duplicate when repeated need no pending intent in the ledger before them
+        self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
         if target.mode not in self.target.capabilities.write_modes:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
         if target.mode == "update_only" and not self.can_lookup:
@@ -377,7 +380,9 @@ class _Run:
 
     def _check_ledger(self, items: list[Item]) -> None:
         """Writes already done are not done again; uncertain ones without a lookup go to an operator."""
-        effects = self.store.effects([i.action.idempotency_key for i in items])  # type: ignore[union-attr]
+        # where the target was searched, what it holds decided already: the ledger is asked about the others only
+        items = [i for i in items if not self._searched(i)]
+        effects = self.store.effects([i.action.idempotency_key for i in items]) if items else {}  # type: ignore
         for item in items:
             status = effects.get(item.action.idempotency_key)  # type: ignore[union-attr]
             if status is None:
@@ -419,9 +424,10 @@ class _Run:
                 with_action = [i for i in with_action if i.action and i.pending]
                 attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
-                    self.store.intend(self.mapping.exchange, self.report.run_id,
-                                      [(i.action.idempotency_key, i.source_key, i.action.kind)  # type: ignore
-                                       for i in with_action])
+                    if not self.idempotent:
+                        self.store.intend(self.mapping.exchange, self.report.run_id,
+                                          [(i.action.idempotency_key, i.source_key, i.action.kind)  # type: ignore
+                                           for i in with_action])
                     results = self.target.write(self.mapping.target.entity,
                                                 [i.action for i in with_action], self.target_options)  # type: ignore
                     self._take_results(with_action, results)
@@ -504,7 +510,8 @@ class _Run:
                                           str(item.error) if item.error else None))
             if item.action is not None:
                 status = "rejected" if outcome == "rejected" else "done"
-                commit.effects_done[item.action.idempotency_key] = (status, item.target_key)
+                commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
+                                                                                 item.source_key, item.action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from hub.state.upsert import Column
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -16,7 +19,16 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)  # waits 30 s on a lock
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        event.listen(engine, "connect", _postgres_binary_arrays)
+    return engine
+
+
+def _postgres_binary_arrays(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # psycopg sends lists as text arrays, quoting every element with a regex: the set-based writes
+    # (hub.state.upsert) send their columns as binary arrays instead
+    dbapi_connection.adapters.register_dumper(Column, ListBinaryDumper)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -156,11 +156,10 @@ class CrmDbConnector(Connector):
         return TableWriter(engine, strategy, self._require(entity), self._coercer, self.where).write(actions)
 
     def upsert_is_idempotent(self, entity: str, match: Sequence[str]) -> bool:
+        # a unique key on exactly the match columns: the database itself refuses a second row with the same
+        # values, whether the writer upserts natively or finds and updates (TableWriter._create)
         found = self.table(entity)
-        if found is None or not match or found.conflict_key(match) is None:
-            return False
-        _, strategy, _ = self._connect()
-        return strategy.upsert_is_exact([found.primary_key, *found.unique_keys], match, found.columns)
+        return found is not None and bool(match) and found.conflict_key(match) is not None
 
     def target_key_field(self, entity: str) -> str | None:
         found = self.table(entity)

@@ -8,8 +8,9 @@ from a consistent point.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, or_, select, text, update
@@ -61,6 +62,8 @@ class Counts:
 COUNTERS = tuple(counter.name for counter in fields(Counts))
 #: a run that wrote at least this many records refreshes the planner statistics of the state tables
 ANALYZE_AFTER = 5_000
+#: seconds between two commits of batches that change nothing but the checkpoint (see commit_batch)
+PROGRESS_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,9 @@ class BatchCommit:
 class StateStore:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
+        #: per run: the latest batch that changed nothing but the checkpoint and counters, not committed yet
+        self._deferred: dict[int, BatchCommit] = {}
+        self._last_commit = 0.0  # time.monotonic() of the last batch commit
         self.engine: Engine = make_engine(url)
         if migrate:
             upgrade(self.engine)
@@ -168,7 +174,10 @@ class StateStore:
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
+        deferred = self._deferred.pop(run_id, None)
         with self.engine.begin() as c:
+            if deferred is not None:  # a consistent point: every batch before it is committed
+                self._save_checkpoint(c, deferred.exchange, deferred.checkpoint, run_id)
             c.execute(update(Run).where(Run.id == run_id).values(
                 status=status, finished_at=utcnow(), message=message, **counts.as_dict()))
         if counts.created + counts.updated + counts.deleted >= ANALYZE_AFTER:
@@ -317,7 +326,21 @@ class StateStore:
     # -- the batch commit ------------------------------------------------------------------------------
 
     def commit_batch(self, batch: BatchCommit) -> int:
-        """Apply a batch's state changes atomically; return the number of new dead letters."""
+        """Apply a batch's state changes atomically; return the number of new dead letters.
+
+        A batch that changes nothing but its checkpoint and counters (an unchanged stretch of the source) is
+        committed at most once every :data:`PROGRESS_EVERY` seconds, with a later batch or when the run finishes.
+        A run killed meanwhile resumes from the checkpoint before it and re-reads records that had nothing to
+        write: one commit (one fsync) per batch would be most of the time of a run that finds nothing changed.
+        """
+        deferred = self._deferred.pop(batch.run_id, None)
+        progress = Counts()  # this batch's counters plus those of the batches deferred before it
+        for counts in (batch.counts, *([deferred.counts] if deferred else [])):
+            progress.add(counts)
+        if batch.save_checkpoint and batch.checkpoint is not None and _only_progress(batch) \
+                and time.monotonic() - self._last_commit < PROGRESS_EVERY:
+            self._deferred[batch.run_id] = replace(batch, counts=progress)
+            return 0
         now = utcnow()
         with self.engine.begin() as c:
             if batch.states:
@@ -347,8 +370,12 @@ class StateStore:
                     DeadLetter.status == "open").values(status="resolved", last_seen=now))
             if batch.save_checkpoint:
                 self._save_checkpoint(c, batch.exchange, batch.checkpoint, batch.run_id)
+            elif deferred is not None:
+                self._save_checkpoint(c, deferred.exchange, deferred.checkpoint, batch.run_id)
             batch.counts.dead_letters_added = added
-            self._progress(c, batch.run_id, batch.counts)
+            progress.dead_letters_added += added
+            self._progress(c, batch.run_id, progress)
+        self._last_commit = time.monotonic()
         return added
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
@@ -530,6 +557,12 @@ class StateStore:
             runs = list(c.execute(select(Run).where(Run.id.in_(run_ids)).order_by(Run.id)).all()) if run_ids else []
         return {"runs": runs, "record_log": log, "dead_letters": letters, "record_state": states,
                 "key_map": self.key_links(key), "effects": effects}
+
+
+def _only_progress(batch: BatchCommit) -> bool:
+    """Whether the batch changes nothing but the checkpoint and the run's counters."""
+    return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done or batch.log
+                or batch.failures or batch.resolved)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

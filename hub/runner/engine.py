@@ -1,9 +1,10 @@
 """Run one exchange: read -> lookups -> where -> map -> compare -> plan -> (apply) -> commit, per batch.
 
 ``plan`` does everything but the writes and the state changes, so what it reports is what ``apply``
-would do. ``apply`` records intent in the effect ledger (unless the target's write is an idempotent
-upsert, which cannot duplicate when repeated), writes through the target connector, then commits the
-batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one transaction. A run
+would do. ``apply`` records intent in the effect ledger, writes through the target connector, then
+commits the batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one
+transaction. Where the target's write is an idempotent upsert (it cannot duplicate when repeated), the
+ledger is skipped: the target search before each write and the upsert itself make a repeat harmless. A run
 killed at any point resumes from the last committed checkpoint; records written before the kill but not
 committed are found again by the target lookup (or the ledger), never duplicated.
 """
@@ -183,7 +184,8 @@ class _Run:
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
-        #: writes that cannot duplicate when repeated need no pending intent in the ledger before them
+        #: creates and updates that cannot duplicate when repeated (a native upsert on a unique match key) need no
+        #: ledger: nothing to intend before the write, no outcome after it (the record log keeps the provenance)
         self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
         if target.mode not in self.target.capabilities.write_modes:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
@@ -508,7 +510,7 @@ class _Run:
             if self.report.wants_sample(outcome):
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else None))
-            if item.action is not None:
+            if item.action is not None and not (self.idempotent and item.action.kind != "delete"):
                 status = "rejected" if outcome == "rejected" else "done"
                 commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
                                                                                  item.source_key, item.action.kind)

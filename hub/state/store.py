@@ -313,9 +313,9 @@ class StateStore:
         """Record (idempotency key, source key, action) as pending before the writes happen.
 
         A key seen before (a write rejected earlier, now replayed) is pending again: until this attempt's
-        outcome is committed, nobody can tell whether it landed. The runner skips this round trip where the
+        outcome is committed, nobody can tell whether it landed. The runner skips the ledger where the
         target's write is an idempotent upsert (:meth:`hub.connector.Connector.upsert_is_idempotent`): writing
-        again cannot duplicate anything, so the outcome committed with the batch is the ledger's first entry.
+        again cannot duplicate anything.
         """
         now = utcnow()
         rows = [dict(idempotency_key=k, exchange=exchange, source_key=s, action=a, status="pending",
@@ -356,7 +356,7 @@ class StateStore:
                 c.execute(delete(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, batch.links)
-            # an upsert: a write that needed no intent (an idempotent upsert) has no ledger entry yet
+            # an upsert, so that an outcome never lacks its row, whatever happened to the intent
             upsert(c, Effect.__table__, [
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
                      status=e.status, target_key=e.target_key, run_id=batch.run_id, created_at=now, updated_at=now)

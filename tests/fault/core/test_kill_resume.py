@@ -125,7 +125,7 @@ def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str]
 
 
 # without a unique key the ledger's pending intents and the target lookup prevent duplicates; with one, the
-# native upsert is idempotent and the runner writes no intents at all (an interrupted write is simply repeated)
+# native upsert is idempotent and the runner keeps no ledger for it (an interrupted write is simply repeated)
 @pytest.mark.parametrize("unique_match", [False, True], ids=["plain insert", "idempotent upsert"])
 def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, unique_match: bool) -> None:
     source = tmp_path / "crm.db"
@@ -145,9 +145,8 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, 
     assert resumed.returncode == 0, errors.decode()
 
     assert target_rows(interrupted) == expected
-    if unique_match:  # not one write waited for an intent to be committed first
+    if unique_match:  # not one write waited for an intent to be committed first: the ledger was not needed
         hub_db = sa.create_engine(interrupted["HUB_DATABASE_URL"])
         with hub_db.connect() as c:
-            statuses = dict(c.execute(sa.text("SELECT status, count(*) FROM hub_effect_ledger GROUP BY status")).all())
+            assert c.execute(sa.text("SELECT count(*) FROM hub_effect_ledger")).scalar_one() == 0
         hub_db.dispose()
-        assert "pending" not in statuses and statuses["done"] > 0, statuses

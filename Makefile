@@ -9,7 +9,7 @@ VENV       := .venv
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint airflow sandbox bench schema clean
+.PHONY: demo test lint airflow sandbox bench bench-vs-dlt schema clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -32,7 +32,10 @@ airflow: $(VENV)/.synced  ## Airflow standalone on SQLite with the hub's DAGs
 	$(VENV)/bin/hub airflow
 
 bench: $(VENV)/.synced  ## benchmarks: each prints ratios against a baseline measured in the same run
-	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+	@for b in $(filter-out bench/bench_vs_dlt.py,$(wildcard bench/bench_*.py)); do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+bench-vs-dlt: $(VENV)/.synced  ## the hub against dlt on the same work (dlt goes into bench/.venv-dlt only)
+	$(VENV)/bin/python bench/bench_vs_dlt.py $(ARGS)
 
 schema: $(VENV)/.synced  ## regenerate config/mapping.schema.json from the mapping model
 	$(VENV)/bin/hub schema

@@ -194,6 +194,12 @@ class Connector:
         """Why some of these objects must not be deleted or marked (e.g. documents refer to them), by target key."""
         return {}
 
+    def upsert_is_idempotent(self, entity: str, match: Sequence[str]) -> bool:
+        """Whether writing a record again, with the same ``match`` values, can only ever touch the same one object
+        (a native upsert on a unique key of exactly those fields): then a write interrupted before its outcome was
+        committed is simply written again, and the ledger needs no pending entry before each write."""
+        return False
+
 
 def connector_class(name: str) -> type[Connector]:
     """Find a connector by name.

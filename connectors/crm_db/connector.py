@@ -196,7 +196,7 @@ class CrmDbConnector(Connector):
         found: dict[tuple[Any, ...], Record] = {}
         returned = list(dict.fromkeys([*schema.primary_key, *by, *fields]))
         with translated(strategy, self.where), engine.connect() as conn:
-            for row in select_matching(conn, schema, by, to_send, fields):
+            for row in select_matching(conn, schema, by, to_send, fields, strategy):
                 original = wanted.get(normal_key((row[name] for name in by), strategy))
                 if original is not None and original not in found:  # several rows: the lowest key wins
                     found[original] = {name: row[name] for name in returned}
@@ -211,6 +211,12 @@ class CrmDbConnector(Connector):
             return []
         engine, strategy, _ = self._connect()
         return TableWriter(engine, strategy, self._require(entity), self._coercer, self.where).write(actions)
+
+    def upsert_is_idempotent(self, entity: str, match: Sequence[str]) -> bool:
+        # a unique key on exactly the match columns: the database itself refuses a second row with the same
+        # values, whether the writer upserts natively or finds and updates (TableWriter._create)
+        found = self.table(entity)
+        return found is not None and bool(match) and found.conflict_key(match) is not None
 
     def target_key_field(self, entity: str) -> str | None:
         found = self.table(entity)

@@ -74,6 +74,10 @@ class DialectStrategy:
         return bool(engine.dialect.insert_returning)
 
     # -- reading
+    def one_of(self, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+        """``column IN (values)``."""
+        return column.in_(values)
+
     #: whether text compares other than exactly (then :meth:`normalize_text` says how)
     folds_text: ClassVar[bool] = False
 
@@ -169,6 +173,13 @@ class PostgresStrategy(DialectStrategy):
 
     def inserted_flag(self) -> sa.ColumnElement[bool] | None:
         return _XMAX_IS_ZERO
+
+    def one_of(self, column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+        # ``= ANY(one binary array)``: an IN list of 500 values is rendered, sent and parsed value by value
+        if not isinstance(column.type, _ARRAY_FRIENDLY):
+            return column.in_(values)
+        array = sa.cast(sa.bindparam(None, _BinaryList(values), type_=_AsIs()), postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
 
     def classify(self, exc: DBAPIError) -> ErrorClass:
         state = getattr(exc.orig, "sqlstate", None)

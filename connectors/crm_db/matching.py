@@ -27,14 +27,17 @@ def normal_key(values: Iterable[Any], strategy: DialectStrategy) -> tuple[Any, .
 
 
 def select_matching(conn: Connection, schema: TableSchema, by: Sequence[str], values: Sequence[tuple[Any, ...]],
-                    columns: Sequence[str]) -> Iterable[RowMapping]:
+                    columns: Sequence[str], strategy: DialectStrategy | None = None) -> Iterable[RowMapping]:
     """Rows whose ``by`` columns equal one of ``values`` (one query per chunk), primary key order."""
     table = schema.table
     selected = list(dict.fromkeys([*schema.primary_key, *by, *columns]))
     order = [table.c[name] for name in schema.primary_key]
     for chunk in chunked(list(values)):
-        stmt = (sa.select(*(selectable(schema, name) for name in selected))
-                .where(in_values([table.c[name] for name in by], chunk)).order_by(*order))
+        if len(by) == 1 and strategy is not None:
+            where = strategy.one_of(table.c[by[0]], [value[0] for value in chunk])
+        else:
+            where = in_values([table.c[name] for name in by], chunk)
+        stmt = sa.select(*(selectable(schema, name) for name in selected)).where(where).order_by(*order)
         yield from conn.execute(stmt).mappings()
 
 
@@ -53,6 +56,6 @@ def keys_by_match(conn: Connection, schema: TableSchema, strategy: DialectStrate
                   values: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
     """``normal_key(match values) -> target key`` of the existing rows (the first one if several match)."""
     found: dict[tuple[Any, ...], Any] = {}
-    for row in select_matching(conn, schema, by, values, ()):
+    for row in select_matching(conn, schema, by, values, (), strategy):
         found.setdefault(normal_key((row[name] for name in by), strategy), target_key(schema, row))
     return found

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.crm_db.coerce import Coercer
@@ -93,7 +93,8 @@ class TableReader:
         wanted = request.fields
         children = [self._child_plan(name, child, what) for name, child in options.children.items()
                     if wanted is None or name in wanted]
-        own = list(schema.columns) if wanted is None else [f for f in wanted if f not in options.children]
+        # sorted: ``wanted`` is a set, whose order changes with each process's hash seed
+        own = list(schema.columns) if wanted is None else sorted(f for f in wanted if f not in options.children)
         schema.check_columns(own, f"{what} fields")
         output = _unique([*key, *([cursor] if cursor else []), *own])
         parent_keys = [c for child in children for c in child.options.parent_key]
@@ -178,22 +179,25 @@ class TableReader:
             start = after(columns, last)
 
     # -- queries
-    def _fetch(self, plan: ReadPlan, start: ColumnElement[bool] | None, limit: int) -> list[RowMapping]:
+    def _fetch(self, plan: ReadPlan, start: ColumnElement[bool] | None, limit: int) -> list[dict[str, Any]]:
         table = plan.schema.table
         stmt = sa.select(*(selectable(plan.schema, name) for name in plan.selected)).where(*plan.conditions)
         if start is not None:
             stmt = stmt.where(start)
         stmt = stmt.order_by(*(table.c[name] for name in plan.order)).limit(limit)
         with translated(self._strategy, self._where), self._engine.connect() as conn:
-            return list(conn.execute(stmt).mappings().all())
+            rows = conn.execute(stmt).all()
+        # plain dicts built from the tuples: several times cheaper than a RowMapping lookup per field
+        return [dict(zip(plan.selected, row, strict=True)) for row in rows]
 
-    def _records(self, plan: ReadPlan, rows: Sequence[RowMapping]) -> list[Record]:
-        records = [{name: row[name] for name in plan.output} for row in rows]
+    def _records(self, plan: ReadPlan, rows: list[dict[str, Any]]) -> list[Record]:
+        # the parent keys fetched for the children only are not part of the record
+        records = rows if plan.selected == plan.output else [{name: row[name] for name in plan.output} for row in rows]
         for child in plan.children:
             self._attach_children(child, rows, records)
         return records
 
-    def _attach_children(self, child: ChildPlan, rows: Sequence[RowMapping], records: list[Record]) -> None:
+    def _attach_children(self, child: ChildPlan, rows: Sequence[dict[str, Any]], records: list[Record]) -> None:
         parents = [tuple(row[name] for name in child.options.parent_key) for row in rows]
         found: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
         foreign = child.options.foreign_key

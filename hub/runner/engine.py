@@ -3,8 +3,12 @@
 ``plan`` does everything but the writes and the state changes, so what it reports is what ``apply``
 would do. ``apply`` records intent in the effect ledger, writes through the target connector, then
 commits the batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one
-transaction. A run killed at any point resumes from the last committed checkpoint; records written
-before the kill but not committed are found again by the target lookup (or the ledger), never duplicated.
+transaction. Where the target's write is an idempotent upsert (it cannot duplicate when repeated), updates
+skip the ledger: the target search before each write and the upsert itself make a repeat harmless. Creates
+keep their pending entry even there: it is what tells a later run, after a kill between the write and the
+state commit, that the object exists (so that a deletion at the source still reaches it). A run
+killed at any point resumes from the last committed checkpoint; records written before the kill but not
+committed are found again by the target lookup (or the ledger), never duplicated.
 """
 
 from __future__ import annotations
@@ -50,7 +54,17 @@ from hub.runner.settle import settle_ledger
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
-from hub.state.store import BatchCommit, Counts, Failure, Intent, KeyLink, PriorState, StateStore, chunks
+from hub.state.store import (
+    BatchCommit,
+    Counts,
+    EffectOutcome,
+    Failure,
+    Intent,
+    KeyLink,
+    PriorState,
+    StateStore,
+    chunks,
+)
 
 Progress = Callable[[RunReport], None]
 T = TypeVar("T")
@@ -198,6 +212,9 @@ class _Run:
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
+        #: creates and updates that cannot duplicate when repeated (a native upsert on a unique match key) need no
+        #: ledger: nothing to intend before the write, no outcome after it (the record log keeps the provenance)
+        self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
         if target.mode not in self.target.capabilities.write_modes:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
         if target.mode == "update_only" and not self.can_lookup:
@@ -410,7 +427,9 @@ class _Run:
 
     def _check_ledger(self, items: list[Item]) -> None:
         """Writes already done are not done again; uncertain ones without a lookup go to an operator."""
-        effects = self.store.effects([i.action.idempotency_key for i in items])  # type: ignore[union-attr]
+        # where the target was searched, what it holds decided already: the ledger is asked about the others only
+        items = [i for i in items if not self._searched(i)]
+        effects = self.store.effects([i.action.idempotency_key for i in items]) if items else {}  # type: ignore
         for item in items:
             status = effects.get(item.action.idempotency_key)  # type: ignore[union-attr]
             if status is None:
@@ -452,12 +471,19 @@ class _Run:
                 with_action = [i for i in with_action if i.action and i.pending]
                 attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
-                    self.store.intend(self.mapping.exchange, self.report.run_id, [
-                        Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
-                               i.action.match, i.action.target_key) for i in with_action])  # type: ignore[union-attr]
+                    intents = [i for i in with_action if self._needs_intent(i.action)]  # type: ignore[arg-type]
+                    if intents:
+                        self.store.intend(self.mapping.exchange, self.report.run_id, [
+                            Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
+                                   i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
                     results = self.target.write(self.mapping.target.entity,
                                                 [i.action for i in with_action], self.target_options)  # type: ignore
                     self._take_results(with_action, results)
+
+    def _needs_intent(self, action: WriteAction) -> bool:
+        """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
+        object is known already, and writing them again is harmless)."""
+        return not (self.idempotent and action.kind == "update")
 
     def _retrying(self) -> Retrying:
         policy = self.runner.settings.retry
@@ -542,9 +568,10 @@ class _Run:
             if self.report.wants_sample(outcome):
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
-            if item.action is not None:
+            if item.action is not None and self._needs_intent(item.action):
                 status = "rejected" if outcome == "rejected" else "done"
-                commit.effects_done[item.action.idempotency_key] = (status, item.target_key)
+                commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
+                                                                                 item.source_key, item.action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))

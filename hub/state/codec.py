@@ -57,11 +57,40 @@ def loads(text: str | bytes | None) -> Any:
 
 
 def content_hash(value: Any) -> str:
-    """A fingerprint of a record: equal content, equal hash.
+    """A fingerprint of a record: equal content, equal hash, in every process.
 
-    ``repr`` is unambiguous for the types records carry (text, numbers, Decimal, dates, lists, dicts) and
-    several times faster than JSON. Records are built in a fixed field order (the mapping's, the source's
-    columns), so key order is stable; a change of Python version that changed a ``repr`` would only cause
-    one extra comparison with the target, never a wrong write.
+    The hash is taken over the ``repr`` of a canonical form: dict keys sorted, set elements sorted, every
+    value keeping its type (``1``, ``'1'`` and ``Decimal('1')`` differ). Connectors may build records in
+    any field order (the order of a frozenset of field names changes with each process's hash seed), so a
+    plain ``repr`` would make every new process see every record as changed. ``repr`` is unambiguous for
+    the types records carry and several times faster than JSON; a change of Python version that changed a
+    ``repr`` would only cause one extra comparison with the target, never a wrong write.
     """
-    return hashlib.blake2b(repr(value).encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(repr(canonical(value)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every dict rebuilt in sorted key order and every set as a sorted, marked list."""
+    if isinstance(value, dict):
+        try:
+            keys = sorted(value)
+        except TypeError:  # keys of mixed types: order them by their repr
+            keys = sorted(value, key=repr)
+        return {k: canonical(value[k]) if isinstance(value[k], _CONTAINERS) else value[k] for k in keys}
+    if isinstance(value, list):
+        return [canonical(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    if isinstance(value, tuple):
+        return tuple(canonical(v) if isinstance(v, _CONTAINERS) else v for v in value)
+    if isinstance(value, (set, frozenset)):
+        return _SortedSet(sorted(repr(canonical(v)) for v in value))
+    return value
+
+
+class _SortedSet(list):  # type: ignore[type-arg]
+    """A set's elements (as reprs) in sorted order; its repr is marked so it never equals a list's."""
+
+    def __repr__(self) -> str:
+        return "set(" + list.__repr__(self) + ")"

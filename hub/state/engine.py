@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from hub.errors import ConfigError
+from hub.state.upsert import Column
 
 #: backend -> the driver the hub ships (SQLAlchemy's defaults, psycopg2 and mysqlclient, are not installed)
 DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
@@ -50,10 +52,19 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
     except ImportError as exc:  # a driver suffix naming a package that is not installed
         raise ConfigError(f"the hub database URL names the driver {parsed.drivername!r}, whose package "
                           f"{exc.name or ''} is not installed; use postgresql:// or mysql://") from None
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        event.listen(engine, "connect", _postgres_binary_arrays)
+    return engine
+
+
+def _postgres_binary_arrays(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # psycopg sends lists as text arrays, quoting every element with a regex: the set-based writes
+    # (hub.state.upsert) send their columns as binary arrays instead
+    dbapi_connection.adapters.register_dumper(Column, ListBinaryDumper)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from hub.app import Hub
@@ -60,23 +61,23 @@ def make_source(path: Path) -> None:
     engine.dispose()
 
 
-def make_target(path: Path) -> None:
+def make_target(path: Path, unique_match: bool) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     meta = sa.MetaData()
     sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("source_id", sa.Integer, nullable=False), sa.Column("name", sa.String(100)),
+             sa.Column("source_id", sa.Integer, nullable=False, unique=unique_match), sa.Column("name", sa.String(100)),
              sa.Column("inn", sa.String(12)), sa.Column("phone", sa.String(16)),
              sa.Column("balance", sa.Numeric(12, 2)))
     meta.create_all(engine)
     engine.dispose()
 
 
-def environment(tmp: Path, name: str, source: Path) -> dict[str, str]:
+def environment(tmp: Path, name: str, source: Path, unique_match: bool = False) -> dict[str, str]:
     mappings = tmp / "mappings"
     mappings.mkdir(exist_ok=True)
     (mappings / "clients_replica.yaml").write_text(MAPPING, encoding="utf-8")
     target = tmp / f"{name}.db"
-    make_target(target)
+    make_target(target, unique_match)
     return {**os.environ, "HUB_MAPPINGS_DIR": str(mappings), "HUB_DATABASE_URL": f"sqlite:///{tmp / name}-hub.db",
             "HUB_BATCH_SIZE": "150",
             "AIRFLOW_CONN_SRC": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{source}"}}),
@@ -123,7 +124,10 @@ def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str]
     raise AssertionError("the run wrote nothing within 120 s")
 
 
-def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+# without a unique key the ledger's pending intents and the target lookup prevent duplicates; with one, the
+# native upsert is idempotent too (an interrupted write is simply repeated; only creates keep a ledger entry)
+@pytest.mark.parametrize("unique_match", [False, True], ids=["plain insert", "idempotent upsert"])
+def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, unique_match: bool) -> None:
     source = tmp_path / "crm.db"
     make_source(source)
 
@@ -132,7 +136,7 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
     expected = target_rows(reference)
     assert len(expected) == ROWS
 
-    interrupted = environment(tmp_path, "interrupted", source)
+    interrupted = environment(tmp_path, "interrupted", source, unique_match)
     killed_at = [kill_when_rows_between(hub_run(interrupted), interrupted, low, ROWS)
                  for low in (1, ROWS // 3, (2 * ROWS) // 3)]
     assert killed_at == sorted(killed_at) and killed_at[-1] < ROWS, killed_at
@@ -141,3 +145,7 @@ def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
     assert resumed.returncode == 0, errors.decode()
 
     assert target_rows(interrupted) == expected
+    hub_db = sa.create_engine(interrupted["HUB_DATABASE_URL"])
+    with hub_db.connect() as c:  # the resumed run settled every write the kills left unknown
+        assert c.execute(sa.text("SELECT count(*) FROM hub_effect_ledger WHERE status = 'pending'")).scalar_one() == 0
+    hub_db.dispose()

@@ -172,6 +172,15 @@ def test_the_same_match_twice_in_one_batch_writes_one_row(backend: Backend, conn
         ("p1@example.ru", Decimal("2.00")), ("p2@example.ru", None)]
 
 
+def test_only_a_native_upsert_on_a_unique_match_key_is_idempotent(backend: Backend,
+                                                                 connector: CrmDbConnector) -> None:
+    people = _people(backend)
+    assert connector.upsert_is_idempotent(people.name, ["email"])  # ON CONFLICT (email): a repeat updates it
+    assert connector.upsert_is_idempotent(people.name, ["id"])
+    assert not connector.upsert_is_idempotent(people.name, ["name"])  # no unique key: a repeat inserts again
+    assert not connector.upsert_is_idempotent(people.name, [])
+
+
 def test_create_without_a_unique_key_on_the_match_inserts(backend: Backend, connector: CrmDbConnector,
                                                           statements: Statements) -> None:
     people = _people(backend)

@@ -231,6 +231,25 @@ def test_cursor_strategy_reads_only_new_rows(make_runner: MakeRunner, systems) -
     assert runner.apply().counts.read == 1
 
 
+def test_a_run_that_finds_nothing_new_still_leaves_its_last_checkpoint_and_counts(make_runner: MakeRunner, systems,
+                                                                                    store) -> None:
+    src, _ = systems
+    seed(src, 450)  # five batches of 100
+    for row in src.tables["clients"]:
+        row["updated"] = row["id"]
+    runner = make_runner(CURSOR)
+    runner.apply()
+    first = store.checkpoint("clients_copy")
+    store.reset_exchange("clients_copy")  # read everything again: every batch is unchanged, nothing to write
+    report = runner.apply()
+    # the unchanged batches were committed together, yet the run ends exactly where a batch-by-batch one would
+    assert store.checkpoint("clients_copy") == first
+    logged = store.run(report.run_id)
+    assert (logged.read, logged.unchanged + logged.filtered, logged.created + logged.updated) == (450, 450, 0)
+    src.tables["clients"].append({"id": 451, "name": "New", "inn": "7700000451", "active": True, "updated": 451})
+    assert runner.apply().counts.read == 1
+
+
 DELETES = CLIENTS.replace("incremental: {strategy: hash}", "incremental: {strategy: hash, detect_deletes: true}") \
     .replace("mode: upsert}", "mode: upsert, on_delete: mark, delete_fields: {archived: true}}")
 

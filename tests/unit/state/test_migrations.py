@@ -42,3 +42,12 @@ def test_content_hash_tells_values_and_types_apart() -> None:
     assert codec.content_hash({"a": 1}) != codec.content_hash({"a": 2})
     assert codec.content_hash({"a": "1, 'b': 2"}) != codec.content_hash({"a": "1", "b": 2})
     assert codec.content_hash({"a": Decimal("1.10")}) != codec.content_hash({"a": "1.10"})
+
+
+def test_content_hash_does_not_depend_on_key_or_set_order() -> None:
+    assert codec.content_hash({"a": 1, "b": [{"x": 1, "y": 2}]}) == \
+        codec.content_hash({"b": [{"y": 2, "x": 1}], "a": 1})
+    assert codec.content_hash({"tags": {"x", "y", "z"}}) == codec.content_hash({"tags": {"z", "y", "x"}})
+    assert codec.content_hash({"a": [1, 2]}) != codec.content_hash({"a": [2, 1]})
+    assert codec.content_hash({"a": {"x"}}) != codec.content_hash({"a": ["x"]})
+    assert codec.content_hash({"a": {}}) != codec.content_hash({"a": set()})

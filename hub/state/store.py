@@ -8,6 +8,8 @@ from a consistent point.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
@@ -153,7 +155,8 @@ class StateStore:
         with self.engine.begin() as c:
             result = c.execute(Run.__table__.insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
-                started_at=utcnow(), triggered_by=triggered_by, **Counts().as_dict()))
+                started_at=utcnow(), triggered_by=triggered_by, host=socket.gethostname(), pid=os.getpid(),
+                **Counts().as_dict()))
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:

@@ -102,8 +102,9 @@ class InboxEvent(Base):
                       UniqueConstraint("stream", "position", name="uq_hub_inbox_position"))
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     stream: Mapped[str] = mapped_column(String(64))
-    # the event's place in its stream in COMMIT order (hub.state.inbox_order): what readers checkpoint on
-    position: Mapped[int] = mapped_column(BigInteger)
+    # the event's place in its stream, in the order events became visible (hub.state.inbox_order); given by the
+    # first reader after the event is committed (None until then). What readers checkpoint on.
+    position: Mapped[int | None] = mapped_column(BigInteger)
     dedup_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(LongText)
     meta: Mapped[str | None] = mapped_column(Text)
@@ -111,7 +112,7 @@ class InboxEvent(Base):
 
 
 class InboxStream(Base):
-    """The last position handed out in an inbox stream; its row lock orders the stream's commits."""
+    """The last position given in an inbox stream; its row lock makes readers number events one at a time."""
 
     __tablename__ = "hub_inbox_stream"
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -453,11 +453,6 @@ class StateStore:
         table = InboxEvent.__table__
         if not rows:
             return []
-        for stream in sorted({row["stream"] for row in rows}):  # one order for every writer: no deadlock
-            of_stream = [row for row in rows if row["stream"] == stream]
-            first = inbox_order.reserve(c, stream, len(of_stream))
-            for offset, row in enumerate(of_stream):
-                row["position"] = first + offset
         if c.dialect.insert_executemany_returning_sort_by_parameter_order:
             inserted = c.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
             return [int(row[0]) for row in inserted]
@@ -467,10 +462,11 @@ class StateStore:
                                                                              dict[str, Any] | None, dt.datetime]]:
         """The events of ``stream`` after position ``after``, as (position, payload, meta, received_at).
 
-        Positions follow commit order (:mod:`hub.state.inbox_order`): an event committed later never gets a
-        position below one already read, so ``after`` = the last position read is a checkpoint that no
-        number of concurrent writers can fool.
+        Positions follow the order events became visible (:mod:`hub.state.inbox_order`, numbered here just
+        before reading): an event committed later never gets a position below one already read, so ``after``
+        = the last position read is a checkpoint that no number of concurrent writers can fool.
         """
+        inbox_order.assign(self.engine, stream)
         with self.engine.connect() as c:
             rows = c.execute(select(InboxEvent.position, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
                              .where(InboxEvent.stream == stream, InboxEvent.position > after)

@@ -1,5 +1,5 @@
 """hub_leases (one holder at a time: run lock, AMI listener), the run log's host and pid, and inbox positions in
-commit order (hub_inbox.position, hub_inbox_stream)
+the order events became visible (hub_inbox.position, hub_inbox_stream)
 
 Revision ID: 0005_scale
 Revises: 0003
@@ -43,7 +43,6 @@ def upgrade() -> None:
     op.execute("INSERT INTO hub_inbox_stream (stream, last_position) SELECT stream, MAX(id) FROM hub_inbox "
                "GROUP BY stream")
     with op.batch_alter_table("hub_inbox") as batch_op:
-        batch_op.alter_column("position", existing_type=sa.BigInteger(), nullable=False)
         batch_op.create_unique_constraint("uq_hub_inbox_position", ["stream", "position"])
 
 

@@ -394,8 +394,19 @@ class StateStore:
     def inbox_put(self, stream: str, dedup_key: str, payload: dict[str, Any],
                   meta: dict[str, Any] | None = None) -> tuple[int, bool]:
         """Commit an event durably; returns (inbox id, created). A known (stream, dedup_key) is a no-op."""
-        stored = self.inbox_put_many([InboxItem(stream, dedup_key, payload, meta)])[0]
-        return stored.id, stored.created
+        try:
+            with self.engine.begin() as c:
+                result = c.execute(InboxEvent.__table__.insert().values(
+                    stream=stream, dedup_key=dedup_key, payload=codec.dumps(payload),
+                    meta=codec.dumps(meta) if meta else None, received_at=utcnow()))
+                return int(result.inserted_primary_key[0]), True
+        except IntegrityError:
+            with self.engine.connect() as c:
+                row = c.execute(select(InboxEvent.id).where(InboxEvent.stream == stream,
+                                                            InboxEvent.dedup_key == dedup_key)).first()
+            if row is None:
+                raise
+            return int(row[0]), False
 
     def inbox_put_many(self, items: Sequence[InboxItem]) -> list[Stored]:
         """Commit many events in ONE transaction (a group commit: one durable write for the lot).

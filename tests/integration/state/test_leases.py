@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import time
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from hub.state.leases import Leases
 from hub.state.store import StateStore
@@ -54,10 +55,9 @@ def test_expiry_is_read_from_the_database_clock(state_url: str) -> None:
     store.close()
 
 
-def _database_now(c):  # type: ignore[no-untyped-def]
+def _database_now(c: Connection) -> dt.datetime:
     queries = {"postgresql": "SELECT timezone('UTC', clock_timestamp())", "sqlite":
                "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')", "mysql": "SELECT UTC_TIMESTAMP(6)"}
-    import datetime as dt
     value = c.execute(text(queries.get(c.dialect.name, queries["mysql"]))).scalar_one()
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 

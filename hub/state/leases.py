@@ -67,6 +67,14 @@ class Leases:
             c.execute(update(Lease).where(Lease.name == name, Lease.holder == holder)
                       .values(holder="", expires_at=self._later(-1)))
 
+    def take_over(self, name: str, dead_holder: str, holder: str, ttl_seconds: float) -> bool:
+        """Take a lease from a holder known to be dead, before it expires; False if ``dead_holder`` no longer
+        holds it (someone else was quicker)."""
+        with self.engine.begin() as c:
+            return bool(c.execute(update(Lease).where(Lease.name == name, Lease.holder == dead_holder)
+                                  .values(holder=holder, expires_at=self._later(ttl_seconds),
+                                          acquired_at=self._now())).rowcount)
+
     def holder(self, name: str) -> LeaseHolder | None:
         """Who holds the lease now; None when nobody does (never taken, released, or expired)."""
         with self.engine.connect() as c:

@@ -6,7 +6,8 @@ The lock lives in the hub database, where every runner of the exchange meets:
   the process dies (its connection closes), so a killed run never blocks the next one.
 * SQLite and MariaDB: a lease (:mod:`hub.state.leases`) named ``run:<exchange>``, renewed by a background
   thread while the run lasts. A killed run stops renewing; its lease expires after ``ttl_seconds`` (30 s by
-  default, the setting ``HUB_RUN_LOCK_TTL``).
+  default, the setting ``HUB_RUN_LOCK_TTL``), or is taken over at once by a run on the same host, which can
+  see that the holder's process is gone.
 
 ``plan`` takes no lock: it writes nothing. A second run either waits for the lock (``wait_seconds``) or
 fails with :class:`~hub.errors.ExchangeBusy`, one line naming the run that holds it.
@@ -15,6 +16,7 @@ fails with :class:`~hub.errors.ExchangeBusy`, one line naming the run that holds
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -83,11 +85,19 @@ class RunLock:
         if self.store.engine.dialect.name == "postgresql":
             return self._try_advisory_lock()
         self._leases = self._leases or Leases(self.store)
-        if not self._leases.acquire(self.name, self.me, self.ttl_seconds):
+        if not (self._leases.acquire(self.name, self.me, self.ttl_seconds) or self._take_from_dead_holder()):
             return False
         self._renewer = threading.Thread(target=self._renew, name=f"run-lock-{self.exchange}", daemon=True)
         self._renewer.start()
         return True
+
+    def _take_from_dead_holder(self) -> bool:
+        """A holder on this host whose process is gone (killed) need not be waited for until its lease expires."""
+        lease = self._leases.holder(self.name)  # type: ignore[union-attr]
+        found = re.fullmatch(r"(\S+) pid (\d+) #\w+", lease.holder) if lease else None
+        if not found or found.group(1) != socket.gethostname() or runlog.process_alive(int(found.group(2))):
+            return False
+        return self._leases.take_over(self.name, lease.holder, self.me, self.ttl_seconds)  # type: ignore[union-attr]
 
     def _try_advisory_lock(self) -> bool:
         # autocommit: the session holds the lock without holding a transaction open for the whole run

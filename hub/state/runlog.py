@@ -38,7 +38,7 @@ def mark_interrupted(store: StateStore, exchange: str, current_run: int, holds_l
             Run.exchange == exchange, Run.status == "running", Run.id != current_run)).all()
     here = socket.gethostname()
     dead = [run_id for run_id, mode, host, pid in running
-            if (holds_lock and mode in LOCKED_MODES) or (host == here and pid is not None and not _alive(pid))]
+            if (holds_lock and mode in LOCKED_MODES) or (host == here and pid is not None and not process_alive(pid))]
     if dead:
         with store.engine.begin() as c:
             c.execute(update(Run).where(Run.id.in_(dead), Run.status == "running").values(
@@ -47,7 +47,8 @@ def mark_interrupted(store: StateStore, exchange: str, current_run: int, holds_l
     return dead
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -57,4 +58,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["LOCKED_MODES", "mark_interrupted", "running_holder"]
+__all__ = ["LOCKED_MODES", "mark_interrupted", "process_alive", "running_holder"]

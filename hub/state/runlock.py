@@ -70,6 +70,9 @@ class RunLock:
         if self._connection is not None:
             try:  # the pooled session lives on after close(): the lock must be given back explicitly
                 self._connection.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_KEY})"), {"name": self.name})
+            except Exception as exc:  # the session is gone already, and its lock with it: the run's outcome stands
+                log.warning("run lock release failed", exchange=self.exchange, error=type(exc).__name__)
+                self._connection.invalidate()
             finally:
                 self._connection.close()
                 self._connection = None

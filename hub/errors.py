@@ -6,7 +6,8 @@
     │   │   └── MappingError  ... with the file, line and field path that are wrong
     │   └── AuthError         the peer refused our credentials
     ├── RetriableError        transient (network, timeout, lock, 502/503/504): retried with backoff
-    │   └── ConcurrentEdit    the target object changed since it was read: the write is re-planned
+    │   ├── ConcurrentEdit    the target object changed since it was read: the write is re-planned
+    │   └── ExchangeBusy      another run of the exchange holds its run lock: try again later
     └── RecordError           one record cannot cross: it goes to dead letters, the batch goes on
         ├── DataError         the mapping cannot convert the record (bad phone, bad date, ...)
         ├── BusinessError     the target system refused the record (1C posting failed, ...)
@@ -65,6 +66,10 @@ class RetriableError(HubError):
 class ConcurrentEdit(RetriableError):
     """Someone saved the target object between the hub's read and its write: the runner's retry re-plans the
     record against what the object holds now, so that person's change is not overwritten with a stale plan."""
+
+
+class ExchangeBusy(RetriableError):
+    """Another run of the same exchange is in progress (it holds the exchange's run lock)."""
 
 
 class RecordError(HubError):

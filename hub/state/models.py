@@ -11,16 +11,19 @@ import datetime as dt
 from typing import Literal
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # BIGINT on servers, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Key = String(255)
 LongText = Text().with_variant(Text(length=2**24 - 1), "mysql", "mariadb")
+# microseconds on MariaDB too (its DATETIME keeps whole seconds unless told otherwise)
+PreciseTime = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 # the closed vocabularies of the status columns
 RunMode = Literal["plan", "apply", "replay"]
-RunStatus = Literal["running", "success", "failed"]
+RunStatus = Literal["running", "success", "failed", "interrupted"]
 #: not_happened: an interrupted write that the next run looked for in the target and did not find
 EffectStatus = Literal["pending", "done", "rejected", "not_happened"]
 LetterStatus = Literal["open", "resolved", "discarded"]
@@ -99,13 +102,25 @@ class InboxEvent(Base):
     """An incoming event (form submission, completed call), committed before it is acknowledged."""
 
     __tablename__ = "hub_inbox"
-    __table_args__ = (UniqueConstraint("stream", "dedup_key", name="uq_hub_inbox_dedup"),)
+    __table_args__ = (UniqueConstraint("stream", "dedup_key", name="uq_hub_inbox_dedup"),
+                      UniqueConstraint("stream", "position", name="uq_hub_inbox_position"))
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     stream: Mapped[str] = mapped_column(String(64))
+    # the event's place in its stream, in the order events became visible (hub.state.inbox_order); given by the
+    # first reader after the event is committed (None until then). What readers checkpoint on.
+    position: Mapped[int | None] = mapped_column(BigInteger)
     dedup_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(LongText)
     meta: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InboxStream(Base):
+    """The last position given in an inbox stream; its row lock makes readers number events one at a time."""
+
+    __tablename__ = "hub_inbox_stream"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_position: Mapped[int] = mapped_column(BigInteger)
 
 
 class DeadLetter(Base):
@@ -155,6 +170,9 @@ class Run(Base):
     out_of_scope: Mapped[int] = mapped_column(Integer, default=0)  # known records that left the source's scope
     message: Mapped[str | None] = mapped_column(Text)
     triggered_by: Mapped[str | None] = mapped_column(String(128))
+    # which process runs it: a later run tells a killed run (its process is gone) from a live one
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class RecordLog(Base):
@@ -173,3 +191,13 @@ class RecordLog(Base):
     action: Mapped[str] = mapped_column(String(16))
     fields: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Lease(Base):
+    """A named lease (one holder at a time until it expires), see :mod:`hub.state.leases`."""
+
+    __tablename__ = "hub_leases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(PreciseTime)  # by the database's clock, UTC
+    acquired_at: Mapped[dt.datetime] = mapped_column(PreciseTime)

@@ -8,6 +8,8 @@ from a consistent point.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -16,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.state import codec
+from hub.state import codec, inbox_order
 from hub.state.engine import make_engine
 from hub.state.migrate import upgrade
 from hub.state.models import (
@@ -206,7 +208,8 @@ class StateStore:
         with self.engine.begin() as c:
             result = c.execute(Run.__table__.insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
-                started_at=utcnow(), triggered_by=triggered_by, **Counts().as_dict()))
+                started_at=utcnow(), triggered_by=triggered_by, host=socket.gethostname(), pid=os.getpid(),
+                **Counts().as_dict()))
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
@@ -635,12 +638,19 @@ class StateStore:
             return [int(row[0]) for row in inserted]
         return [int(c.execute(table.insert().values(**row)).inserted_primary_key[0]) for row in rows]
 
-    def inbox_read(self, stream: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any],
-                                                                                dict[str, Any] | None, dt.datetime]]:
+    def inbox_read(self, stream: str, after: int, limit: int) -> list[tuple[int, dict[str, Any],
+                                                                             dict[str, Any] | None, dt.datetime]]:
+        """The events of ``stream`` after position ``after``, as (position, payload, meta, received_at).
+
+        Positions follow the order events became visible (:mod:`hub.state.inbox_order`, numbered here just
+        before reading): an event committed later never gets a position below one already read, so ``after``
+        = the last position read is a checkpoint that no number of concurrent writers can fool.
+        """
+        inbox_order.assign(self.engine, stream)
         with self.engine.connect() as c:
-            rows = c.execute(select(InboxEvent.id, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
-                             .where(InboxEvent.stream == stream, InboxEvent.id > after_id)
-                             .order_by(InboxEvent.id).limit(limit))
+            rows = c.execute(select(InboxEvent.position, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
+                             .where(InboxEvent.stream == stream, InboxEvent.position > after)
+                             .order_by(InboxEvent.position).limit(limit))
             return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
 
     # -- provenance ------------------------------------------------------------------------------------

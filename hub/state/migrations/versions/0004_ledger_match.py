@@ -5,14 +5,14 @@ A write whose batch state was lost in a kill is settled by the next run: it look
 values (or the target key) kept with the intent. The run log counts lossy conversions (warnings) and known
 records that left the source's scope (not deletions).
 
-Revision ID: 0004_core
+Revision ID: 0004
 Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_core"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -47,6 +47,8 @@ def test_a_request_is_dialed_once_and_its_outcome_written_back(pbx: Pbx) -> None
     answered = next(c for c in calls if c["request_id"] == "1")
     assert (answered["direction"], answered["caller"], answered["callee"], answered["disposition"]) == \
         ("outbound", "101", ANSWERS, "answered")
+    assert pbx.hub.run("click_to_call_calls", triggered_by="test").counts.updated == 2
+    rows = {r["id"]: r for r in pbx.rows("call_requests")}
     assert rows[1]["call_id"] == answered["call_id"], "the request points at the call it produced"
     assert listener.stats.originate_results == 2
     wait_for(lambda: {"hub://inbox/calls", "hub://inbox/originate_results"} <= set(pbx.waker.woken), 5,
@@ -118,3 +120,35 @@ def test_a_dial_interrupted_before_the_pbx_confirmed_it_is_left_to_an_operator(p
     assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
     (letter,) = pbx.store.dead_letters("click_to_call")
     assert letter.error_class == "OutcomeUnknown" and "not sent again" in letter.message
+
+
+def test_a_click_to_call_nobody_took_is_an_outbound_attempt_joined_to_its_request(pbx: Pbx) -> None:
+    """The manager does not answer, or is busy: the PBX rang only the manager's phone, showing the customer's
+    number. That is logged as the manager's outbound attempt, not as the customer's missed call (no callback
+    task for a customer who never called), and every request is joined to its call, whatever the outcome."""
+    pbx.listen()
+    pbx.sim.set_outcome("102", "no_answer")  # the manager at 102 does not pick up
+    pbx.sim.set_outcome(BUSY, "busy")
+    pbx.insert("call_requests", [request(1, ANSWERS, "101"), request(2, "+79165550002", "102"),
+                                 request(3, BUSY, "103")])
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 3
+    calls = {c["request_id"]: c for c in pbx.wait_inbox(3)}
+    pbx.wait_inbox(3, stream="originate_results")
+    for name in ("calls_to_crm", "missed_calls_to_tasks", "click_to_call_outcome", "click_to_call_calls"):
+        report = pbx.hub.run(name, triggered_by="test")
+        assert report.counts.rejected == 0, name
+
+    assert pbx.rows("tasks") == [], "nobody called in: no callback task"
+    logged = {c["call_id"]: c for c in pbx.rows("calls")}
+    expected = {"1": ("101", ANSWERS, "ANSWERED"), "2": ("102", "+79165550002", "NO ANSWER"),
+                "3": ("103", BUSY, "BUSY")}
+    for request_id, (extension, number, disposition) in expected.items():
+        call = logged[calls[request_id]["call_id"]]
+        assert (call["direction"], call["caller"], call["callee"], call["disposition"]) == \
+            ("outbound", extension, number, disposition)
+        assert call["manager_id"] == int(extension) - 100
+    rows = {r["id"]: r for r in pbx.rows("call_requests")}
+    assert {i: (r["status"], r["outcome"]) for i, r in rows.items()} == \
+        {1: ("done", "answered"), 2: ("failed", "no_answer"), 3: ("failed", "busy")}
+    assert {i: r["call_id"] for i, r in rows.items()} == {int(k): c["call_id"] for k, c in calls.items()}, \
+        "each request is joined to the call in the call log"

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class ListenerStats:
     unbuildable: int = 0  # calls whose record could not be built (a bug: logged with the call id)
     connects: int = 0
     commit_errors: int = 0
+    fenced: int = 0  # commits withheld because the lease was not held
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))  # event -> commit, s
 
 
@@ -86,13 +88,18 @@ class _Recovered:
 class AmiListener:
     def __init__(self, config: PbxConfig, store: StateStore, *, stream: str = "calls",
                  originate_stream: str = "originate_results", waker: Waker | None = None,
-                 cdr_source: CdrSource | None = None):
+                 cdr_source: CdrSource | None = None, may_write: Callable[[], bool] = lambda: True,
+                 holder: str | None = None):
         self.config = config
         self.store = store
         self.stream = stream
         self.originate_stream = originate_stream
         self.waker = waker or NullWaker()
         self.cdr_source = cdr_source
+        # asked before every write to the hub database: False while this listener does not hold its lease
+        # (lease.py), so a listener that lost it writes nothing more, even before it has stopped
+        self.may_write = may_write
+        self.holder = holder  # who this listener is (recorded with each call it commits)
         self.stats = ListenerStats()
         self.plan = NumberPlan(config.region, config.extension_pattern)
         self.assembler = CallAssembler(cdr_wait=config.cdr_wait, orphan_wait=config.orphan_wait,
@@ -287,6 +294,9 @@ class AmiListener:
                 self._watermark = value
 
     def _commit(self, completed: list[Completed], originates: list[InboxItem]) -> bool:
+        if not self.may_write():
+            self.stats.fenced += 1
+            return False  # kept: committed once the lease is renewed, or by the new holder from the CDR
         items: list[InboxItem] = []
         built: list[Completed] = []
         for done in completed:
@@ -299,8 +309,9 @@ class AmiListener:
                 log.exception("cannot build the record of a call", pbx=self.config.name, call_id=call.linkedid)
                 continue
             built.append(done)
+            meta = {"pbx": self.config.name, "evidence": done.evidence}
             items.append(InboxItem(self.stream, call.linkedid, record,
-                                   {"pbx": self.config.name, "evidence": done.evidence}))
+                                   {**meta, "listener": self.holder} if self.holder else meta))
         try:
             results = self.store.inbox_put_many(items + originates)
         except Exception as exc:  # the database is down or locked: nothing is lost, the loop retries
@@ -341,7 +352,8 @@ class AmiListener:
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + 3600
                 try:
-                    self.state.forget_legs(self.config.legs_retention_days)
+                    if self.may_write():
+                        self.state.forget_legs(self.config.legs_retention_days)
                 except Exception as exc:  # housekeeping: try again in an hour
                     log.warning("cannot prune old call legs", pbx=self.config.name, error=type(exc).__name__)
             try:
@@ -354,6 +366,9 @@ class AmiListener:
                 return
             if unsaved is not None:
                 snapshot = unsaved.then(snapshot)
+            if not self.may_write():  # the new holder's state must not be overwritten by ours
+                unsaved = snapshot
+                continue
             try:
                 self.state.save(snapshot)
                 unsaved = None

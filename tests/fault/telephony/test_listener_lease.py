@@ -1,0 +1,151 @@
+"""Two ``hub listen ami`` processes as an HA pair over one hub database (SQLite and PostgreSQL), under load
+from the AMI simulator: one holds the lease and listens, the other stands by without logging in. The holder
+is frozen past its lease (SIGSTOP): the standby takes over, and the frozen one, woken, writes nothing more.
+Then the new holder is killed (SIGKILL): the first takes over again and recovers the gap. Every call ends up
+in the inbox exactly once, committed by exactly one listener, and no inbox id is burned by a racing writer.
+The takeover times are printed (``-s`` shows them); docs/telephony.md quotes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.state.store import StateStore
+from hub.testing.databases import postgres_schema
+from sandbox.ami.plan import EXPECTED_DISPOSITION, mixed_plan
+from sandbox.ami.server import SimulatorProcess
+
+from .test_listener_faults import FAST, wait_for
+
+LEASE = {name: FAST[name] for name in ("lease_ttl", "lease_renew_interval")}  # failover within 4 s (default 20)
+RATE = 50  # calls a second
+CALLS = 1000  # 20 s of load
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        with postgres_schema("hub_lease") as url:
+            yield url
+
+
+class ListenerProcess:
+    def __init__(self, env: dict[str, str], log: Path):
+        self.log = log
+        with log.open("ab") as output:
+            self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "listen", "ami", "--connection", "pbx"],
+                                            env=env, stdout=output, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def holder(self) -> str:
+        found = re.search(r"listener (\S+) for PBX", self.text())
+        assert found is not None, self.text()[-2000:]
+        return found.group(1)
+
+    def said(self, phrase: str, after: int = 0) -> bool:
+        return phrase in self.text()[after:]
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(30)
+        return self.process.returncode
+
+
+def committed(database: str) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    store = StateStore(database)
+    try:
+        return [(inbox_id, payload, meta or {}) for inbox_id, payload, meta, _ in
+                store.inbox_read("calls", 0, 1_000_000)]
+    finally:
+        store.close()
+
+
+def takeover(new: ListenerProcess, since: float, log_mark: int) -> float:
+    """Seconds from the holder's end until ``new`` holds the lease and is logged in to the PBX."""
+    wait_for(lambda: new.said("took the lease", log_mark) and new.said("connected", log_mark), 60,
+             "the standby to take over")
+    return time.monotonic() - since
+
+
+def test_the_standby_takes_over_and_no_call_is_lost_or_doubled(hub_database: str, tmp_path: Path) -> None:
+    cdr = tmp_path / "Master.csv"
+    with SimulatorProcess(cdr_path=cdr) as sim:
+        env = {**os.environ, "HUB_DATABASE_URL": hub_database, "HUB_HOME": str(tmp_path),
+               "AIRFLOW_CONN_PBX": json.dumps({"conn_type": "hub_asterisk_ami", "host": "127.0.0.1",
+                                               "port": sim.port, "login": "hub", "password": "hubsecret",
+                                               "extra": {"cdr_csv": str(cdr), **FAST}})}
+        first = ListenerProcess(env, tmp_path / "first.log")
+        second: ListenerProcess | None = None
+        try:
+            wait_for(lambda: sim.stats()["listeners"] == 1 and first.said("took the lease"), 30,
+                     "the first listener to take the lease and log in")
+            second = ListenerProcess(env, tmp_path / "second.log")
+            wait_for(lambda: second.said("standing by"), 30, "the second listener to stand by")
+            time.sleep(LEASE["lease_renew_interval"] * 2)  # a few of its attempts to take the lease
+            assert sim.stats()["listeners"] == 1, "the standby is not logged in to the PBX"
+
+            plan = mixed_plan(CALLS, seed=17)
+            linkedids = sim.play(plan, rate=RATE)
+            time.sleep(4)
+
+            # 1. the holder freezes past its lease (a paused VM): the standby takes over
+            mark = len(second.text())
+            first.process.send_signal(signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            after_freeze = takeover(second, frozen_at, mark)
+            before_wake = sum(1 for _, _, meta in committed(hub_database) if meta.get("listener") == first.holder)
+            mark_first = len(first.text())
+            first.process.send_signal(signal.SIGCONT)  # it wakes with its lease long gone
+            wait_for(lambda: first.said("lost the lease", mark_first), 30, "the woken holder to notice")
+            wait_for(lambda: first.said("standing by", mark_first), 30, "the woken holder to stand by")
+
+            # 2. the new holder is killed under load: the first takes over again and recovers the gap
+            time.sleep(3)
+            mark = len(first.text())
+            second.process.send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            after_kill = takeover(first, killed_at, mark)
+            second.process.wait(10)
+
+            sim.wait_played()
+            wait_for(lambda: len(committed(hub_database)) >= len(plan), 120, "every call in the inbox")
+            time.sleep(2.0)  # anything committed twice would show now
+            rows = committed(hub_database)
+        finally:
+            codes = [process.stop() for process in (first, second) if process is not None]
+
+    print(f"\ntakeover after a freeze past the lease: {after_freeze:.2f} s; after SIGKILL: {after_kill:.2f} s "
+          f"(lease_ttl {LEASE['lease_ttl']:g} s, renew every {LEASE['lease_renew_interval']:g} s)")
+    calls = {payload["call_id"]: payload for _, payload, _ in rows}
+    assert len(rows) == len(calls) == len(plan), "no call lost, none twice"
+    assert set(calls) == set(linkedids)
+    assert all(calls[cid]["disposition"] == EXPECTED_DISPOSITION[spec.kind]
+               for cid, spec in zip(linkedids, plan, strict=True))
+    ids = sorted(inbox_id for inbox_id, _, _ in rows)
+    assert ids == list(range(ids[0], ids[0] + len(ids))), "no insert raced another listener's (no id burned)"
+    by_listener = {meta.get("listener") for _, _, meta in rows}
+    assert by_listener == {first.holder, second.holder}, "both held the lease in turn"
+    woken = sum(1 for _, _, meta in rows if meta.get("listener") == first.holder)
+    assert woken > before_wake, "the first listener committed again once it held the lease again"
+    first_term = [inbox_id for inbox_id, _, meta in rows if meta.get("listener") == first.holder]
+    second_term = [inbox_id for inbox_id, _, meta in rows if meta.get("listener") == second.holder]
+    assert max(first_term[:before_wake]) < min(second_term) and max(second_term) < min(first_term[before_wake:]), \
+        "the frozen holder wrote nothing once the standby had taken over"
+    assert codes[0] == 0, first.text()[-2000:]

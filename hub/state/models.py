@@ -11,16 +11,19 @@ import datetime as dt
 from typing import Literal
 
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # BIGINT on servers, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Key = String(255)
 LongText = Text().with_variant(Text(length=2**24 - 1), "mysql", "mariadb")
+# microseconds on MariaDB too (its DATETIME keeps whole seconds unless told otherwise)
+PreciseTime = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 # the closed vocabularies of the status columns
 RunMode = Literal["plan", "apply", "replay"]
-RunStatus = Literal["running", "success", "failed"]
+RunStatus = Literal["running", "success", "failed", "interrupted"]
 EffectStatus = Literal["pending", "done", "rejected"]
 LetterStatus = Literal["open", "resolved", "discarded"]
 
@@ -149,6 +152,9 @@ class Run(Base):
     dead_letters_added: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
     triggered_by: Mapped[str | None] = mapped_column(String(128))
+    # which process runs it: a later run tells a killed run (its process is gone) from a live one
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class RecordLog(Base):
@@ -167,3 +173,13 @@ class RecordLog(Base):
     action: Mapped[str] = mapped_column(String(16))
     fields: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Lease(Base):
+    """A named lease (one holder at a time until it expires), see :mod:`hub.state.leases`."""
+
+    __tablename__ = "hub_leases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(PreciseTime)  # by the database's clock, UTC
+    acquired_at: Mapped[dt.datetime] = mapped_column(PreciseTime)

@@ -31,10 +31,13 @@ import time
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import Connection, select, text
+
 from connectors.telephony.config import PbxConfig
-from connectors.telephony.leases_interim import Leases  # TODO(h/scale): hub.state.leases.Leases
 from connectors.telephony.listener import AmiListener
 from hub.logs import get_logger
+from hub.state.leases import Leases
+from hub.state.models import Lease
 from hub.state.store import StateStore
 
 log = get_logger(__name__)
@@ -50,9 +53,11 @@ def new_holder_id() -> str:
 
 
 class HeldLease:
-    """The holder's own view of its lease: may it write now? (Asked before every write.)"""
+    """The holder's view of its lease, as the listener's write fence (:mod:`.fence`)."""
 
-    def __init__(self, ttl: float, margin: float):
+    def __init__(self, name: str, holder: str, ttl: float, margin: float):
+        self.name = name
+        self.holder = holder
         self.ttl = ttl
         self.margin = margin
         self._safe_until = 0.0  # monotonic clock
@@ -67,6 +72,17 @@ class HeldLease:
     def may_write(self) -> bool:
         return time.monotonic() < self._safe_until
 
+    def start(self, connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            timeout = int(self.ttl * 1000)
+            connection.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout}"))
+
+    def holds(self, connection: Connection) -> bool:
+        query = select(Lease.holder).where(Lease.name == self.name)
+        if connection.dialect.name != "sqlite":  # SQLite: this transaction holds the write lock already
+            query = query.with_for_update(read=True)
+        return connection.execute(query).scalar() == self.holder
+
 
 class LeasedListener:
     """Stand by until the lease is ours, listen while it is, stand by again if it is lost."""
@@ -75,7 +91,7 @@ class LeasedListener:
                  holder: str | None = None):
         self.config = config
         self.leases = Leases(store)
-        self.make_listener = make_listener  # (may_write=..., holder=...) -> AmiListener
+        self.make_listener = make_listener  # (fence=..., holder=...) -> AmiListener
         self.holder = holder or new_holder_id()
         self.name = lease_name(config)
         self.listener: AmiListener | None = None  # while holding the lease
@@ -98,10 +114,10 @@ class LeasedListener:
 
     def _hold(self, stop: threading.Event, acquired_at: float) -> None:
         self.terms += 1
-        lease = HeldLease(self.config.lease_ttl, self.config.lease_renew_interval)
+        lease = HeldLease(self.name, self.holder, self.config.lease_ttl, self.config.lease_renew_interval)
         lease.renewed(acquired_at)
         log.info("took the lease: listening", pbx=self.config.name, lease=self.name, holder=self.holder)
-        listener = self.listener = self.make_listener(may_write=lease.may_write, holder=self.holder)
+        listener = self.listener = self.make_listener(fence=lease, holder=self.holder)
         stop_listening = threading.Event()
         failure: list[BaseException] = []
         thread = threading.Thread(target=self._listen, args=(listener, stop_listening, failure),

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
 from hub.state.models import utcnow
 from hub.state.upsert import upsert
 
@@ -103,12 +104,16 @@ class ListenerState:
                                                           .where(in_flight_table.c.pbx == self.pbx))]
         return watermark, states
 
-    def save(self, snapshot: Snapshot) -> None:
-        """One transaction: calls changed and finished since the last save, legs of committed calls, watermark."""
+    def save(self, snapshot: Snapshot, fence: WriteFence | None = None) -> None:
+        """One transaction: calls changed and finished since the last save, legs of committed calls, watermark.
+        Rolled back (:class:`LeaseLost`) if the listener no longer holds its lease: the state is the new
+        holder's then."""
+        fence = fence or NoFence()
         now = utcnow()
         gone = [lid for lid in snapshot.gone if lid not in snapshot.changed]
         legs, watermark = snapshot.legs, snapshot.watermark
         with self.engine.begin() as c:
+            fence.start(c)
             upsert(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
                                         for lid, state in snapshot.changed.items()],
                    ["pbx", "linkedid"], ["state", "updated_at"])
@@ -120,6 +125,8 @@ class ListenerState:
             if watermark is not None:
                 upsert(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
                        ["pbx"], ["watermark", "updated_at"])
+            if not fence.holds(c):
+                raise LeaseLost(self.pbx)
 
     def committed(self, uniqueids: Sequence[str]) -> dict[str, str]:
         """Uniqueid -> Linkedid for those that belong to calls already committed."""

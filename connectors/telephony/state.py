@@ -171,6 +171,28 @@ class OriginateJournal:
                 found.update({row[by]: dict(row) for row in rows})
         return found
 
+    def requests_near(self, calls: Sequence[tuple[str, str, dt.datetime]], slack: float) -> list[str | None]:
+        """For each (extension, number, start) of a call, the request dialed for that extension and number
+        closest to that start, at most ``slack`` seconds away (each request given to one call at most)."""
+        extensions = sorted({extension for extension, _, _ in calls})
+        numbers = sorted({number for _, number, _ in calls})
+        table = originates_table
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(table.c.request_id, table.c.extension, table.c.number, table.c.sent_at)
+                             .where(table.c.pbx == self.pbx, table.c.extension.in_(extensions),
+                                    table.c.number.in_(numbers))).all()
+        used: set[str] = set()
+        found: list[str | None] = []
+        for extension, number, start in calls:
+            naive = start.astimezone(dt.UTC).replace(tzinfo=None)
+            near = sorted((abs((row.sent_at - naive).total_seconds()), row.request_id) for row in rows
+                          if (row.extension, row.number) == (extension, number) and row.request_id not in used)
+            best = near[0] if near and near[0][0] <= slack else None
+            found.append(best[1] if best else None)
+            if best:
+                used.add(best[1])
+        return found
+
     def claim(self, request_id: str, action_id: str, extension: str, number: str) -> dict[str, Any] | None:
         """Claim the request for this ActionID; None if claimed now, else the claim made earlier."""
         try:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from connectors.telephony.state import OriginateJournal
 from hub.errors import RetriableError
 from hub.testing.network import free_port
+from sandbox.ami.server import CallSpec
 
 from .conftest import Pbx, wait_for
 
@@ -152,3 +153,27 @@ def test_a_click_to_call_nobody_took_is_an_outbound_attempt_joined_to_its_reques
         {1: ("done", "answered"), 2: ("failed", "no_answer"), 3: ("failed", "busy")}
     assert {i: r["call_id"] for i, r in rows.items()} == {int(k): c["call_id"] for k, c in calls.items()}, \
         "each request is joined to the call in the call log"
+
+
+def test_a_click_to_call_recovered_from_the_cdr_is_still_the_managers_attempt(pbx: Pbx) -> None:
+    """The listener was down while the manager's phone rang unanswered: the call comes back from Master.csv,
+    which has no channel variables and reads "from the customer to 102". The hub knows it dialed that: the
+    call is the request's outbound attempt, with no callback task, joined to its request."""
+    pbx.listen()
+    pbx.sim.play([CallSpec("answered", caller="+79160000001", callee="101")])
+    pbx.wait_inbox(1)
+    pbx.stop_listeners()  # a clean stop: the next start recovers the gap from the last event it saw
+    pbx.sim.set_outcome("102", "no_answer")
+    pbx.insert("call_requests", [request(1, "+79165550002", "102")])
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 1
+    pbx.sim.wait_played()
+    listener = pbx.listen()
+    (call,) = [c for c in pbx.wait_inbox(2) if c["call_id"] != pbx.inbox()[0]["call_id"]]
+    assert listener.stats.recovered == 1 and call["evidence"] == "recovered"
+    assert (call["request_id"], call["direction"], call["caller"], call["callee"], call["disposition"]) == \
+        ("1", "outbound", "102", "+79165550002", "no_answer")
+    for name in ("calls_to_crm", "missed_calls_to_tasks", "click_to_call_calls"):
+        assert pbx.hub.run(name, triggered_by="test").counts.rejected == 0
+    assert pbx.rows("tasks") == []
+    (row,) = pbx.rows("call_requests")
+    assert row["call_id"] == call["call_id"]

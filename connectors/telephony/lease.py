@@ -94,8 +94,6 @@ class LeasedListener:
         self.make_listener = make_listener  # (fence=..., holder=...) -> AmiListener
         self.holder = holder or new_holder_id()
         self.name = lease_name(config)
-        self.listener: AmiListener | None = None  # while holding the lease
-        self.terms = 0  # how many times this process took the lease
 
     def run(self, stop: threading.Event) -> None:
         waiting_logged = False
@@ -113,11 +111,10 @@ class LeasedListener:
             stop.wait(self.config.lease_renew_interval)
 
     def _hold(self, stop: threading.Event, acquired_at: float) -> None:
-        self.terms += 1
         lease = HeldLease(self.name, self.holder, self.config.lease_ttl, self.config.lease_renew_interval)
         lease.renewed(acquired_at)
         log.info("took the lease: listening", pbx=self.config.name, lease=self.name, holder=self.holder)
-        listener = self.listener = self.make_listener(fence=lease, holder=self.holder)
+        listener = self.make_listener(fence=lease, holder=self.holder)
         stop_listening = threading.Event()
         failure: list[BaseException] = []
         thread = threading.Thread(target=self._listen, args=(listener, stop_listening, failure),
@@ -140,7 +137,6 @@ class LeasedListener:
             # None: the hub database did not answer; may_write() turns False on its own when the margin runs out
         stop_listening.set()
         thread.join()
-        self.listener = None
         if not lost:
             self._try(lambda: self.leases.release(self.name, self.holder))
         if failure:  # a wrong password, a bad setting, a failed committer: standing by would not cure it

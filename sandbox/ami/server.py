@@ -52,10 +52,10 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 #: extension dialed in the recording dialplan -> scenario (Originate with Application, as recorded)
 RECORDED_EXTENSIONS: dict[str, Kind] = {"100": "answered", "200": "missed", "300": "busy",
                                         "500": "queue-answered", "501": "queue-missed"}
-#: what the far end does when the hub originates a click-to-call: template of the call
-#: (missed/busy: the manager's phone is rung first, with the customer's number as caller ID, exactly as the
-#: recordings originate Local/200@hub-in and Local/300@hub-in; the customer is never dialed)
-OUTCOME_TEMPLATES: dict[str, Kind] = {"answered": "outbound", "busy": "busy", "no_answer": "missed"}
+#: a click-to-call the manager does not take: the template of the call. The manager's phone rings first, with
+#: the customer's number as caller ID, exactly as the recordings originate Local/200@hub-in and
+#: Local/300@hub-in; the customer is never dialed. Any other outcome plays the outbound recording (answered).
+UNANSWERED_TEMPLATES: dict[str, Kind] = {"busy": "busy", "no_answer": "missed"}
 
 
 @dataclass(frozen=True)
@@ -362,12 +362,12 @@ class AmiSimulator:
         if number:  # click-to-call: ring the extension, then dial the number
             outcome = self.originate_outcomes.get(number) or self.originate_outcomes.get(first) or "answered"
             context_to = fields.get("Context", "")
-            if outcome == "answered":
-                spec = CallSpec("outbound", caller=first, callee=number, dialplan=(context_to, number))
-            else:  # the extension rang with the Originate's caller ID and nobody took it: missed.txt / busy.txt
+            if outcome in UNANSWERED_TEMPLATES:
                 caller = _callerid_number(fields.get("CallerID", "")) or number
-                spec = CallSpec(OUTCOME_TEMPLATES[outcome], caller=caller, callee=first,
+                spec = CallSpec(UNANSWERED_TEMPLATES[outcome], caller=caller, callee=first,
                                 dialplan=(context_to, number))
+            else:
+                spec = CallSpec("outbound", caller=first, callee=number, dialplan=(context_to, number))
         else:  # the recording's own dialplan: Local/<exten>@hub-in|hub-out|demo running an application
             caller = variables.get("CALLER") or _callerid_number(fields.get("CallerID", ""))
             kind: Kind = "outbound" if context == "hub-out" else "demo" if context == "demo" else \

@@ -137,7 +137,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component("airflow-worker", "airflow", ("airflow", "celery", "worker"),
               health=f'celery --app {CELERY_APP} inspect ping -d "celery@$HOSTNAME"', replicas=2),
     # the ingress services read their systems' credentials (website tokens, the PBX) from a connections file
-    Component("hub-intake", "ingress", ("hub", "serve", "intake", "--host", "0.0.0.0", "--port", "8080"),
+    # behind intake-proxy (nginx): the sender's address comes in X-Forwarded-For (rate limits, logs)
+    Component("hub-intake", "ingress", ("hub", "serve", "intake", "--host", "0.0.0.0", "--port", "8080",
+                                        "--forwarded-allow-ips", "*"),
               health="python -m airflow_hub.topology http-health 8080 /health", own_env=("HUB_CONNECTIONS_FILE",)),
     Component("hub-ami-listener", "ingress", ("hub", "listen", "ami", "--connection", "pbx"),
               own_env=("HUB_CONNECTIONS_FILE",)),

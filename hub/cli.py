@@ -20,6 +20,7 @@ from rich.text import Text
 from hub.app import Hub
 from hub.errors import ConfigError, HubError
 from hub.runner import RunReport
+from hub.settings import HubSettings
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -103,16 +104,20 @@ def run(
     exchange: str,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     allow_mass_delete: Annotated[bool, typer.Option(help="allow deleting over half of the known objects")] = False,
+    wait: Annotated[float | None, typer.Option(
+        min=0, help="if another run of the exchange is in progress, wait up to SECONDS for it to end "
+                    "(default: HUB_RUN_LOCK_WAIT, else fail at once naming it)")] = None,
 ) -> None:
-    """Apply an exchange: write what changed, checkpoint after every batch."""
+    """Apply an exchange: write what changed, checkpoint after every batch. One run of an exchange at a time."""
     report = _with_progress(
         lambda hub, progress: hub.runner(exchange, progress).apply("cli", allow_mass_delete=allow_mass_delete),
-        quiet=as_json)
+        quiet=as_json, settings=None if wait is None else HubSettings.from_env(run_lock_wait=wait))
     _print_report(report, as_json)
 
 
-def _with_progress(action: Callable[[Hub, Callable[[RunReport], None] | None], RunReport], quiet: bool) -> RunReport:
-    with Hub() as hub:
+def _with_progress(action: Callable[[Hub, Callable[[RunReport], None] | None], RunReport], quiet: bool,
+                   settings: HubSettings | None = None) -> RunReport:
+    with Hub(settings) as hub:
         if quiet or not sys.stderr.isatty():
             return action(hub, None)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,

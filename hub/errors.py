@@ -6,6 +6,7 @@
     │   │   └── MappingError  ... with the file, line and field path that are wrong
     │   └── AuthError         the peer refused our credentials
     ├── RetriableError        transient (network, timeout, lock, 502/503/504): retried with backoff
+    │   └── ExchangeBusy      another run of the exchange holds its run lock: try again later
     └── RecordError           one record cannot cross: it goes to dead letters, the batch goes on
         ├── DataError         the mapping cannot convert the record (bad phone, bad date, ...)
         ├── BusinessError     the target system refused the record (1C posting failed, ...)
@@ -58,6 +59,10 @@ class AuthError(FatalError):
 
 class RetriableError(HubError):
     pass
+
+
+class ExchangeBusy(RetriableError):
+    """Another run of the same exchange is in progress (it holds the exchange's run lock)."""
 
 
 class RecordError(HubError):

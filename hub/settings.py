@@ -35,6 +35,8 @@ class HubSettings(BaseModel):
     timezone: str = "Europe/Moscow"
     batch_size: int = Field(500, ge=1, le=100_000)
     retry: RetryPolicy = RetryPolicy()
+    run_lock_wait: float = Field(0.0, ge=0)  # seconds a run waits for another run of its exchange to end
+    run_lock_ttl: float = Field(30.0, ge=1)  # SQLite/MariaDB: how long a killed run's lock outlives it
 
     @property
     def state_url(self) -> str:
@@ -52,6 +54,8 @@ class HubSettings(BaseModel):
             "HUB_DEFAULT_REGION": "default_region",
             "HUB_TIMEZONE": "timezone",
             "HUB_BATCH_SIZE": "batch_size",
+            "HUB_RUN_LOCK_WAIT": "run_lock_wait",
+            "HUB_RUN_LOCK_TTL": "run_lock_ttl",
         }
         for var, field in simple.items():
             if env.get(var):

@@ -1,4 +1,4 @@
-"""Reads ``hub_inbox`` by stream, in id order (see the package docstring)."""
+"""Reads ``hub_inbox`` by stream, in commit order (see the package docstring)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ from hub.runner.report import Change, RunReport, Sample
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
+from hub.state.runlock import RunLock
+from hub.state.runlog import LOCKED_MODES, mark_interrupted
 from hub.state.store import BatchCommit, Counts, Failure, KeyLink, PriorState, StateStore, chunks
 
 Progress = Callable[[RunReport], None]
@@ -74,7 +76,14 @@ class Runner:
     # -- run lifecycle ----------------------------------------------------------------------------------
 
     def _run(self, mode: RunMode, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
+        if mode not in LOCKED_MODES:  # a plan writes nothing: it may run beside anything
+            return self._logged_run(mode, triggered_by, body)
+        with RunLock(self.store, self.mapping.exchange, self.settings.run_lock_wait, self.settings.run_lock_ttl):
+            return self._logged_run(mode, triggered_by, body)
+
+    def _logged_run(self, mode: RunMode, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
         run_id = self.store.start_run(self.mapping.exchange, mode, self.compiled.version, triggered_by)
+        mark_interrupted(self.store, self.mapping.exchange, run_id, holds_lock=mode in LOCKED_MODES)
         report = RunReport(self.mapping.exchange, mode, run_id, self.compiled.version)
         started = time.monotonic()
         with ConnectorPool(self.resolver, self.settings) as pool:

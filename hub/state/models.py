@@ -98,13 +98,24 @@ class InboxEvent(Base):
     """An incoming event (form submission, completed call), committed before it is acknowledged."""
 
     __tablename__ = "hub_inbox"
-    __table_args__ = (UniqueConstraint("stream", "dedup_key", name="uq_hub_inbox_dedup"),)
+    __table_args__ = (UniqueConstraint("stream", "dedup_key", name="uq_hub_inbox_dedup"),
+                      UniqueConstraint("stream", "position", name="uq_hub_inbox_position"))
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     stream: Mapped[str] = mapped_column(String(64))
+    # the event's place in its stream in COMMIT order (hub.state.inbox_order): what readers checkpoint on
+    position: Mapped[int] = mapped_column(BigInteger)
     dedup_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(LongText)
     meta: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InboxStream(Base):
+    """The last position handed out in an inbox stream; its row lock orders the stream's commits."""
+
+    __tablename__ = "hub_inbox_stream"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_position: Mapped[int] = mapped_column(BigInteger)
 
 
 class DeadLetter(Base):

@@ -8,6 +8,8 @@ from a consistent point.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
@@ -15,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.state import codec
+from hub.state import codec, inbox_order
 from hub.state.engine import make_engine
 from hub.state.migrate import upgrade
 from hub.state.models import (
@@ -153,7 +155,8 @@ class StateStore:
         with self.engine.begin() as c:
             result = c.execute(Run.__table__.insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
-                started_at=utcnow(), triggered_by=triggered_by, **Counts().as_dict()))
+                started_at=utcnow(), triggered_by=triggered_by, host=socket.gethostname(), pid=os.getpid(),
+                **Counts().as_dict()))
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
@@ -391,19 +394,8 @@ class StateStore:
     def inbox_put(self, stream: str, dedup_key: str, payload: dict[str, Any],
                   meta: dict[str, Any] | None = None) -> tuple[int, bool]:
         """Commit an event durably; returns (inbox id, created). A known (stream, dedup_key) is a no-op."""
-        try:
-            with self.engine.begin() as c:
-                result = c.execute(InboxEvent.__table__.insert().values(
-                    stream=stream, dedup_key=dedup_key, payload=codec.dumps(payload),
-                    meta=codec.dumps(meta) if meta else None, received_at=utcnow()))
-                return int(result.inserted_primary_key[0]), True
-        except IntegrityError:
-            with self.engine.connect() as c:
-                row = c.execute(select(InboxEvent.id).where(InboxEvent.stream == stream,
-                                                            InboxEvent.dedup_key == dedup_key)).first()
-            if row is None:
-                raise
-            return int(row[0]), False
+        stored = self.inbox_put_many([InboxItem(stream, dedup_key, payload, meta)])[0]
+        return stored.id, stored.created
 
     def inbox_put_many(self, items: Sequence[InboxItem]) -> list[Stored]:
         """Commit many events in ONE transaction (a group commit: one durable write for the lot).
@@ -461,17 +453,28 @@ class StateStore:
         table = InboxEvent.__table__
         if not rows:
             return []
+        for stream in sorted({row["stream"] for row in rows}):  # one order for every writer: no deadlock
+            of_stream = [row for row in rows if row["stream"] == stream]
+            first = inbox_order.reserve(c, stream, len(of_stream))
+            for offset, row in enumerate(of_stream):
+                row["position"] = first + offset
         if c.dialect.insert_executemany_returning_sort_by_parameter_order:
             inserted = c.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
             return [int(row[0]) for row in inserted]
         return [int(c.execute(table.insert().values(**row)).inserted_primary_key[0]) for row in rows]
 
-    def inbox_read(self, stream: str, after_id: int, limit: int) -> list[tuple[int, dict[str, Any],
-                                                                                dict[str, Any] | None, dt.datetime]]:
+    def inbox_read(self, stream: str, after: int, limit: int) -> list[tuple[int, dict[str, Any],
+                                                                             dict[str, Any] | None, dt.datetime]]:
+        """The events of ``stream`` after position ``after``, as (position, payload, meta, received_at).
+
+        Positions follow commit order (:mod:`hub.state.inbox_order`): an event committed later never gets a
+        position below one already read, so ``after`` = the last position read is a checkpoint that no
+        number of concurrent writers can fool.
+        """
         with self.engine.connect() as c:
-            rows = c.execute(select(InboxEvent.id, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
-                             .where(InboxEvent.stream == stream, InboxEvent.id > after_id)
-                             .order_by(InboxEvent.id).limit(limit))
+            rows = c.execute(select(InboxEvent.position, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
+                             .where(InboxEvent.stream == stream, InboxEvent.position > after)
+                             .order_by(InboxEvent.position).limit(limit))
             return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
 
     # -- provenance ------------------------------------------------------------------------------------

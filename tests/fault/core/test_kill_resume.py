@@ -44,7 +44,7 @@ fields:
 """
 
 
-def make_source(path: Path) -> None:
+def make_source(path: Path, rows: int = ROWS) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
     meta = sa.MetaData()
     clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True),
@@ -56,7 +56,7 @@ def make_source(path: Path) -> None:
         c.execute(clients.insert(), [
             {"id": i, "name": f" client {i} ", "inn": f"77{i:08d}", "phone": f"8 916 {i % 1000:03d}-{i % 100:02d}-00",
              "balance": Decimal(i) / 7, "updated_at": i // 3}
-            for i in range(1, ROWS + 1)])
+            for i in range(1, rows + 1)])
     engine.dispose()
 
 

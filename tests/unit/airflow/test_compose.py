@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from airflow_hub.topology import BY_NAME, COMPONENTS, DEPLOYMENT_ENV, FIXED_ENV,
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
 INFRASTRUCTURE = {"postgres", "redis"}  # run by the machine itself in the system test
+PROXY = "intake-proxy"  # nginx in front of the intake's replicas (the system test runs one intake, no proxy)
 SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "HUB_AIRFLOW_PASSWORD")
 
 
@@ -60,7 +62,7 @@ def test_the_specification_check_catches_a_mistake(compose: dict[str, Any]) -> N
 
 
 def test_every_component_is_a_service_with_its_command_and_replicas(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {component.name for component in COMPONENTS} | INFRASTRUCTURE
+    assert set(compose["services"]) == {component.name for component in COMPONENTS} | INFRASTRUCTURE | {PROXY}
     for component in COMPONENTS:
         assert tuple(service(compose, component)["command"]) == component.command, component.name
         assert service(compose, component).get("deploy", {}).get("replicas", 1) == component.replicas, component.name
@@ -114,3 +116,21 @@ def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:
         for key, value in env.items():
             if "://" in value and "@" in value:  # a URL with credentials: the password comes from .env
                 assert "${POSTGRES_PASSWORD" in value, (component.name, key)
+
+
+def test_the_intake_scales_behind_the_proxy(compose: dict[str, Any]) -> None:
+    """``docker compose up --scale hub-intake=N`` works: no replica binds a host port, the proxy does, and it
+    sends to the service name (every replica) with a read timeout above the intake's commit timeout."""
+    from connectors.website.app import COMMIT_TIMEOUT
+
+    intake, proxy = compose["services"]["hub-intake"], compose["services"][PROXY]
+    assert "ports" not in intake
+    assert intake["expose"] == ["8080"]
+    assert proxy["ports"] == ["${HUB_INTAKE_PORT:-18080}:8080"]
+    source, mounted = proxy["volumes"][0].split(":")[:2]
+    assert mounted == "/etc/nginx/conf.d/default.conf"
+    conf = (ROOT / source).read_text(encoding="utf-8")
+    assert "set $intake http://hub-intake:8080;" in conf and "proxy_pass $intake;" in conf
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", conf).group(1))  # type: ignore[union-attr]
+    assert read_timeout > COMMIT_TIMEOUT
+    assert "--forwarded-allow-ips" in intake["command"]  # rate limits see the sender, not the proxy

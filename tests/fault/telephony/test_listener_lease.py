@@ -72,7 +72,7 @@ class ListenerProcess:
 def committed(database: str) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
     store = StateStore(database)
     try:
-        return [(inbox_id, payload, meta or {}) for inbox_id, payload, meta, _ in
+        return [(position, payload, meta or {}) for position, payload, meta, _ in
                 store.inbox_read("calls", 0, 1_000_000)]
     finally:
         store.close()

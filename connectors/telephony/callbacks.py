@@ -4,6 +4,7 @@ Rules (per outside number, in the order the calls reached the inbox):
 
 * an inbound call that nobody answered (``include``: no answer, busy, failed) opens a callback for its
   number; more missed calls from the same number while it is open are folded into it (``missed_count``);
+  a click-to-call the manager did not take is the hub's own outbound attempt, never a missed call;
 * an answered call with that number (it called again, or somebody called it) that started within
   ``window_minutes`` of the first missed call's end closes it before any task exists: nothing to do;
 * once the window has passed without that, the callback becomes a task (``status: open``);
@@ -83,6 +84,14 @@ class CallbacksSource(Connector):
                 return
 
 
+def _missed_inbound(call: dict[str, Any], options: CallbackOptions) -> bool:
+    """A call from the number that nobody took. A click-to-call (it has a request) is the hub's own outbound
+    attempt, whatever its direction says: records committed before click-to-calls were classed as outbound
+    read as inbound calls from the customer when the manager did not answer."""
+    return call.get("direction") == "inbound" and not call.get("request_id") \
+        and call.get("disposition") in options.include
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -131,7 +140,7 @@ class CallbackBook:
         if not number or not isinstance(started, dt.datetime):
             return
         entry = self.open.get(number)
-        if call.get("direction") == "inbound" and call.get("disposition") in self.options.include:
+        if _missed_inbound(call, self.options):
             self._missed(number, entry, call, inbox_id)
             later = self.answered.get(number)
             if later is not None and later[0] >= started:  # reached already (that call ended first)

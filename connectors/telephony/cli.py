@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ def listen_ami(
 ) -> None:
     """Listen to Asterisk: every finished call goes to the inbox durably; gaps are recovered from the CDR."""
     from connectors.telephony.config import pbx_config  # here: keeps `hub --help` fast
+    from connectors.telephony.lease import LeasedListener
     from connectors.telephony.listener import AmiListener
     from connectors.telephony.recovery import cdr_source
     from hub.wakeup import waker_from_env
@@ -29,12 +30,18 @@ def listen_ami(
     hub = Hub()
     try:
         config = pbx_config(hub.resolver.get(connection), hub.settings)
-        listener = AmiListener(config, hub.store, stream=stream, originate_stream=originate_stream,
-                               waker=waker_from_env(), cdr_source=cdr_source(config, hub.resolver))
+        waker, cdr = waker_from_env(), cdr_source(config, hub.resolver)
+
+        def make_listener(**lease: Any) -> AmiListener:
+            return AmiListener(config, hub.store, stream=stream, originate_stream=originate_stream, waker=waker,
+                               cdr_source=cdr, **lease)
+
+        leased = LeasedListener(config, hub.store, make_listener)
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        typer.echo(f"listening to {config.where}; calls -> inbox {stream!r}", err=True)
-        listener.run(stop)
+        typer.echo(f"listener {leased.holder} for {config.where}; calls -> inbox {stream!r}; listening while it "
+                   f"holds the lease {leased.name!r}, standing by otherwise", err=True)
+        leased.run(stop)
     finally:
         hub.close()

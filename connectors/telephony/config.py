@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hub.connections import Connection
 from hub.errors import ConfigError
@@ -63,6 +63,18 @@ class PbxConfig(BaseModel):
     recovery_slack: float = Field(60.0, ge=0, description="seconds added on both sides of a gap (clock skew)")
     legs_retention_days: float = Field(3.0, gt=0, description="how long ids of committed calls are remembered")
 
+    # -- one listener at a time (lease.py): a standby takes over within lease_ttl + lease_renew_interval
+    lease_ttl: float = Field(15.0, gt=0, description="seconds the listener lease lasts unless renewed")
+    lease_renew_interval: float = Field(5.0, gt=0, description="seconds between renewals by the holder, and "
+                                        "between attempts to take the lease by a standby")
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> PbxConfig:
+        if self.lease_renew_interval * 2 > self.lease_ttl:
+            raise ValueError(f"lease_renew_interval ({self.lease_renew_interval:g}) must be at most half of "
+                             f"lease_ttl ({self.lease_ttl:g}): a holder must renew at least twice per lease")
+        return self
+
     @field_validator("cdr_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -102,7 +114,7 @@ def pbx_config(connection: Connection, settings: HubSettings, **overrides: Any) 
         return PbxConfig.model_validate(values)
     except ValidationError as exc:
         problem = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in problem["loc"])
+        field = ".".join(str(p) for p in problem["loc"]) or "extra"
         if field in ("username", "secret"):
             field = "login" if field == "username" else "password"
         raise ConfigError(f"connection {connection.describe()}: {field}: {problem['msg']}") from None

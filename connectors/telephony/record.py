@@ -83,6 +83,10 @@ def build_record(linkedid: str, call: Call | None, cdrs: list[Cdr], plan: Number
     caller = plan.normalize(facts["caller"])
     callee = plan.normalize(facts["callee"])
     direction = _direction(plan, caller, callee)
+    request_id = call.request_id if call is not None else None
+    if request_id:
+        caller, callee = _click_to_call_parties(plan, call, caller, callee)
+        direction = "outbound"
     answered = facts["disposition"] == "answered"
     agent = _agent(plan, call, main, answered) if direction == "inbound" else (
         caller if direction == "outbound" or plan.is_extension(caller) else None)
@@ -107,7 +111,7 @@ def build_record(linkedid: str, call: Call | None, cdrs: list[Cdr], plan: Number
         "hangup_cause": cause,
         "hangup_cause_text": cause_text,
         "recording": call.recording if call is not None else None,
-        "request_id": call.request_id if call is not None else None,
+        "request_id": request_id,
         "uniqueids": sorted(set(call.uniqueids() if call is not None else [])
                             | {c["UniqueID"] for c in cdrs if c.get("UniqueID")}, key=_uid_order),
         "evidence": evidence,
@@ -191,6 +195,22 @@ def _direction(plan: NumberPlan, caller: str | None, callee: str | None) -> Dire
     if caller_internal:
         return "outbound"
     return "inbound"
+
+
+def _click_to_call_parties(plan: NumberPlan, call: Call | None, caller: str | None,
+                           callee: str | None) -> tuple[str | None, str | None]:
+    """(manager's extension, customer's number) of a click-to-call. The Originate rings the manager first with
+    the customer's number as caller ID, so when the manager does not answer (or is busy) the CDR reads like an
+    inbound call from the customer (busy.txt, missed.txt): the parties are taken by what they are, not where the
+    CDR puts them. The extension is in the originated channel's name if neither number is one."""
+    numbers = [caller, callee]
+    extension = next((n for n in numbers if plan.is_extension(n)), None)
+    if extension is None and call is not None:
+        first = call.legs.get(call.linkedid)
+        found = channel_number(first.channel if first is not None else None)
+        extension = found if plan.is_extension(found) else None
+    outside = next((n for n in [callee, caller] if n and not plan.is_extension(n)), None)
+    return extension, outside
 
 
 def _agent(plan: NumberPlan, call: Call | None, main: Cdr | None, answered: bool) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
 from hub.state.models import utcnow
 from hub.state.upsert import upsert
 
@@ -103,12 +104,16 @@ class ListenerState:
                                                           .where(in_flight_table.c.pbx == self.pbx))]
         return watermark, states
 
-    def save(self, snapshot: Snapshot) -> None:
-        """One transaction: calls changed and finished since the last save, legs of committed calls, watermark."""
+    def save(self, snapshot: Snapshot, fence: WriteFence | None = None) -> None:
+        """One transaction: calls changed and finished since the last save, legs of committed calls, watermark.
+        Rolled back (:class:`LeaseLost`) if the listener no longer holds its lease: the state is the new
+        holder's then."""
+        fence = fence or NoFence()
         now = utcnow()
         gone = [lid for lid in snapshot.gone if lid not in snapshot.changed]
         legs, watermark = snapshot.legs, snapshot.watermark
         with self.engine.begin() as c:
+            fence.start(c)
             upsert(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
                                         for lid, state in snapshot.changed.items()],
                    ["pbx", "linkedid"], ["state", "updated_at"])
@@ -120,6 +125,8 @@ class ListenerState:
             if watermark is not None:
                 upsert(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
                        ["pbx"], ["watermark", "updated_at"])
+            if not fence.holds(c):
+                raise LeaseLost(self.pbx)
 
     def committed(self, uniqueids: Sequence[str]) -> dict[str, str]:
         """Uniqueid -> Linkedid for those that belong to calls already committed."""
@@ -162,6 +169,28 @@ class OriginateJournal:
                                            table.c.status)
                                  .where(table.c.pbx == self.pbx, column.in_(chunk))).mappings()
                 found.update({row[by]: dict(row) for row in rows})
+        return found
+
+    def requests_near(self, calls: Sequence[tuple[str, str, dt.datetime]], slack: float) -> list[str | None]:
+        """For each (extension, number, start) of a call, the request dialed for that extension and number
+        closest to that start, at most ``slack`` seconds away (each request given to one call at most)."""
+        extensions = sorted({extension for extension, _, _ in calls})
+        numbers = sorted({number for _, number, _ in calls})
+        table = originates_table
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(table.c.request_id, table.c.extension, table.c.number, table.c.sent_at)
+                             .where(table.c.pbx == self.pbx, table.c.extension.in_(extensions),
+                                    table.c.number.in_(numbers))).all()
+        used: set[str] = set()
+        found: list[str | None] = []
+        for extension, number, start in calls:
+            naive = start.astimezone(dt.UTC).replace(tzinfo=None)
+            near = sorted((abs((row.sent_at - naive).total_seconds()), row.request_id) for row in rows
+                          if (row.extension, row.number) == (extension, number) and row.request_id not in used)
+            best = near[0] if near and near[0][0] <= slack else None
+            found.append(best[1] if best else None)
+            if best:
+                used.add(best[1])
         return found
 
     def claim(self, request_id: str, action_id: str, extension: str, number: str) -> dict[str, Any] | None:

@@ -52,8 +52,10 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 #: extension dialed in the recording dialplan -> scenario (Originate with Application, as recorded)
 RECORDED_EXTENSIONS: dict[str, Kind] = {"100": "answered", "200": "missed", "300": "busy",
                                         "500": "queue-answered", "501": "queue-missed"}
-#: what the far end does when the hub originates a click-to-call: template of the call
-OUTCOME_TEMPLATES: dict[str, Kind] = {"answered": "outbound", "busy": "busy", "no_answer": "missed"}
+#: a click-to-call the manager does not take: the template of the call. The manager's phone rings first, with
+#: the customer's number as caller ID, exactly as the recordings originate Local/200@hub-in and
+#: Local/300@hub-in; the customer is never dialed. Any other outcome plays the outbound recording (answered).
+UNANSWERED_TEMPLATES: dict[str, Kind] = {"busy": "busy", "no_answer": "missed"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class CallSpec:
     callee: str | None = None
     agent: str | None = None
     recording: bool = False
+    dialplan: tuple[str, str] | None = None  # (Context, Exten) of an Originate that continues in the dialplan
 
 
 @dataclass
@@ -224,8 +227,10 @@ class AmiSimulator:
         template, subs, spec, variables = due.call
         for message in render(template, subs, recording=spec.recording, variables=variables):
             linkedid = subs.uids[0] if message.event == "Cdr" else None
-            heapq.heappush(self._heap, _Due(due.at + message.offset / self.speed, next(self._order), message.data,
-                                            linkedid))
+            data = message.data
+            if message.event == "OriginateResponse" and spec.dialplan is not None:
+                data = _dialplan_response(data, *spec.dialplan)
+            heapq.heappush(self._heap, _Due(due.at + message.offset / self.speed, next(self._order), data, linkedid))
         if len(self._active) > 10_000:  # calls that ended are only needed until CoreShowChannels asks
             self._active = [call for call in self._active if call.ends >= self._timeline()]
         self._active.append(_Active(template, subs, due.at, due.at + template.length / self.speed))
@@ -356,7 +361,13 @@ class AmiSimulator:
         number = fields.get("Exten")
         if number:  # click-to-call: ring the extension, then dial the number
             outcome = self.originate_outcomes.get(number) or self.originate_outcomes.get(first) or "answered"
-            spec = CallSpec(OUTCOME_TEMPLATES.get(outcome, "outbound"), caller=first, callee=number)
+            context_to = fields.get("Context", "")
+            if outcome in UNANSWERED_TEMPLATES:
+                caller = _callerid_number(fields.get("CallerID", "")) or number
+                spec = CallSpec(UNANSWERED_TEMPLATES[outcome], caller=caller, callee=first,
+                                dialplan=(context_to, number))
+            else:
+                spec = CallSpec("outbound", caller=first, callee=number, dialplan=(context_to, number))
         else:  # the recording's own dialplan: Local/<exten>@hub-in|hub-out|demo running an application
             caller = variables.get("CALLER") or _callerid_number(fields.get("CallerID", ""))
             kind: Kind = "outbound" if context == "hub-out" else "demo" if context == "demo" else \
@@ -413,6 +424,13 @@ def _parse(raw: bytes) -> list[tuple[str, str]]:
 def _fields(data: bytes) -> dict[str, str]:
     return dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
                 for line in data.decode().split("\r\n") if line)
+
+
+def _dialplan_response(data: bytes, context: str, exten: str) -> bytes:
+    """Asterisk's OriginateResponse names what the Originate ran: ``Application``/``Data`` (as recorded) or,
+    for an Originate into the dialplan, ``Context``/``Exten``."""
+    return re.sub(rb"Application: [^\r]*\r\nData: [^\r]*\r\n",
+                  lambda _m: f"Context: {context}\r\nExten: {exten}\r\n".encode(), data, count=1)
 
 
 def _callerid_number(callerid: str) -> str:

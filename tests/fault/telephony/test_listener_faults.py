@@ -31,7 +31,7 @@ from sandbox.ami.templates import build_template
 RATE = 60  # calls a second
 FAST = {"cdr_timezone": "UTC", "ping_interval": 0.5, "ping_timeout": 2.0, "reconnect_initial": 0.1,
         "reconnect_max": 1.0, "recovery_settle": 0.5, "recovery_slack": 10.0, "snapshot_interval": 0.2,
-        "cdr_wait": 3.0}
+        "cdr_wait": 3.0, "lease_ttl": 3.0, "lease_renew_interval": 1.0}  # a restarted listener waits for the lease
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from sandbox.ami.server import SimulatorProcess
 from sandbox.crm import create_schema
 
 ROOT = Path(__file__).resolve().parents[3]
-MAPPINGS = ("calls_to_crm", "missed_calls_to_tasks", "click_to_call", "click_to_call_outcome")
+MAPPINGS = ("calls_to_crm", "missed_calls_to_tasks", "click_to_call", "click_to_call_outcome", "click_to_call_calls")
 #: fast reflexes for tests: the defaults suit a real PBX
 FAST = {"cdr_timezone": "UTC", "ping_interval": 0.5, "ping_timeout": 2.0, "reconnect_initial": 0.1,
         "reconnect_max": 1.0, "recovery_settle": 0.5, "recovery_slack": 10.0, "snapshot_interval": 0.2,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from connectors.telephony.state import OriginateJournal
 from hub.errors import RetriableError
 from hub.testing.network import free_port
+from sandbox.ami.server import CallSpec
 
 from .conftest import Pbx, wait_for
 
@@ -47,6 +48,8 @@ def test_a_request_is_dialed_once_and_its_outcome_written_back(pbx: Pbx) -> None
     answered = next(c for c in calls if c["request_id"] == "1")
     assert (answered["direction"], answered["caller"], answered["callee"], answered["disposition"]) == \
         ("outbound", "101", ANSWERS, "answered")
+    assert pbx.hub.run("click_to_call_calls", triggered_by="test").counts.updated == 2
+    rows = {r["id"]: r for r in pbx.rows("call_requests")}
     assert rows[1]["call_id"] == answered["call_id"], "the request points at the call it produced"
     assert listener.stats.originate_results == 2
     wait_for(lambda: {"hub://inbox/calls", "hub://inbox/originate_results"} <= set(pbx.waker.woken), 5,
@@ -118,3 +121,59 @@ def test_a_dial_interrupted_before_the_pbx_confirmed_it_is_left_to_an_operator(p
     assert report.counts.rejected == 1 and pbx.sim.stats()["originates"] == 0
     (letter,) = pbx.store.dead_letters("click_to_call")
     assert letter.error_class == "OutcomeUnknown" and "not sent again" in letter.message
+
+
+def test_a_click_to_call_nobody_took_is_an_outbound_attempt_joined_to_its_request(pbx: Pbx) -> None:
+    """The manager does not answer, or is busy: the PBX rang only the manager's phone, showing the customer's
+    number. That is logged as the manager's outbound attempt, not as the customer's missed call (no callback
+    task for a customer who never called), and every request is joined to its call, whatever the outcome."""
+    pbx.listen()
+    pbx.sim.set_outcome("102", "no_answer")  # the manager at 102 does not pick up
+    pbx.sim.set_outcome(BUSY, "busy")
+    pbx.insert("call_requests", [request(1, ANSWERS, "101"), request(2, "+79165550002", "102"),
+                                 request(3, BUSY, "103")])
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 3
+    calls = {c["request_id"]: c for c in pbx.wait_inbox(3)}
+    pbx.wait_inbox(3, stream="originate_results")
+    for name in ("calls_to_crm", "missed_calls_to_tasks", "click_to_call_outcome", "click_to_call_calls"):
+        report = pbx.hub.run(name, triggered_by="test")
+        assert report.counts.rejected == 0, name
+
+    assert pbx.rows("tasks") == [], "nobody called in: no callback task"
+    logged = {c["call_id"]: c for c in pbx.rows("calls")}
+    expected = {"1": ("101", ANSWERS, "ANSWERED"), "2": ("102", "+79165550002", "NO ANSWER"),
+                "3": ("103", BUSY, "BUSY")}
+    for request_id, (extension, number, disposition) in expected.items():
+        call = logged[calls[request_id]["call_id"]]
+        assert (call["direction"], call["caller"], call["callee"], call["disposition"]) == \
+            ("outbound", extension, number, disposition)
+        assert call["manager_id"] == int(extension) - 100
+    rows = {r["id"]: r for r in pbx.rows("call_requests")}
+    assert {i: (r["status"], r["outcome"]) for i, r in rows.items()} == \
+        {1: ("done", "answered"), 2: ("failed", "no_answer"), 3: ("failed", "busy")}
+    assert {i: r["call_id"] for i, r in rows.items()} == {int(k): c["call_id"] for k, c in calls.items()}, \
+        "each request is joined to the call in the call log"
+
+
+def test_a_click_to_call_recovered_from_the_cdr_is_still_the_managers_attempt(pbx: Pbx) -> None:
+    """The listener was down while the manager's phone rang unanswered: the call comes back from Master.csv,
+    which has no channel variables and reads "from the customer to 102". The hub knows it dialed that: the
+    call is the request's outbound attempt, with no callback task, joined to its request."""
+    pbx.listen()
+    pbx.sim.play([CallSpec("answered", caller="+79160000001", callee="101")])
+    pbx.wait_inbox(1)
+    pbx.stop_listeners()  # a clean stop: the next start recovers the gap from the last event it saw
+    pbx.sim.set_outcome("102", "no_answer")
+    pbx.insert("call_requests", [request(1, "+79165550002", "102")])
+    assert pbx.hub.run("click_to_call", triggered_by="test").counts.created == 1
+    pbx.sim.wait_played()
+    listener = pbx.listen()
+    (call,) = [c for c in pbx.wait_inbox(2) if c["call_id"] != pbx.inbox()[0]["call_id"]]
+    assert listener.stats.recovered == 1 and call["evidence"] == "recovered"
+    assert (call["request_id"], call["direction"], call["caller"], call["callee"], call["disposition"]) == \
+        ("1", "outbound", "102", "+79165550002", "no_answer")
+    for name in ("calls_to_crm", "missed_calls_to_tasks", "click_to_call_calls"):
+        assert pbx.hub.run(name, triggered_by="test").counts.rejected == 0
+    assert pbx.rows("tasks") == []
+    (row,) = pbx.rows("call_requests")
+    assert row["call_id"] == call["call_id"]

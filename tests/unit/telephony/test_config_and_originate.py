@@ -31,6 +31,7 @@ def test_defaults_come_from_the_hub_settings() -> None:
     ({"ping_interval": -1}, "ping_interval"),
     ({"extension_pattern": "(["}, "extension_pattern: Value error, invalid regular expression"),
     ({"pign_interval": 5}, "pign_interval: Extra inputs are not permitted"),
+    ({"lease_ttl": 10, "lease_renew_interval": 6}, "extra: Value error, lease_renew_interval (6) must be at most half"),
 ])
 def test_a_wrong_setting_is_a_config_error_naming_it(extra: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:

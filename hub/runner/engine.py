@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
@@ -42,6 +42,7 @@ from hub.errors import (
     auto_replay_classes,
 )
 from hub.expr.functions import Loss
+from hub.logs import get_logger
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
@@ -68,6 +69,7 @@ from hub.state.store import (
     chunks,
 )
 
+log = get_logger("hub.runner")
 Progress = Callable[[RunReport], None]
 T = TypeVar("T")
 MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
@@ -171,12 +173,14 @@ class Runner:
                     if checkpoint is None:
                         return
                 return
-            except RetriableError:
+            except RetriableError as exc:
                 failures += 1
                 reading.resumed = True
                 if failures >= self.settings.retry.attempts:
                     raise
-                time.sleep(min(self.settings.retry.max_wait, self.settings.retry.initial_wait * 2 ** failures))
+                wait = min(self.settings.retry.max_wait, self.settings.retry.initial_wait * 2 ** failures)
+                run.note_retry("reading the source", failures, exc, wait)
+                time.sleep(wait)
 
     def _known_versions(self, keys: Sequence[str]) -> dict[str, str]:
         states = self.store.prior_states(self.mapping.exchange, list(keys))
@@ -498,7 +502,20 @@ class _Run:
         policy = self.runner.settings.retry
         return Retrying(retry=retry_if_exception_type(RetriableError), reraise=True,
                         stop=stop_after_attempt(policy.attempts),
-                        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait))
+                        wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+                        before_sleep=self._before_retry)
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        self.note_retry("talking to a system", state.attempt_number, exc,
+                        state.next_action.sleep if state.next_action else 0.0)
+
+    def note_retry(self, during: str, attempt: int, cause: BaseException | None, wait: float) -> None:
+        """A transient failure is retried: never in silence (the operator sees a flaky link before it fails)."""
+        self.report.retries += 1
+        log.warning("retrying after a transient failure", exchange=self.mapping.exchange, during=during,
+                    attempt=attempt, of=self.runner.settings.retry.attempts, wait_seconds=round(wait, 3),
+                    cause=f"{type(cause).__name__}: {_one_line(cause)}" if cause else None)
 
     def _retried(self, call: Callable[[], T]) -> T:
         """``call()``, retried on retriable errors (a read-only call: repeating it is harmless)."""

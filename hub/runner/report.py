@@ -55,6 +55,7 @@ class RunReport:
     warnings: list[FieldWarning] = field(default_factory=list)  # the first SAMPLE_LIMIT of counts.warnings
     ledger_settled: int = 0  # interrupted writes of earlier runs this run looked up and closed
     ledger_unknown: int = 0  # writes whose outcome is still unknown after this run (see `hub runs`)
+    retries: int = 0  # transient failures (network, timeouts, locks, 5xx) that were retried, each logged at WARNING
 
     def wants_sample(self, outcome: str) -> bool:
         return len(self.samples.get(outcome, ())) < SAMPLE_LIMIT
@@ -74,6 +75,7 @@ class RunReport:
                 "mapping_version": self.mapping_version, **self.counts.as_dict(),
                 "warning_samples": [w.as_dict() for w in self.warnings],
                 "ledger_settled": self.ledger_settled, "ledger_unknown": self.ledger_unknown,
+                "retries": self.retries,
                 "seconds": round(self.seconds, 3), "message": self.message}
 
     def one_line(self) -> str:
@@ -89,6 +91,7 @@ class RunReport:
         text += f", out of scope {c.out_of_scope} (kept)" if c.out_of_scope else ""
         text += self._warnings_text()
         text += self._ledger_text()
+        text += f"; retries {self.retries}" if self.retries else ""
         return text + (f" - {self.message}" if self.message else "")
 
     def _warnings_text(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import structlog
 
 from hub.errors import FatalError
 from hub.runner import Runner
@@ -136,12 +137,29 @@ def test_target_rejection_is_parked_with_the_target_message(make_runner: MakeRun
     assert store.dead_letters("clients_copy")[0].message == "closed period"
 
 
-def test_retriable_write_failures_are_retried(make_runner: MakeRunner, systems) -> None:
+def test_retriable_write_failures_are_retried_visibly(make_runner: MakeRunner, systems) -> None:
     src, dst = systems
     seed(src, 50)
     dst.faults.fail_writes = 2
-    report = make_runner(CLIENTS).apply()
+    with structlog.testing.capture_logs() as logs:
+        report = make_runner(CLIENTS).apply()
     assert report.counts.created == 45 and len(dst.tables["companies"]) == 45
+    retries = [e for e in logs if e["event"] == "retrying after a transient failure"]
+    assert [(e["log_level"], e["attempt"]) for e in retries] == [("warning", 1), ("warning", 2)]
+    assert "simulated 503" in retries[0]["cause"]
+    assert report.retries == 2 and report.summary()["retries"] == 2
+    assert report.one_line().endswith("; retries 2")
+
+
+def test_a_read_retried_after_a_dropped_connection_is_logged_and_counted(make_runner: MakeRunner, systems) -> None:
+    src, _ = systems
+    seed(src, 350)
+    src.faults.fail_reads_after = 2
+    with structlog.testing.capture_logs() as logs:
+        report = make_runner(CLIENTS).apply()
+    retries = [e for e in logs if e["event"] == "retrying after a transient failure"]
+    assert [(e["log_level"], e["during"]) for e in retries] == [("warning", "reading the source")]
+    assert report.retries == 1
 
 
 def test_lost_response_is_not_written_twice(make_runner: MakeRunner, systems, store) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from hub.connector import AmbiguousMatch
 from hub.runner.items import key_text, same_value
 from hub.state.store import KeyLink, PendingEffect, Settlement, chunks
 
@@ -53,7 +54,10 @@ def _settle_chunk(run: _Run, effects: list[PendingEffect], settlement: Settlemen
     for by, members in groups.items():
         objects = run._retried(partial(run.target.lookup, target.entity, by, list({v for _, v in members}), fields))
         for effect, values in members:
-            found[effect.idempotency_key] = objects.get(values)
+            obj = objects.get(values)
+            # several candidates: which one this write made is not the hub's to guess; the next sync sends the
+            # record to dead letters naming them all
+            found[effect.idempotency_key] = None if isinstance(obj, AmbiguousMatch) else obj
     keys = [key_text(obj.get(run.key_field)) for obj in found.values() if obj is not None and run.key_field]
     owners = run.store.owners(run.mapping.exchange, [k for k in keys if k is not None]) if keys else {}
     for effect, _ in (member for members in groups.values() for member in members):

@@ -27,6 +27,7 @@ DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mysql+pymysql",
     "sqlite": "sqlite",
+    "firebird": "firebird+firebird",
 }
 
 
@@ -38,6 +39,9 @@ def normalize_url(url: str | URL) -> URL:
         parsed = parsed.set(drivername=DRIVERS[backend])
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})  # Cyrillic needs 4-byte-safe UTF-8
+    if parsed.get_backend_name() == "firebird" and "charset" not in parsed.query:
+        # the connection charset: the server converts to the database's own (UTF8 or WIN1251) and back
+        parsed = parsed.update_query_dict({"charset": "UTF8"})
     return parsed
 
 

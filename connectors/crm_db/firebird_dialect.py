@@ -1,8 +1,8 @@
 """What Firebird (3.0 and later, through firebird-driver and sqlalchemy-firebird) does differently.
 
 * Transactions are READ COMMITTED (record version) with a lock timeout: a row another program holds makes a
-  write fail after :data:`LOCK_TIMEOUT_SECONDS` as a retriable lock conflict, never wait for ever (the
-  driver's default is SNAPSHOT with an endless wait).
+  write fail after :data:`LOCK_TIMEOUT_SECONDS` (or ``?lock_timeout=N`` on the URL) as a retriable lock
+  conflict, never wait for ever (the driver's default is SNAPSHOT with an endless wait).
 * The upsert is ``UPDATE OR INSERT ... MATCHING (...) RETURNING``, one prepared statement executed per row
   (Firebird 3 has no multi-row VALUES and its client API no batch): ``OLD.<key> IS NULL`` in RETURNING tells a
   new row from an updated one. ``MERGE`` has no RETURNING before Firebird 5 and was slower here
@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import firebird.driver as fbdriver
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.dml import Insert
 
 from connectors.crm_db.dialects import DialectStrategy, ErrorClass, register
+from connectors.crm_db.queries import RowIn
 
 #: seconds a write waits for a row another transaction has locked before failing (retriable)
 LOCK_TIMEOUT_SECONDS = 10
@@ -86,11 +88,17 @@ class FirebirdStrategy(DialectStrategy):
         dialect.insert_executemany_returning = True
         dialect.insert_executemany_returning_sort_by_parameter_order = True
         dialect.insertmanyvalues_page_size = 1
-        read_committed = fbdriver.tpb(fbdriver.Isolation.READ_COMMITTED_RECORD_VERSION,
-                                      lock_timeout=LOCK_TIMEOUT_SECONDS)
+        lock_timeout = LOCK_TIMEOUT_SECONDS
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _take_lock_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            # ``?lock_timeout=N`` on the URL is the hub's, not a firebird-driver argument
+            nonlocal lock_timeout
+            lock_timeout = int(cparams.pop("lock_timeout", lock_timeout))
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            read_committed = fbdriver.tpb(fbdriver.Isolation.READ_COMMITTED_RECORD_VERSION, lock_timeout=lock_timeout)
             dbapi_connection.default_tpb = read_committed
             dbapi_connection.main_transaction.default_tpb = read_committed
 
@@ -145,7 +153,8 @@ class FirebirdStrategy(DialectStrategy):
         text = str(exc.orig)
         patterns: list[tuple[set[int], str, str]] = [
             ({335544665}, r'KEY constraint "([^"]+)"', "violates unique constraint {}"),
-            ({335544466, 335544838, 335544839}, r'FOREIGN KEY constraint "([^"]+)"', "violates foreign key constraint {}"),
+            ({335544466, 335544838, 335544839}, r'FOREIGN KEY constraint "([^"]+)"',
+             "violates foreign key constraint {}"),
             ({335544558}, r"CHECK constraint \"?([^\s\"]+)\"?", "violates check constraint {}"),
             ({335544347}, r'validation error for column (?:"[^"]+"\.)?"([^"]+)", value "\*\*\* null \*\*\*"',
              "column {} cannot be null"),
@@ -194,6 +203,14 @@ def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]
         cursor.close()
     conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, True)
     return rows
+
+
+@compiles(RowIn, "firebird.firebird")
+def _row_in_without_row_values(element: RowIn, compiler: Any, **kw: Any) -> str:
+    """Firebird has no ``(a, b) IN (...)``: ``(a = x AND b = y) OR ...`` finds the same rows."""
+    rows = [sa.and_(*(column == value for column, value in zip(element.columns, values, strict=True)))
+            for values in element.values]
+    return compiler.process(sa.or_(*rows), **kw)  # type: ignore[no-any-return]
 
 
 register("firebird", FirebirdStrategy)

@@ -1,8 +1,8 @@
 """Fixtures for the CRM database connector: one throwaway database per backend per session.
 
-SQLite is a file in a temporary directory; PostgreSQL is a fresh schema and MariaDB a fresh database on the
-real local servers and Firebird a fresh database file (``hub.testing.databases``), dropped at the end. A server that is down makes its tests
-fail with the connection error, not skip.
+SQLite is a file in a temporary directory; PostgreSQL is a fresh schema, MariaDB a fresh database and Firebird a
+fresh database file on the real local servers (``hub.testing.databases``), dropped at the end. A server that is
+down makes its tests fail with the connection error, not skip.
 """
 
 from __future__ import annotations

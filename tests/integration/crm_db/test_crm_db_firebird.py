@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.connector import WriteAction
-from hub.errors import AuthError, DataError, RetriableError
+from hub.errors import AuthError, ConfigError, DataError, RetriableError
 from hub.testing.connector_kit import StreamCase, read_all, read_request
 from hub.testing.databases import firebird_database
 
@@ -172,3 +172,22 @@ def test_wrong_password_is_an_auth_error_naming_no_secret(fb: Backend) -> None:
     with fb.connector(url=url) as connector, pytest.raises(AuthError) as raised:
         connector.check()
     assert "wrong-secret" not in str(raised.value)
+
+
+def test_a_dedicated_user_writes_the_granted_tables_and_reads_nothing_else(fb: Backend) -> None:
+    """docs/crm.md: the hub connects as its own user with grants on exactly the mapped tables, never SYSDBA."""
+    name, secret = _clients(fb), fb.table_name("salaries")
+    user = f"HUB_{secret.upper()}"
+    _ddl(fb, f"CREATE TABLE {secret} (ID INTEGER NOT NULL PRIMARY KEY)",
+         f"CREATE USER {user} PASSWORD 'hub-pass'",
+         f"GRANT SELECT, INSERT, UPDATE ON {name} TO USER {user}",
+         f"GRANT USAGE ON SEQUENCE GEN_{name} TO TRIGGER BI_{name}")
+    url = sa.make_url(fb.url).set(username=user, password="hub-pass").render_as_string(hide_password=False)
+    try:
+        with fb.connector(url=url) as connector:
+            [created] = connector.write(name, [_create("E-1", naimenovanie="Своя учётка")], None)  # type: ignore[arg-type]
+            assert created.status == "created"
+            with pytest.raises(ConfigError, match="no permission"):
+                read_all(connector, read_request(StreamCase(secret, key=("id",), rows=[])))
+    finally:
+        _ddl(fb, f"DROP USER {user}")

@@ -2,8 +2,9 @@
 
 ``extra.url`` wins when given (any SQLAlchemy URL); otherwise the URL is built from the connection's
 fields: the dialect comes from ``extra.dialect`` or ``conn_type`` (postgres/postgresql, mysql/mariadb,
-sqlite), ``schema`` is the database name (the file path for SQLite). Drivers are fixed to the ones the hub
-ships (psycopg 3, PyMySQL), so a bare ``postgresql://`` URL works too.
+firebird, sqlite), ``schema`` is the database name (the file path for SQLite, the path or alias for
+Firebird). Drivers are fixed to the ones the hub ships (psycopg 3, PyMySQL, firebird-driver), so a bare
+``postgresql://`` URL works too.
 
 The URL holds the password: it goes to SQLAlchemy and nowhere else. Messages use
 ``connection.describe()``.

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from connectors.crm_db import CrmDbConnector
+from hub.connections import Connection
 from hub.connector import WriteAction
 from hub.errors import AuthError, ConfigError, DataError, RetriableError
 from hub.testing.connector_kit import StreamCase, read_all, read_request
 from hub.testing.databases import firebird_database
 
-from .support import Backend
+from .support import SETTINGS, Backend
 
 pytestmark = pytest.mark.firebird
 
@@ -191,3 +193,13 @@ def test_a_dedicated_user_writes_the_granted_tables_and_reads_nothing_else(fb: B
                 read_all(connector, read_request(StreamCase(secret, key=("id",), rows=[])))
     finally:
         _ddl(fb, f"DROP USER {user}")
+
+
+def test_a_connection_given_field_by_field_reaches_the_database_file(fb: Backend) -> None:
+    """docs/crm.md: ``extra.dialect: firebird`` with host, port, login, password and the path as ``schema``."""
+    url = sa.make_url(fb.url)
+    connection = Connection(conn_id="crm", conn_type="hub_crm_db", host=url.host, port=url.port,
+                            login=url.username, password=url.password, schema=url.database,
+                            extra={"dialect": "firebird"})
+    with CrmDbConnector(connection, SETTINGS) as connector:
+        assert "connected to firebird" in connector.check()

@@ -5,7 +5,8 @@
   conflict, never wait for ever (the driver's default is SNAPSHOT with an endless wait).
 * The upsert is ``UPDATE OR INSERT ... MATCHING (...) RETURNING``, one prepared statement executed per row
   (Firebird 3 has no multi-row VALUES and its client API no batch): ``OLD.<key> IS NULL`` in RETURNING tells a
-  new row from an updated one. ``MERGE`` has no RETURNING before Firebird 5 and was slower here
+  new row from an updated one, in the same round trip. ``MERGE`` has no RETURNING before Firebird 5 (it
+  would need a second query for the ids) and was no faster: the round trip per row dominates both
   (``bench/bench_firebird_upsert.py`` measures both).
 * A plain INSERT ... RETURNING of several rows runs as one statement per row (SQLAlchemy's "insertmanyvalues"
   with one row per page), so the ids of new rows come back in order as on PostgreSQL.
@@ -65,7 +66,7 @@ _DATA: frozenset[int] = frozenset({
     335544914,  # string_truncation
     335544334,  # convert_error
     335544565,  # transliterate_failed: a character the database's charset (WIN1251) has no code for
-    335544779,  # exec_sql_max_call_exceeded / integer overflow family
+    335544779,  # exception_integer_overflow
 })
 
 #: the RETURNING item the writer asks for to tell inserted rows (rendered by :meth:`execute_upsert`)

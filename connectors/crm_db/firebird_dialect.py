@@ -16,12 +16,14 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import firebird.driver as fbdriver
 import sqlalchemy as sa
+from firebird.driver import fbapi
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -96,6 +98,7 @@ class FirebirdStrategy(DialectStrategy):
             # ``?lock_timeout=N`` on the URL is the hub's, not a firebird-driver argument
             nonlocal lock_timeout
             lock_timeout = int(cparams.pop("lock_timeout", lock_timeout))
+            load_client_library()
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -168,6 +171,14 @@ class FirebirdStrategy(DialectStrategy):
                 return template.format(*(_normal_name(name) for name in found.groups()))
         state = getattr(exc.orig, "sqlstate", None) or ""
         return f"refused by the database (Firebird error {min(codes) if codes else '?'}, SQLSTATE {state})"
+
+
+def load_client_library() -> None:
+    """Load fbclient (once) without its side effect: firebird-driver sets the thread's decimal precision to
+    34 digits when it loads the library, which would change the hub's own decimal arithmetic (mapping
+    expressions such as ``round_money``) for the rest of the process."""
+    with decimal.localcontext():
+        fbapi.load_api()
 
 
 def _normal_name(name: str) -> str:

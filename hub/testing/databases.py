@@ -50,7 +50,11 @@ def firebird_database(prefix: str = "hub_test", charset: str = "UTF8") -> Iterat
 
     The connection charset stays UTF8: the server converts to the database's own charset and back.
     """
-    from firebird.driver import connect, create_database  # the client library is needed only here
+    from firebird.driver import connect, create_database
+
+    from connectors.crm_db.firebird_dialect import load_client_library  # fbclient is needed only here
+
+    load_client_library()  # before the driver loads it with a process-wide side effect
 
     path = f"{FIREBIRD_DIR}/{unique_name(prefix)}.fdb"
     host, port = FIREBIRD_SERVER.rsplit(":", 1)

@@ -4,6 +4,9 @@ The generic connector suites run on Firebird too (``conftest.BACKENDS``)."""
 
 from __future__ import annotations
 
+import decimal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -203,3 +206,21 @@ def test_a_connection_given_field_by_field_reaches_the_database_file(fb: Backend
                             extra={"dialect": "firebird"})
     with CrmDbConnector(connection, SETTINGS) as connector:
         assert "connected to firebird" in connector.check()
+
+
+def test_connecting_leaves_the_hubs_decimal_precision_alone(fb: Backend) -> None:
+    """firebird-driver sets the decimal precision to 34 digits when it loads fbclient; the hub's mapping
+    expressions (round_money's "too large" check) rely on the default 28. A fresh process shows it."""
+    program = """
+import decimal, sys
+from connectors.crm_db import CrmDbConnector
+from hub.connections import Connection
+from hub.settings import HubSettings
+connection = Connection(conn_id="crm", conn_type="hub_crm_db", extra={"url": sys.argv[1]})
+with CrmDbConnector(connection, HubSettings()) as connector:
+    connector.check()
+print(decimal.getcontext().prec)
+"""
+    done = subprocess.run([sys.executable, "-c", program, fb.url], capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert done.stdout.strip() == str(decimal.Context().prec)

@@ -17,7 +17,8 @@ def test_every_exchange_of_the_demo_runs_on_a_firebird_crm(tmp_path: Path, monke
     with firebird_database("hub_demo", charset="WIN1251") as url:
         monkeypatch.setenv("HUB_DEMO_CRM_URL", url)
         reports, _ = run_demo(tmp_path)
-        assert reports and all(r.status == "success" for r in reports), [(r.exchange, r.status) for r in reports]
+        assert reports and all(r.status == "success" for r in reports), [
+            (r.exchange, r.status, r.message) for r in reports if r.status != "success"]
         assert sum(r.counts.created for r in reports) > 0
         again, _ = run_demo(tmp_path)
         assert all(r.status == "success" for r in again)

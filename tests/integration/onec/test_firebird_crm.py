@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.testing.databases import firebird_database
-from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
+from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, MAPPINGS, OneCWorld, onec_world
 
 pytestmark = pytest.mark.firebird
 
@@ -49,3 +49,16 @@ def test_a_realization_goes_to_1c_and_its_payment_comes_back(fb_world: OneCWorld
     again = [world.run(name) for name in (*EXCHANGES_TO_1C, *EXCHANGES_FROM_1C)]
     assert all(r.counts.created == r.counts.updated == r.counts.deleted == 0 for r in again)
     assert world.sim.writes == writes and len(crm.rows("payments")) == 1
+
+
+def test_hub_validate_finds_every_crm_table_and_column_of_the_1c_mappings_in_firebird(fb_world: OneCWorld,
+                                                                                      tmp_path: Path) -> None:
+    """Firebird stores the unquoted reference tables upper-case; the mappings' lower-case names find them, and
+    a column the CRM lacks is reported."""
+    mappings = sorted(MAPPINGS.glob("*1c*.yaml"))
+    assert [str(f.error) for f in fb_world.hub.validate(mappings) if not f.warning] == []
+    text = (MAPPINGS / "payments_from_1c.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "payments_from_1c.yaml"
+    broken.write_text(text.replace("paid_on:", "paid_at:", 1), encoding="utf-8")
+    errors = [str(f.error) for f in fb_world.hub.validate([broken]) if not f.warning]
+    assert any("paid_at" in error for error in errors), errors

@@ -10,6 +10,10 @@ ENV UV_COMPILE_BYTECODE=1 \
     AIRFLOW_HOME=/opt/airflow \
     HUB_HOME=/opt/airflow/hub
 
+# fbclient: the Firebird client library firebird-driver loads, for CRMs kept in Firebird (docs/crm.md)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libfbclient2 \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir "uv==0.13.9"
 
 WORKDIR /opt/hub

@@ -2,7 +2,7 @@
 
 The tables come from ``config/crm/schema.yaml`` (declarative, so the schema can be read without Python).
 :func:`generate` makes the rows (pure and deterministic: the same ``seed`` gives the same data on every
-machine); :func:`seed` writes them. Works on PostgreSQL, MariaDB/MySQL and SQLite.
+machine); :func:`seed` writes them. Works on PostgreSQL, MariaDB/MySQL, Firebird and SQLite.
 
 Nothing in the hub depends on this schema: it is one example of a customer's CRM.
 """
@@ -121,13 +121,26 @@ def seed(url: str, clients: int = 200, seed: int = 42, *, db_schema: str | None 
 
 
 def _advance_sequences(conn: sa.Connection, metadata: sa.MetaData) -> None:
-    """PostgreSQL does not move a SERIAL sequence past ids inserted explicitly; later inserts need it to."""
+    """PostgreSQL and Firebird do not move a SERIAL sequence / identity past ids inserted explicitly; later
+    inserts need them to."""
+    if conn.dialect.name == "firebird.firebird":
+        _restart_identities(conn, metadata)
+        return
     if conn.dialect.name != "postgresql":
         return  # MySQL AUTO_INCREMENT and SQLite rowids follow the largest id by themselves
     for table in metadata.sorted_tables:
         name = conn.dialect.identifier_preparer.format_table(table)
         conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence(:t, 'id'), (SELECT COALESCE(MAX(id), 0) + 1 "
                              f"FROM {name}), false)"), {"t": name})
+
+
+def _restart_identities(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    # RESTART WITH takes a literal; Firebird 3 hands out the value after it, 4 and later the value itself
+    for table in metadata.sorted_tables:
+        name = conn.dialect.identifier_preparer.format_table(table)
+        if "id" in table.c and table.c.id.primary_key:
+            top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+            conn.exec_driver_sql(f"ALTER TABLE {name} ALTER COLUMN id RESTART WITH {int(top) + 1}")
 
 
 # -- data ------------------------------------------------------------------------------------------------

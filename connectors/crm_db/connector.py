@@ -1,9 +1,9 @@
-"""The CRM database connector: the customer's own tables on PostgreSQL, MariaDB/MySQL or SQLite.
+"""The CRM database connector: the customer's own tables on PostgreSQL, MariaDB/MySQL, Firebird or SQLite.
 
 Tables are reflected, never modelled: mappings name the customer's tables and columns. Connection extras:
 
 * ``url``: a full SQLAlchemy URL (else built from conn_type/``dialect``, host, port, login, schema)
-* ``dialect``: postgresql | mysql | mariadb | sqlite (when conn_type does not say)
+* ``dialect``: postgresql | mysql | mariadb | firebird | sqlite (when conn_type does not say)
 * ``db_schema``: the PostgreSQL schema (MySQL: database) holding the tables, default the connection's own
 * ``timezone``: the zone naive datetimes are in (default: the hub's ``timezone`` setting)
 * ``connect_timeout``: seconds (default 10)

@@ -394,6 +394,11 @@ _STRATEGIES: dict[str, type[DialectStrategy]] = {
 }
 
 
+def register(dialect_name: str, strategy: type[DialectStrategy]) -> None:
+    """Add a database kept in its own module (Firebird: ``connectors.crm_db.firebird_dialect``)."""
+    _STRATEGIES[dialect_name] = strategy
+
+
 def strategy_for(dialect_name: str) -> DialectStrategy:
     """The strategy for a SQLAlchemy dialect name (``engine.dialect.name``)."""
     try:

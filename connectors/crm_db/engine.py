@@ -2,8 +2,9 @@
 
 ``extra.url`` wins when given (any SQLAlchemy URL); otherwise the URL is built from the connection's
 fields: the dialect comes from ``extra.dialect`` or ``conn_type`` (postgres/postgresql, mysql/mariadb,
-sqlite), ``schema`` is the database name (the file path for SQLite). Drivers are fixed to the ones the hub
-ships (psycopg 3, PyMySQL), so a bare ``postgresql://`` URL works too.
+firebird, sqlite), ``schema`` is the database name (the file path for SQLite, the path or alias for
+Firebird). Drivers are fixed to the ones the hub ships (psycopg 3, PyMySQL, firebird-driver), so a bare
+``postgresql://`` URL works too.
 
 The URL holds the password: it goes to SQLAlchemy and nowhere else. Messages use
 ``connection.describe()``.
@@ -28,6 +29,7 @@ DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mysql+pymysql",
     "sqlite": "sqlite",
+    "firebird": "firebird+firebird",
 }
 
 
@@ -39,6 +41,9 @@ def normalize_url(url: str | URL) -> URL:
         parsed = parsed.set(drivername=DRIVERS[backend])
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})  # Cyrillic needs 4-byte-safe UTF-8
+    if parsed.get_backend_name() == "firebird" and "charset" not in parsed.query:
+        # the connection charset: the server converts to the database's own (UTF8 or WIN1251) and back
+        parsed = parsed.update_query_dict({"charset": "UTF8"})
     return parsed
 
 

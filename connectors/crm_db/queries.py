@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.crm_db.coerce import Coercer
@@ -43,7 +44,24 @@ def in_values(columns: Sequence[sa.ColumnElement[Any]], values: Sequence[tuple[A
     """``col IN (...)`` or ``(a, b) IN ((...), ...)``."""
     if len(columns) == 1:
         return columns[0].in_([value[0] for value in values])
-    return sa.tuple_(*columns).in_(values)
+    return RowIn(columns, values)
+
+
+class RowIn(ColumnElement[bool]):
+    """``(a, b) IN ((x, y), ...)``; a dialect without row values renders it its own way (Firebird: ORs of
+    ANDs, ``connectors.crm_db.firebird_dialect``)."""
+
+    inherit_cache = False  # the values are part of the element: a statement holding it is never cached
+    type = sa.Boolean()
+
+    def __init__(self, columns: Sequence[sa.ColumnElement[Any]], values: Sequence[tuple[Any, ...]]):
+        self.columns = list(columns)
+        self.values = list(values)
+
+
+@compiles(RowIn)
+def _row_in(element: RowIn, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sa.tuple_(*element.columns).in_(element.values), **kw)  # type: ignore[no-any-return]
 
 
 def selectable(schema: TableSchema, name: str) -> sa.ColumnElement[Any]:

@@ -1,5 +1,6 @@
 """A run killed with SIGKILL in the middle, then run again, leaves exactly the rows an uninterrupted run
-leaves: no duplicates (the target table has no unique constraint to hide them) and no gaps."""
+leaves: no duplicates (the target table has no unique constraint to hide them) and no gaps. The target is a
+SQLite file, and a database of the real Firebird (the CRM database of many Russian desktop programs)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from connectors.crm_db.engine import normalize_url
 from hub.app import Hub
 from hub.connections import ConnectionResolver
 from hub.settings import HubSettings
+from hub.testing.databases import firebird_database
 
 ROWS = 12_000
 MAPPING = """\
@@ -61,8 +65,8 @@ def make_source(path: Path, rows: int = ROWS) -> None:
     engine.dispose()
 
 
-def make_target(path: Path, unique_match: bool = False) -> None:
-    engine = sa.create_engine(f"sqlite:///{path}")
+def make_target(url: str, unique_match: bool = False) -> None:
+    engine = sa.create_engine(normalize_url(url))
     meta = sa.MetaData()
     sa.Table("replica", meta, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
              sa.Column("source_id", sa.Integer, nullable=False, unique=unique_match), sa.Column("name", sa.String(100)),
@@ -72,16 +76,15 @@ def make_target(path: Path, unique_match: bool = False) -> None:
     engine.dispose()
 
 
-def environment(tmp: Path, name: str, source: Path, unique_match: bool = False) -> dict[str, str]:
+def environment(tmp: Path, name: str, source: Path, target: str, unique_match: bool = False) -> dict[str, str]:
     mappings = tmp / "mappings"
     mappings.mkdir(exist_ok=True)
     (mappings / "clients_replica.yaml").write_text(MAPPING, encoding="utf-8")
-    target = tmp / f"{name}.db"
     make_target(target, unique_match)
     return {**os.environ, "HUB_MAPPINGS_DIR": str(mappings), "HUB_DATABASE_URL": f"sqlite:///{tmp / name}-hub.db",
             "HUB_BATCH_SIZE": "150",
             "AIRFLOW_CONN_SRC": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{source}"}}),
-            "AIRFLOW_CONN_DST": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{target}"}})}
+            "AIRFLOW_CONN_DST": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": target}})}
 
 
 def run_uninterrupted(env: dict[str, str]) -> None:
@@ -97,7 +100,7 @@ def hub_run(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def target_rows(env: dict[str, str]) -> list[tuple]:
     url = json.loads(env["AIRFLOW_CONN_DST"])["extra"]["url"]
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(normalize_url(url))
     with engine.connect() as c:
         rows = c.execute(sa.text("SELECT source_id, name, inn, phone, balance FROM replica ORDER BY source_id, id"))
         result = [tuple(r) for r in rows]
@@ -107,7 +110,7 @@ def target_rows(env: dict[str, str]) -> list[tuple]:
 
 def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str], low: int, high: int) -> int:
     url = json.loads(env["AIRFLOW_CONN_DST"])["extra"]["url"]
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(normalize_url(url))
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
@@ -124,19 +127,30 @@ def kill_when_rows_between(process: subprocess.Popen[bytes], env: dict[str, str]
     raise AssertionError("the run wrote nothing within 120 s")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("firebird", marks=pytest.mark.firebird)])
+def targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The URLs of two empty target databases: the reference run's and the interrupted one's."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'reference.db'}", f"sqlite:///{tmp_path / 'interrupted.db'}"
+    else:
+        with firebird_database("kill_reference") as reference, firebird_database("kill_interrupted") as interrupted:
+            yield reference, interrupted
+
+
 # without a unique key the ledger's pending intents and the target lookup prevent duplicates; with one, the
 # native upsert is idempotent too (an interrupted write is simply repeated; only creates keep a ledger entry)
 @pytest.mark.parametrize("unique_match", [False, True], ids=["plain insert", "idempotent upsert"])
-def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, unique_match: bool) -> None:
+def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, targets: tuple[str, str],
+                                                                unique_match: bool) -> None:
     source = tmp_path / "crm.db"
     make_source(source)
 
-    reference = environment(tmp_path, "reference", source)
+    reference = environment(tmp_path, "reference", source, targets[0])
     run_uninterrupted(reference)
     expected = target_rows(reference)
     assert len(expected) == ROWS
 
-    interrupted = environment(tmp_path, "interrupted", source, unique_match)
+    interrupted = environment(tmp_path, "interrupted", source, targets[1], unique_match)
     killed_at = [kill_when_rows_between(hub_run(interrupted), interrupted, low, ROWS)
                  for low in (1, ROWS // 3, (2 * ROWS) // 3)]
     assert killed_at == sorted(killed_at) and killed_at[-1] < ROWS, killed_at

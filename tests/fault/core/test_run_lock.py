@@ -34,7 +34,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
     kind of database; a killed run's lease (SQLite, MariaDB) expires after 3 s."""
     source, target, mappings = tmp_path / "crm.db", tmp_path / "replica.db", tmp_path / "mappings"
     make_source(source, ROWS)
-    make_target(target)
+    make_target(f"sqlite:///{target}")
     mappings.mkdir()
     (mappings / "clients_replica.yaml").write_text(MAPPING, encoding="utf-8")
     with _hub_database(request.param, tmp_path) as hub_url:

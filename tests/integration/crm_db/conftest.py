@@ -1,8 +1,8 @@
 """Fixtures for the CRM database connector: one throwaway database per backend per session.
 
-SQLite is a file in a temporary directory; PostgreSQL is a fresh schema and MariaDB a fresh database on the
-real local servers (``hub.testing.databases``), dropped at the end. A server that is down makes its tests
-fail with the connection error, not skip.
+SQLite is a file in a temporary directory; PostgreSQL is a fresh schema, MariaDB a fresh database and Firebird a
+fresh database file on the real local servers (``hub.testing.databases``), dropped at the end. A server that is
+down makes its tests fail with the connection error, not skip.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.crm_db import CrmDbConnector
-from hub.testing.databases import mariadb_database, postgres_schema
+from hub.testing.databases import firebird_database, mariadb_database, postgres_schema
 
 from .support import Backend
 
@@ -46,16 +46,25 @@ def mariadb_backend() -> Iterator[Backend]:
         backend.close()
 
 
+@pytest.fixture(scope="session")
+def firebird_backend() -> Iterator[Backend]:
+    with firebird_database("hub_crm") as url:
+        backend = Backend("firebird", url)
+        yield backend
+        backend.close()
+
+
 BACKENDS = [
     pytest.param("sqlite"),
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("mariadb", marks=pytest.mark.mariadb),
+    pytest.param("firebird", marks=pytest.mark.firebird),
 ]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each test using it runs on SQLite, the real PostgreSQL and the real MariaDB."""
+    """Each test using it runs on SQLite, the real PostgreSQL, MariaDB and Firebird."""
     return request.getfixturevalue(f"{request.param}_backend")  # type: ignore[no-any-return]
 
 

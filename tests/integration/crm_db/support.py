@@ -26,7 +26,7 @@ _tables = itertools.count(1)
 class Backend:
     """One database the connector is tested against."""
 
-    name: str  # sqlite | postgres | mariadb
+    name: str  # sqlite | postgres | mariadb | firebird
     url: str  # SQLAlchemy URL (with the session schema / database)
     db_schema: str | None = None  # PostgreSQL: the session schema (also on the URL's search_path)
     _engine: sa.Engine | None = None
@@ -56,6 +56,7 @@ class Backend:
         metadata = tables[0].metadata
         with self.engine.begin() as conn:
             metadata.create_all(conn, tables=list(tables))
+        with self.engine.begin() as conn:  # Firebird knows a new table only once its DDL is committed
             for table in tables:
                 if rows and rows.get(table.name):
                     conn.execute(table.insert(), rows[table.name])

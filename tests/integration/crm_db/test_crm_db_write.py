@@ -72,8 +72,9 @@ def test_prepare_converts_mapped_values_to_the_column_types(backend: Backend, co
     assert prepared == {
         "name": "42", "balance": Decimal("1234.50"), "born_on": date(1990, 5, 17), "vip": True,
         # an aware time becomes the connection's local time (Moscow, UTC+3) for a column without time zone
-        "seen_at": datetime(2025, 3, 1, 12, 30, 0, 123456) if backend.name != "mariadb"
-        else datetime(2025, 3, 1, 12, 30, 0),  # DATETIME keeps whole seconds on MariaDB
+        "seen_at": {"mariadb": datetime(2025, 3, 1, 12, 30, 0),  # DATETIME keeps whole seconds on MariaDB
+                    "firebird": datetime(2025, 3, 1, 12, 30, 0, 123400),  # TIMESTAMP keeps 1/10,000 s
+                    }.get(backend.name, datetime(2025, 3, 1, 12, 30, 0, 123456)),
         "company_id": 2,
     }
 
@@ -144,7 +145,8 @@ def test_create_of_an_existing_match_updates_it_in_place(backend: Backend, conne
     assert again.target_key == first.target_key
     rows = _rows(backend, people)
     assert [(r["id"], r["name"], r["balance"]) for r in rows] == [(first.target_key, "Renamed", Decimal("20.00"))]
-    upsert = "ON DUPLICATE KEY UPDATE" if backend.name == "mariadb" else "ON CONFLICT (email) DO UPDATE"
+    upsert = {"mariadb": "ON DUPLICATE KEY UPDATE", "firebird": "UPDATE OR INSERT"}.get(
+        backend.name, "ON CONFLICT (email) DO UPDATE")
     assert [s for s, _ in sql if upsert in s], f"expected a native upsert ({upsert})"
 
 
@@ -154,7 +156,7 @@ def test_a_batch_of_creates_is_one_upsert_statement(backend: Backend, connector:
     connector.describe(people.name)
     sql = statements(connector)
     results = connector.write(people.name, [_create(n) for n in range(50)], None)  # type: ignore[arg-type]
-    inserts = [s for s, _ in sql if s.lstrip().upper().startswith("INSERT")]
+    inserts = [s for s, _ in sql if s.lstrip().upper().startswith(("INSERT", "UPDATE OR INSERT"))]
     assert [r.status for r in results] == ["created"] * 50
     assert len(inserts) == 1
     if backend.name == "postgres":  # one array per column, unnested by the server
@@ -323,6 +325,7 @@ LOCK_TIMEOUT = {  # make the connector give up on a lock quickly, per dialect
     "sqlite": "timeout=0.2",
     "postgres": "options=-c%20lock_timeout%3D300",
     "mariadb": "init_command=SET%20innodb_lock_wait_timeout%3D1",
+    "firebird": "lock_timeout=1",
 }
 
 

@@ -1,11 +1,12 @@
 """A PBX -> hub -> CRM setup for the telephony tests: the AMI simulator on a free port (writing its own
 Master.csv), the AMI listener in a thread, the hub with the repository's telephony mappings (callback window
-set to 0 minutes so tasks are due at once), and an empty reference CRM on SQLite with five managers
-(extensions 101-105).
+set to 0 minutes so tasks are due at once), and an empty reference CRM on SQLite (or Firebird) with five
+managers (extensions 101-105).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from connectors.crm_db.engine import normalize_url
 from connectors.telephony.config import pbx_config
 from connectors.telephony.listener import AmiListener
 from connectors.telephony.recovery import CsvCdrSource
@@ -24,6 +26,7 @@ from hub.app import Hub
 from hub.connections import ConnectionResolver, parse_airflow_value
 from hub.settings import HubSettings, RetryPolicy
 from hub.state.store import StateStore
+from hub.testing.databases import firebird_database
 from sandbox.ami.server import SimulatorProcess
 from sandbox.crm import create_schema
 
@@ -104,19 +107,28 @@ class Pbx:
 
 
 @pytest.fixture
-def pbx(tmp_path: Path) -> Iterator[Pbx]:
+def pbx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pbx]:
+    """The setup with its CRM on SQLite; ``@pytest.mark.parametrize("pbx", ["firebird"], indirect=True)`` puts
+    the CRM in a throwaway database of the real Firebird instead."""
+    if getattr(request, "param", "sqlite") == "firebird":
+        with firebird_database("crm_calls") as crm_url:
+            yield from _pbx(tmp_path, crm_url)
+    else:
+        yield from _pbx(tmp_path, f"sqlite:///{tmp_path / 'crm.db'}")
+
+
+def _pbx(tmp_path: Path, crm_url: str) -> Iterator[Pbx]:
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     for name in MAPPINGS:
         text = (ROOT / "mappings" / f"{name}.yaml").read_text(encoding="utf-8")
         (mappings / f"{name}.yaml").write_text(text.replace("window_minutes: 10", "window_minutes: 0"),
                                               encoding="utf-8")
-    crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    create_schema(crm_url)
-    crm = sa.create_engine(crm_url)
+    managers = create_schema(crm_url).tables["managers"]
+    crm = sa.create_engine(normalize_url(crm_url))
     with crm.begin() as conn:
-        conn.execute(sa.text("INSERT INTO managers (id, full_name, extension, active, updated_at) VALUES "
-                             + ", ".join(f"({i}, 'Менеджер {i}', '{100 + i}', 1, '2025-01-01')" for i in range(1, 6))))
+        conn.execute(managers.insert(), [{"id": i, "full_name": f"Менеджер {i}", "extension": f"{100 + i}",
+                                          "active": True, "updated_at": dt.datetime(2025, 1, 1)} for i in range(1, 6)])
     cdr = tmp_path / "Master.csv"
     settings = HubSettings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}", mappings_dir=mappings,
                            timezone="UTC", retry=RetryPolicy(attempts=2, initial_wait=0, max_wait=0))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
+
 from sandbox.ami.plan import EXPECTED_DISPOSITION, mixed_plan
 from sandbox.ami.server import CallSpec
 
@@ -35,6 +37,7 @@ def check_inbox(records: list[dict], expected: dict[str, CallSpec]) -> None:
             assert (record["direction"], record["caller"]) == ("inbound", spec.caller)
 
 
+@pytest.mark.parametrize("pbx", ["sqlite", pytest.param("firebird", marks=pytest.mark.firebird)], indirect=True)
 def test_a_thousand_concurrent_calls_become_a_thousand_crm_rows_and_the_right_tasks(pbx: Pbx) -> None:
     listener = pbx.listen()
     plan = mixed_plan(CALLS, seed=7)

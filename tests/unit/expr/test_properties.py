@@ -518,7 +518,7 @@ VALID_LITERALS: dict[tuple[str, int], Any] = {
     ("phone", 1): "DE", ("round_money", 1): 2, ("datetime", 1): "%d.%m.%Y", ("datetime", 2): "UTC",
     ("date", 1): "%d.%m.%Y", ("to_timezone", 1): "UTC", ("naive_local", 1): "UTC", ("format_datetime", 1): "%Y",
     ("format_datetime", 2): "UTC", ("format_date", 1): "%Y", ("require", 1): "needed",
-    ("sum_of", 1): "x", ("max_of", 1): "x", ("rows_with", 1): "x",
+    ("sum_of", 1): "x", ("max_of", 1): "x", ("rows_with", 1): "x", ("first_of", 1): "x",
 }
 
 

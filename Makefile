@@ -22,7 +22,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 demo: $(VENV)/.synced  ## run every exchange once on embedded defaults (SQLite, built-in simulators)
 	$(VENV)/bin/hub demo
 
-test: $(VENV)/.synced  ## the whole test suite (needs the local PostgreSQL, MariaDB and Redis)
+test: $(VENV)/.synced  ## the whole test suite (starts PostgreSQL, MariaDB, Redis and Firebird when they are down)
+	bash .ci/services
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.synced

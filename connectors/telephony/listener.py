@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from connectors.telephony.assembler import CallAssembler, Completed
 from connectors.telephony.calls import Call, Cdr
@@ -346,22 +346,12 @@ class AmiListener:
         return True
 
     def _put(self, items: list[InboxItem]) -> list[Stored]:
-        """``StateStore.inbox_put_many`` (one transaction, retried if a concurrent writer stored a key first),
-        with the write fence inside the transaction."""
-        for attempt in range(3):
-            try:
-                with self.store.engine.begin() as c:
-                    self.fence.start(c)
-                    # the store has no public way to add a statement to its transaction: TODO(lead) a guard
-                    # parameter of inbox_put_many would replace this use of its internal step
-                    results = self.store._inbox_insert(c, items)
-                    if not self.fence.holds(c):
-                        raise LeaseLost(self.holder)  # rolls the inserts back
-                    return results
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """``StateStore.inbox_put_many``, with the write fence inside its transaction."""
+        return self.store.inbox_put_many(items, on_begin=self.fence.start, before_commit=self._confirm_lease)
+
+    def _confirm_lease(self, connection: Connection) -> None:
+        if not self.fence.holds(connection):
+            raise LeaseLost(self.holder)  # rolls the inserts back
 
     def _snapshot(self) -> None:
         """Encode what changed now (cheap); the saver thread writes it (the database write is not)."""

@@ -225,8 +225,8 @@ class _Run:
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
-        #: creates and updates that cannot duplicate when repeated (a native upsert on a unique match key) need no
-        #: ledger: nothing to intend before the write, no outcome after it (the record log keeps the provenance)
+        #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
+        #: ledger entry (see :meth:`_needs_intent`; the record log keeps the provenance)
         self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
         if target.mode not in self.target.capabilities.write_modes:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")

@@ -11,11 +11,11 @@ import datetime as dt
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.state import codec, inbox_order
@@ -100,6 +100,10 @@ class InboxItem:
 
     def all_keys(self) -> list[tuple[str, str]]:
         return [(self.stream, key) for key in (self.dedup_key, *self.seen_as)]
+
+
+#: a step a writer adds to the store's own transaction
+TransactionHook = Callable[[Connection], None]
 
 
 class Stored(NamedTuple):
@@ -577,17 +581,25 @@ class StateStore:
                 raise
             return int(row[0]), False
 
-    def inbox_put_many(self, items: Sequence[InboxItem]) -> list[Stored]:
+    def inbox_put_many(self, items: Sequence[InboxItem], *, on_begin: TransactionHook | None = None,
+                       before_commit: TransactionHook | None = None) -> list[Stored]:
         """Commit many events in ONE transaction (a group commit: one durable write for the lot).
 
         Returns where each item is, in order. An item whose key or ``seen_as`` keys are stored already, or
         that repeats an earlier item of the same call, is a no-op pointing at the stored event. If a
         concurrent writer commits one of the keys first, the transaction is retried: nothing is stored twice.
+        ``on_begin`` and ``before_commit`` run inside the transaction (a writer's lease check: an exception from
+        ``before_commit`` rolls the inserts back).
         """
         for attempt in range(3):
             try:
                 with self.engine.begin() as c:
-                    return self._inbox_insert(c, items)
+                    if on_begin is not None:
+                        on_begin(c)
+                    stored = self._inbox_insert(c, items)
+                    if before_commit is not None:
+                        before_commit(c)
+                    return stored
             except IntegrityError:
                 if attempt == 2:
                     raise

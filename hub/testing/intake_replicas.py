@@ -59,9 +59,11 @@ def environment(home: Path, hub_url: str, crm_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def intake_replicas(env: dict[str, str], count: int) -> Iterator[list[str]]:
-    """``count`` intake processes on free ports; their URLs once each answers /health. Stopped with SIGTERM."""
-    command = [str(Path(sys.executable).with_name("hub")), "serve", "intake", "--port", "0", "--exchange", EXCHANGE]
+def intake_replicas(env: dict[str, str], count: int, *options: str) -> Iterator[list[str]]:
+    """``count`` intake processes on free ports (with these ``hub serve intake`` options); their URLs once each
+    answers /health. Stopped with SIGTERM (killed if one does not stop within a minute)."""
+    command = [str(Path(sys.executable).with_name("hub")), "serve", "intake", "--port", "0", "--exchange", EXCHANGE,
+               *options]
     processes = [subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL) for _ in range(count)]
     try:
@@ -79,7 +81,11 @@ def intake_replicas(env: dict[str, str], count: int) -> Iterator[list[str]]:
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
-            process.wait(60)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             process.stdout.close()  # type: ignore[union-attr]
 
 

@@ -4,19 +4,14 @@ repository's ``website_leads`` mapping with some sources' options changed, and t
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from hub.testing.intake_replicas import intake_replicas
 
 from .conftest import ROOT, SOURCES, secret
 
@@ -41,25 +36,5 @@ def intake_env(home: Path, **source_options: dict[str, Any]) -> dict[str, str]:
 @contextmanager
 def intake_process(env: dict[str, str], *options: str) -> Iterator[str]:
     """``hub serve intake`` with these options; its URL once ``/health`` answers. Stopped with SIGTERM."""
-    hub = Path(sys.executable).with_name("hub")
-    process = subprocess.Popen([str(hub), "serve", "intake", "--port", "0", "--exchange", "website_leads", *options],
-                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        line = process.stdout.readline().decode()  # type: ignore[union-attr]
-        found = re.search(r"listening on (http://\S+)", line)
-        assert found, f"the intake did not start: {line!r}"
-        for _ in range(600):
-            try:
-                httpx.get(found.group(1) + "/health", timeout=5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        yield found.group(1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()  # type: ignore[union-attr]
+    with intake_replicas(env, 1, *options) as [url]:
+        yield url

@@ -8,6 +8,7 @@ their messages; dead letters and logs must not carry them).
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Literal
@@ -399,10 +400,17 @@ def register(dialect_name: str, strategy: type[DialectStrategy]) -> None:
     _STRATEGIES[dialect_name] = strategy
 
 
+#: databases whose strategy lives in a module of its own, imported on first use: their drivers are slow to import
+#: (firebird-driver: about 0.14 s), a cost every run of every other database would pay at start-up
+_STRATEGY_MODULES = {"firebird": "connectors.crm_db.firebird_dialect"}
+
+
 def strategy_for(dialect_name: str) -> DialectStrategy:
     """The strategy for a SQLAlchemy dialect name (``engine.dialect.name``)."""
+    if dialect_name not in _STRATEGIES and dialect_name in _STRATEGY_MODULES:
+        importlib.import_module(_STRATEGY_MODULES[dialect_name])  # the module registers its strategy
     try:
         return _STRATEGIES[dialect_name]()
     except KeyError:
-        supported = ", ".join(sorted(_STRATEGIES))
+        supported = ", ".join(sorted({*_STRATEGIES, *_STRATEGY_MODULES}))
         raise ValueError(f"unsupported database dialect {dialect_name!r} (supported: {supported})") from None

@@ -7,7 +7,10 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="hub-tests-"))
@@ -21,3 +24,15 @@ os.environ.setdefault("HUB_TIMEZONE", "Europe/Moscow")
 os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_HOME / "airflow"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_SESSION_HOME / 'airflow.db'}")
+
+
+from connectors.onec.metadata import METADATA_CACHE  # noqa: E402  (after the environment above)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_onec_metadata_cache() -> Iterator[None]:
+    """``$metadata`` is cached per process by service address; simulators reuse loopback ports, so one test's 1C
+    (say, a trimmed configuration) must never be answered with the metadata of an earlier test's 1C."""
+    METADATA_CACHE.clear()
+    yield
+    METADATA_CACHE.clear()

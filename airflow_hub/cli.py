@@ -1,8 +1,9 @@
 """``hub airflow``: Airflow standalone on SQLite with the hub's DAGs and the demo simulators.
 
 Everything lives in the current directory: Airflow's home (metadata DB, logs, the admin's password) in
-``./airflow-home``, the hub's state in ``./var/airflow-demo``. The demo parts (``sandbox/demo_*.py``) start their
-simulators in this process and export their connections as ``AIRFLOW_CONN_*``, which Airflow's tasks inherit.
+``./airflow-home``, the hub's state in ``./var/airflow-demo``. The demo parts (named in the connector packages'
+manifests) start their simulators in this process and export their connections as ``AIRFLOW_CONN_*``, which
+Airflow's tasks inherit.
 Once Airflow answers, the demo's events (form submissions, calls) are sent, so the event-driven exchanges are
 woken the way the ingress services wake them in production.
 """
@@ -116,7 +117,7 @@ def _demo(hub_home: Path, enabled: bool) -> Iterator[Callable[[], None] | None]:
     if not enabled:
         yield None
         return
-    from sandbox.demo import DemoEnv, demo_settings, running
+    from hub.demo import DemoEnv, demo_settings, running
 
     env = DemoEnv(home=hub_home, settings=demo_settings(hub_home))
     with running(env) as parts:

@@ -27,7 +27,7 @@ from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryActi
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
 from airflow_hub import tasks
-from airflow_hub.connection_types import SYSTEMS
+from hub import registry
 from hub.connections import HUB_CONNECTION
 from hub.errors import FatalError, MappingError, RetriableError
 from hub.mapping.loader import LoadedMapping, load_directory, validate_file
@@ -181,7 +181,7 @@ def system(endpoint: Source | Target) -> str:
     left in the hub's own database, the stream (who sent it); else the connection id."""
     if endpoint.connection == HUB_CONNECTION:
         return endpoint.stream if isinstance(endpoint, Source) else endpoint.entity
-    return SYSTEMS.get(endpoint.connector, endpoint.connection)
+    return registry.system_of(endpoint.connector) or endpoint.connection
 
 
 def tags(mapping: Mapping) -> set[str]:

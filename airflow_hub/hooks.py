@@ -1,23 +1,28 @@
-"""Airflow hooks for the systems the hub talks to: one per connection type, all thin over hub connectors.
+"""Airflow hooks for the systems the hub talks to: one per installed connection type, all thin over hub connectors.
 
-A hook reads an Airflow Connection (the metadata DB, a secrets backend or ``AIRFLOW_CONN_<ID>``), turns it into
-the hub's :class:`~hub.connections.Connection`, and hands it to whatever connector
-``hub.connector.connector_class`` resolves for the type. ``test_connection()`` is the connector's ``check()``,
-so the "Test" button in the Airflow UI proves the same thing as ``hub check``.
+The hook classes are generated from the connector packages' manifests (:func:`hook_class`), named as
+:func:`airflow_hub.connection_types.hook_class_name` says and importable from this module (Airflow imports them by
+the name the provider info gives). A hook reads an Airflow Connection (the metadata DB, a secrets backend or
+``AIRFLOW_CONN_<ID>``), turns it into the hub's :class:`~hub.connections.Connection`, and hands it to the connector
+the type names. ``test_connection()`` is the type's test (by default the connector's ``check()``), so the "Test"
+button in the Airflow UI proves the same thing as ``hub check``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 from airflow.sdk import Connection as AirflowConnection
 from pydantic import SecretStr
 
-from airflow_hub.connection_types import BY_TYPE, ConnectionType
+from airflow_hub.connection_types import hook_class_name
+from hub import registry
 from hub.connections import Connection
 from hub.connector import Connector, connector_class
 from hub.errors import HubError
+from hub.manifest import ConnectionType
 from hub.settings import HubSettings
 
 
@@ -41,7 +46,7 @@ def redacted(text: str, connection: Connection) -> str:
 
 
 class HubConnectorHook(BaseHook):
-    """Base of the hub's hooks; subclasses only name their :class:`ConnectionType`."""
+    """Base of the hub's hooks; :func:`hook_class` makes one subclass per :class:`ConnectionType`."""
 
     connection_type: ClassVar[ConnectionType]
     conn_name_attr: ClassVar[str] = "hub_conn_id"
@@ -52,7 +57,8 @@ class HubConnectorHook(BaseHook):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.conn_type = cls.connection_type.conn_type
-        cls.hook_name = cls.connection_type.hook_name
+        cls.hook_name = cls.connection_type.label
+        cls.default_conn_name = cls.connection_type.default_conn_id
 
     def __init__(self, hub_conn_id: str | None = None, settings: HubSettings | None = None):
         super().__init__()
@@ -76,8 +82,7 @@ class HubConnectorHook(BaseHook):
         except Exception as exc:  # the UI shows the message; Airflow's own messages carry no secret
             return False, str(exc)
         try:
-            with self._connector(connection) as connector:
-                return True, connector.check()
+            return True, self.connection_type.test_connection(connection, self._settings or HubSettings.from_env())
         except HubError as exc:  # connectors build these messages without secrets
             return False, str(exc)
         except Exception as exc:  # anything else: name it, and make sure the password is not in it
@@ -88,29 +93,22 @@ class HubConnectorHook(BaseHook):
         return connector_class(self.connector_name(connection))(connection, settings)
 
 
-class CrmDbHook(HubConnectorHook):
-    connection_type = BY_TYPE["hub_crm_db"]
-    default_conn_name = "crm"
+@functools.cache
+def hook_class(conn_type: str) -> type[HubConnectorHook]:
+    """The hook of an installed connection type (made once per process)."""
+    ct = registry.connection_type(conn_type)
+    name = hook_class_name(conn_type)
+    return type(name, (HubConnectorHook,), {"connection_type": ct, "__module__": __name__, "__qualname__": name})
 
 
-class OnecODataHook(HubConnectorHook):
-    connection_type = BY_TYPE["hub_onec_odata"]
-    default_conn_name = "onec"
+def hooks() -> list[type[HubConnectorHook]]:
+    """One hook per installed connection type."""
+    return [hook_class(ct.conn_type) for ct in registry.connection_types()]
 
 
-class OnecSoapHook(HubConnectorHook):
-    connection_type = BY_TYPE["hub_onec_soap"]
-    default_conn_name = "onec_soap"
-
-
-class AsteriskAmiHook(HubConnectorHook):
-    connection_type = BY_TYPE["hub_asterisk_ami"]
-    default_conn_name = "pbx"
-
-
-class WebsiteHook(HubConnectorHook):
-    connection_type = BY_TYPE["hub_website"]
-    default_conn_name = "website"
-
-
-HOOKS: tuple[type[HubConnectorHook], ...] = (CrmDbHook, OnecODataHook, OnecSoapHook, AsteriskAmiHook, WebsiteHook)
+def __getattr__(name: str) -> type[HubConnectorHook]:
+    """``airflow_hub.hooks.HubCrmDbHook`` and the like: what Airflow imports by the provider info's class name."""
+    for ct in registry.connection_types():
+        if hook_class_name(ct.conn_type) == name:
+            return hook_class(ct.conn_type)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

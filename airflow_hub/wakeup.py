@@ -24,6 +24,11 @@ ENV_URL, ENV_USER, ENV_PASSWORD = "HUB_AIRFLOW_URL", "HUB_AIRFLOW_USER", "HUB_AI
 _STOP = object()  # queued by close(): the thread ends after what was queued before it
 
 
+def waker_from_env() -> AirflowRestWaker | None:
+    """The waker of this package's manifest: Airflow's when ``HUB_AIRFLOW_URL`` is set, else None."""
+    return AirflowRestWaker.from_env() if os.environ.get(ENV_URL) else None
+
+
 class AirflowRestWaker:
     def __init__(self, api: AirflowApi, max_pending: int = 10_000):
         self._api = api

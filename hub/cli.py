@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
+from hub.manifest import resolve
 from hub.runner import RunReport
 from hub.settings import HubSettings
 
@@ -43,6 +45,7 @@ def _width() -> int | None:
 out = Console(width=_width(), emoji=False)
 err = Console(stderr=True, emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 def handled(fn: F) -> F:
@@ -297,10 +300,14 @@ def forget(
 @db_app.command("upgrade")
 @handled
 def db_upgrade() -> None:
-    """Create or migrate the hub's tables (also done automatically on first use)."""
+    """Create or migrate the hub's tables and those of every installed connector package (its Alembic branch);
+    also done automatically on first use."""
+    from hub.registry import branches
+
     with Hub() as hub:  # opening the store migrates it
-        out.print(f"hub database is current: {hub.store.engine.url.render_as_string(hide_password=True)}",
-                  markup=False)
+        owners = ", ".join(["core", *(tables.branch for tables in branches())])
+        out.print(f"hub database is current ({owners}): "
+                  f"{hub.store.engine.url.render_as_string(hide_password=True)}", markup=False)
 
 
 @app.command()
@@ -326,8 +333,8 @@ def check(connection: str, connector: Annotated[str, typer.Option(help="connecto
 @handled
 def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
+    from hub.demo import run_demo
     from hub.logs import configure
-    from sandbox.demo import run_demo
 
     configure(level="WARNING")  # the summary is the output; the services' info logs would drown it
     reports, env = run_demo()
@@ -339,30 +346,34 @@ def demo() -> None:
                                                                  c.filtered, c.rejected, c.dead_letters_added)),
                       f"{r.seconds:.2f}")
     out.print(table)
+    for skipped in env.skipped:  # what could not run here; the rest ran
+        out.print(f"skipped {skipped.what}: {skipped.reason}", highlight=False, markup=False)
     for note in env.notes:
         out.print(note, highlight=False, markup=False)
     out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
               highlight=False, markup=False)
 
 
-def _register_plugin_commands() -> None:
-    """Connector packages add commands (``hub serve intake``, ``hub listen ami``) through entry points."""
-    from importlib.metadata import entry_points
+def _register_package_commands() -> None:
+    """Connector packages add commands (``hub serve intake``, ``hub listen ami``, ``hub airflow``) in their
+    manifests."""
+    from hub.registry import commands
 
-    for group, typer_app in (("hub.serve", serve_app), ("hub.listen", listen_app), ("hub.commands", app)):
-        for ep in entry_points(group=group):
+    for group, typer_app in (("serve", serve_app), ("listen", listen_app), ("top", app)):
+        for manifest, command in commands(group):  # type: ignore[arg-type]
             try:
-                command = ep.load()
-            except ImportError:  # the package is not installed in this environment
+                function = resolve(command.function)
+            except ImportError as exc:  # a part the package leaves out of this environment
+                log.debug("command %s of %s is not available: %s", command.name, manifest.name, exc)
                 continue
-            typer_app.command(ep.name)(handled(command))
+            typer_app.command(command.name)(handled(function))
 
 
 serve_app = typer.Typer(help="Run an ingress service (e.g. the website form intake).", no_args_is_help=True)
 listen_app = typer.Typer(help="Run a long-lived event listener (e.g. the Asterisk AMI listener).", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 app.add_typer(listen_app, name="listen")
-_register_plugin_commands()
+_register_package_commands()
 
 
 def main() -> None:

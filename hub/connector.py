@@ -1,8 +1,8 @@
 """The one small interface every connector implements, and how the core finds connectors.
 
-A connector is a package under ``connectors/`` (or any installed package) that registers a class under
-the entry-point group ``hub.connectors`` or exports it as ``CONNECTOR`` from ``connectors.<name>``.
-It speaks one system's real protocol and turns that system's errors into :mod:`hub.errors` classes.
+A connector lives in a package that declares it in its manifest (:mod:`hub.manifest`), exported through the
+entry-point group ``hub.connectors`` (docs/connectors.md). It speaks one system's real protocol and turns
+that system's errors into :mod:`hub.errors` classes.
 
 What a connector can do is declared as data (:class:`Capabilities`), never discovered by trial: the
 runner and ``hub validate`` read the capabilities to decide how to plan and what to check.
@@ -10,10 +10,8 @@ runner and ``hub validate`` read the capabilities to decide how to plan and what
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -202,33 +200,10 @@ class Connector:
 
 
 def connector_class(name: str) -> type[Connector]:
-    """Find a connector by name.
+    """The connector a mapping's ``connector:`` names, from the installed packages' manifests (:mod:`hub.registry`)."""
+    from hub.registry import connector_class as find  # here: the registry refers back to this module's classes
 
-    In order: an installed entry point in the ``hub.connectors`` group; ``connectors.<name>.CONNECTOR``;
-    ``connectors.<package>.CONNECTORS[name]`` where ``<package>`` is the part of the name before the first
-    ``_`` (one package may bring several connectors, e.g. ``onec_odata`` and ``onec_soap`` in ``onec``).
-    """
-    for ep in entry_points(group="hub.connectors"):
-        if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
-    module = _import_connectors_module(name)
-    if module is not None and getattr(module, "CONNECTOR", None) is not None:
-        return module.CONNECTOR  # type: ignore[no-any-return]
-    package = _import_connectors_module(name.split("_", 1)[0]) if "_" in name else None
-    found = getattr(package, "CONNECTORS", {}).get(name) if package is not None else None
-    if found is None:
-        raise ConfigError(f"unknown connector {name!r} (no package connectors/{name} exporting CONNECTOR, "
-                          "and no entry point in the group 'hub.connectors')")
-    return found  # type: ignore[no-any-return]
-
-
-def _import_connectors_module(name: str) -> Any:
-    try:
-        return importlib.import_module(f"connectors.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"connectors.{name}", "connectors"):
-            return None
-        raise
+    return find(name)
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:

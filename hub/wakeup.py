@@ -11,7 +11,6 @@ exchange writes (see :func:`inbox_asset`, :func:`target_asset`).
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 from urllib.parse import quote
 
@@ -45,9 +44,9 @@ def target_asset(connection: str, entity: str) -> str:
 
 
 def waker_from_env() -> Waker:
-    """An Airflow REST waker when ``HUB_AIRFLOW_URL`` is set, else a no-op."""
-    if not os.environ.get("HUB_AIRFLOW_URL"):
-        return NullWaker()
-    from airflow_hub.wakeup import AirflowRestWaker  # here: only deployments with Airflow need it
+    """The waker an installed package offers for this environment (``airflow_hub``'s when ``HUB_AIRFLOW_URL`` is
+    set), else a no-op."""
+    from hub.registry import waker  # here: the registry loads the installed packages' manifests
 
-    return AirflowRestWaker.from_env()
+    found: Waker | None = waker()
+    return found or NullWaker()

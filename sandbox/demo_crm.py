@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from connectors.crm_db.engine import normalize_url
+from hub.demo import DemoEnv
 from sandbox.crm import seed
-from sandbox.demo import DemoEnv
 
 DEMO_CLIENTS = 60
 

@@ -15,8 +15,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hub.demo import DemoEnv
 from hub.errors import ConfigError
-from sandbox.demo import DemoEnv
 from sandbox.onec.seed import Accountant, seed_demo
 from sandbox.onec.server import OneCSimulator
 from sandbox.onec.world import CrmTables

@@ -27,10 +27,10 @@ from connectors.telephony.listener import AmiListener
 from connectors.telephony.record import NumberPlan
 from connectors.telephony.recovery import CsvCdrSource
 from hub.connections import parse_airflow_value
+from hub.demo import DemoEnv
 from hub.state.store import StateStore
 from hub.wakeup import waker_from_env
 from sandbox.ami.server import CallSpec, SimulatorThread
-from sandbox.demo import DemoEnv
 
 AMI_PORT = 15038
 ZONE = "Europe/Moscow"

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from connectors.website.server import IntakeService
+from hub.demo import DemoEnv
 from hub.wakeup import waker_from_env
-from sandbox.demo import DemoEnv
 from sandbox.website import SCENARIO_SOURCES, WebsiteSimulator, raw_http, scenario
 from sandbox.website_api import ShopApi, ShopApiServer
 

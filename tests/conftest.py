@@ -27,6 +27,10 @@ os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_SESSI
 
 
 from connectors.onec.metadata import METADATA_CACHE  # noqa: E402  (after the environment above)
+from hub.registry import register  # noqa: E402
+from hub.testing.memory import MANIFEST as MEMORY  # noqa: E402
+
+register(MEMORY)  # the in-memory test connector is the tests' own, not an installed package
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,4 @@
 from connectors.crm_db.connector import CrmDbConnector
 from connectors.crm_db.options import CrmDbSourceOptions
 
-CONNECTOR = CrmDbConnector
-
-__all__ = ["CONNECTOR", "CrmDbConnector", "CrmDbSourceOptions"]
+__all__ = ["CrmDbConnector", "CrmDbSourceOptions"]

@@ -10,6 +10,4 @@ from __future__ import annotations
 
 from connectors.inbox.connector import InboxConnector
 
-CONNECTOR = InboxConnector
-
-__all__ = ["CONNECTOR", "InboxConnector"]
+__all__ = ["InboxConnector"]

@@ -4,6 +4,4 @@
 from connectors.onec.odata import ODataConnector
 from connectors.onec.soap import SoapConnector
 
-CONNECTORS = {"onec_odata": ODataConnector, "onec_soap": SoapConnector}
-
-__all__ = ["CONNECTORS", "ODataConnector", "SoapConnector"]
+__all__ = ["ODataConnector", "SoapConnector"]

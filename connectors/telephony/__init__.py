@@ -13,6 +13,4 @@ from __future__ import annotations
 from connectors.telephony.callbacks import CallbacksSource
 from connectors.telephony.originate import AmiOriginateConnector
 
-CONNECTORS = {"telephony_ami": AmiOriginateConnector, "telephony_callbacks": CallbacksSource}
-
-__all__ = ["CONNECTORS", "AmiOriginateConnector", "CallbacksSource"]
+__all__ = ["AmiOriginateConnector", "CallbacksSource"]

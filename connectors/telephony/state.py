@@ -8,8 +8,10 @@
 * ``telephony_originates``: every click-to-call request the hub dialed, claimed before the Originate is
   sent: whatever re-runs (a retry, a new mapping version, two workers at once), a request rings once.
 
-The tables belong to this package (``telephony_`` prefix) and are created on first use; the inbox itself
-is the core's (:meth:`hub.state.store.StateStore.inbox_put_many`).
+The tables belong to this package (``telephony_`` prefix): its Alembic branch ``telephony``
+(``migrations/versions``, named in its manifest) creates them with the hub's own tables, whenever the hub
+database is opened or ``hub db upgrade`` runs; the inbox itself is the core's
+(:meth:`hub.state.store.StateStore.inbox_put_many`).
 """
 
 from __future__ import annotations
@@ -93,7 +95,6 @@ class ListenerState:
     def __init__(self, engine: sa.Engine, pbx: str):
         self.engine = engine
         self.pbx = pbx
-        metadata.create_all(engine, checkfirst=True)
 
     def load(self) -> tuple[float | None, list[dict[str, Any]]]:
         """(watermark, states of the calls in flight) saved by the previous run."""
@@ -156,7 +157,6 @@ class OriginateJournal:
     def __init__(self, engine: sa.Engine, pbx: str):
         self.engine = engine
         self.pbx = pbx
-        metadata.create_all(engine, checkfirst=True)
 
     def find(self, values: Sequence[str], by: str = "request_id") -> dict[str, dict[str, Any]]:
         """Claimed requests by ``request_id`` or ``action_id``, keyed by that field."""

@@ -14,6 +14,4 @@ that into the endpoints ``server.py`` serves (``hub serve intake``, see ``cli.py
 
 from connectors.website.connector import WebsiteConnector
 
-CONNECTOR = WebsiteConnector
-
-__all__ = ["CONNECTOR", "WebsiteConnector"]
+__all__ = ["WebsiteConnector"]

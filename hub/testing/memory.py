@@ -27,6 +27,7 @@ from hub.connector import (
     WriteResult,
 )
 from hub.errors import BusinessError, RetriableError
+from hub.manifest import Manifest
 from hub.runner.items import source_key
 
 
@@ -183,3 +184,7 @@ def _id_as_text(by: Sequence[str], values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 CONNECTOR = MemoryConnector
+
+
+#: not installed through an entry point: the tests register it (tests/conftest.py, hub.registry.register)
+MANIFEST = Manifest(name="memory", connectors={"memory": MemoryConnector})

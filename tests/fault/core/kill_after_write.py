@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-import types
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from connectors.crm_db import CrmDbConnector
 from hub.cli import main
 from hub.connector import WriteAction, WriteResult
+from hub.manifest import Manifest
+from hub.registry import register
 
 
 class KilledAfterWrite(CrmDbConnector):
@@ -31,10 +31,8 @@ class KilledAfterWrite(CrmDbConnector):
         return results
 
 
-# found as connectors.<name>.CONNECTOR, the way the hub finds any connector package
-module = types.ModuleType(f"connectors.{KilledAfterWrite.name}")
-module.CONNECTOR = KilledAfterWrite  # type: ignore[attr-defined]
-sys.modules[module.__name__] = module
+# registered in this process, as the tests register their own connectors
+register(Manifest(name=KilledAfterWrite.name, connectors={KilledAfterWrite.name: KilledAfterWrite}))
 
 if __name__ == "__main__":
     main()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_hub.connection_types import CONNECTION_TYPES
-from airflow_hub.hooks import HOOKS, AsteriskAmiHook, CrmDbHook, OnecODataHook
+from airflow_hub.hooks import hook_class, hooks
 from airflow_hub.resolver import AirflowConnectionResolver
+from hub import registry
 from hub.errors import ConfigError
 from sandbox.crm import create_schema
 
@@ -31,8 +31,9 @@ def test_the_provider_registers_each_connection_type_with_its_hook_and_form(airf
 
     manager = ProvidersManager()
     assert "integration-hub" in manager.providers
-    types = {hook.conn_type: hook for hook in HOOKS}
-    assert {ct.conn_type for ct in CONNECTION_TYPES} == set(types)
+    types = {hook.conn_type: hook for hook in hooks()}
+    assert set(types) == {"hub_crm_db", "hub_onec_odata", "hub_onec_soap", "hub_asterisk_ami", "hub_website"}
+    assert {ct.conn_type for ct in registry.connection_types()} == set(types)
     for conn_type, hook in types.items():
         info = ProvidersManagerTaskRuntime().hooks[conn_type]
         assert (info.hook_class_name, info.connection_testable) == (f"{hook.__module__}.{hook.__name__}", True)
@@ -65,7 +66,7 @@ def test_a_crm_database_that_refuses_fails_the_test_without_showing_the_password
     monkeypatch.setenv("AIRFLOW_CONN_CRM_MISSING",
                        "hub-crm-db://postgres:Pa55-never-shown@127.0.0.1:5432/no_such_database?dialect=postgresql")
 
-    ok, message = CrmDbHook("crm_missing").test_connection()
+    ok, message = hook_class("hub_crm_db")("crm_missing").test_connection()
 
     assert ok is False
     assert "no_such_database" in message
@@ -79,8 +80,9 @@ def test_the_1c_hook_logs_in_to_the_simulator(tmp_path: Path, monkeypatch: pytes
         monkeypatch.setenv("AIRFLOW_CONN_ONEC_OK", json.dumps(sim.connection("odata")))
         monkeypatch.setenv("AIRFLOW_CONN_ONEC_BAD", json.dumps(sim.connection("odata", password="Неверный-пароль")))
 
-        good = OnecODataHook("onec_ok").test_connection()
-        bad = OnecODataHook("onec_bad").test_connection()
+        hook = hook_class("hub_onec_odata")
+        good = hook("onec_ok").test_connection()
+        bad = hook("onec_bad").test_connection()
 
     assert good[0] is True, good
     assert bad[0] is False and "Неверный-пароль" not in bad[1]
@@ -95,8 +97,9 @@ def test_the_ami_hook_logs_in_to_the_pbx_simulator(monkeypatch: pytest.MonkeyPat
                 "conn_type": "hub_asterisk_ami", "host": "127.0.0.1", "port": pbx.port, "login": "hub",
                 "password": secret, "extra": {"cdr_timezone": "Europe/Moscow"}}))
 
-        good = AsteriskAmiHook("pbx_ok").test_connection()
-        bad = AsteriskAmiHook("pbx_bad").test_connection()
+        hook = hook_class("hub_asterisk_ami")
+        good = hook("pbx_ok").test_connection()
+        bad = hook("pbx_bad").test_connection()
 
     assert good[0] is True, good
     assert bad[0] is False and "wrong-secret-2" not in bad[1]

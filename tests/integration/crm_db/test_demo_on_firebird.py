@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.demo import run_demo
 from hub.testing.databases import firebird_database
-from sandbox.demo import run_demo
 
 pytestmark = pytest.mark.firebird
 

@@ -6,8 +6,6 @@ letters for a person, and `hub plan` says why each deletion happens."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,9 +17,11 @@ from typer.testing import CliRunner
 
 from connectors.crm_db import CrmDbConnector
 from hub.cli import app
+from hub.manifest import Manifest
 from hub.state.store import StateStore
 from hub.testing.databases import postgres_schema
 from hub.testing.memory import DATABASES, database
+from hub.testing.plugins import registered
 
 MAPPING = """\
 exchange: partners
@@ -178,17 +178,15 @@ def test_an_object_the_hub_did_not_create_is_never_marked(crm: sa.Engine, hub_en
 
 def test_a_source_that_cannot_tell_deleted_from_out_of_scope_deletes_nothing(crm: sa.Engine, hub_env: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("connectors.crm_db_blind")
-    module.CONNECTOR = BlindCrmDb  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    use_mapping(hub_env, source="crm_db_blind")
-    run()
-    execute(crm, "UPDATE deals SET stage = 'lost' WHERE client_id = 1")
+    with registered(Manifest(name="crm_db_blind", connectors={"crm_db_blind": BlindCrmDb})):
+        use_mapping(hub_env, source="crm_db_blind")
+        run()
+        execute(crm, "UPDATE deals SET stage = 'lost' WHERE client_id = 1")
 
-    assert (run()["deleted"], partners(crm)["7700000001"]) == (0, False)
-    [(key, error, message)] = open_letters(hub_env)
-    assert (key, error) == ("1", "NeedsPerson")
-    assert "'crm_db_blind' cannot tell whether it was deleted or only left the scope" in message
+        assert (run()["deleted"], partners(crm)["7700000001"]) == (0, False)
+        [(key, error, message)] = open_letters(hub_env)
+        assert (key, error) == ("1", "NeedsPerson")
+        assert "'crm_db_blind' cannot tell whether it was deleted or only left the scope" in message
 
 
 def test_an_object_the_target_still_uses_is_never_marked(crm: sa.Engine, hub_env: Path,

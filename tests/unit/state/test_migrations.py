@@ -1,4 +1,5 @@
-"""The Alembic migrations build exactly the tables the models describe, and the codec is lossless."""
+"""The Alembic migrations (the core's and each installed package's branch) build exactly the tables the models
+describe, and the codec is lossless."""
 
 from __future__ import annotations
 
@@ -6,20 +7,53 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from hub.manifest import resolve
+from hub.registry import branches
 from hub.state import codec
 from hub.state.models import Base
 from hub.state.store import StateStore
 
 
+def every_model() -> sa.MetaData:
+    """The core's tables and those of every installed package that keeps tables in the hub database."""
+    combined = sa.MetaData()
+    for metadata in (Base.metadata, *(resolve(tables.metadata) for tables in branches() if tables.metadata)):
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
 def test_migrated_database_matches_the_models(tmp_path: Path) -> None:
+    assert "telephony" in {tables.branch for tables in branches()}
     store = StateStore(f"sqlite:///{tmp_path / 'hub.db'}")
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "hub_alembic_version"})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, every_model()) == []
     store.close()
+
+
+def test_tables_a_package_created_itself_before_its_branch_are_kept(tmp_path: Path) -> None:
+    """A hub database from before the telephony branch: the listener had created its tables on first use."""
+    from connectors.telephony.state import legs_table, metadata
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(legs_table.insert().values(pbx="pbx", uniqueid="1.1", linkedid="1.1",
+                                                      committed_at=dt.datetime(2026, 1, 1)))
+    engine.dispose()
+
+    store = StateStore(url)
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(legs_table.c.uniqueid)).scalars().all() == ["1.1"]
+        versions = set(connection.execute(sa.text("SELECT version_num FROM hub_alembic_version")).scalars())
+    store.close()
+    assert "telephony_0001" in versions
 
 
 def test_opening_a_current_database_again_is_a_no_op(tmp_path: Path) -> None:

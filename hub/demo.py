@@ -1,25 +1,29 @@
 """``hub demo``: every exchange once, on embedded defaults, with the simulators running in-process.
 
-Each ``sandbox/demo_*.py`` module contributes a :class:`DemoPart`: it prepares its system (a seeded CRM
-database, a 1C simulator, a PBX simulator, website senders), publishes the connections the mappings
-use, and produces the events of the scenario. The demo then runs the exchanges in dependency order
-(an exchange that is triggered by another's target runs after it) and prints what each one did. The
-scenario is deterministic: a second ``hub demo`` finds nothing new to write.
+Each installed connector package may name a :class:`DemoPart` in its manifest: it prepares its system (a seeded
+CRM database, a 1C simulator, a PBX simulator, website senders), publishes the connections the mappings use, and
+produces the events of the scenario. The demo then runs the exchanges in dependency order (an exchange that is
+triggered by another's target runs after it) and prints what each one did. The scenario is deterministic: a
+second ``hub demo`` finds nothing new to write.
+
+What the demo cannot run it skips, saying why, and goes on: a part that cannot be imported (no simulators in
+this environment), an exchange whose connector is not installed or whose connection no part defines.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
-import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from hub import registry
 from hub.app import Hub
 from hub.connections import ConnectionResolver
+from hub.errors import ConfigError
+from hub.manifest import resolve
 from hub.mapping.loader import LoadedMapping
 from hub.runner import RunReport
 from hub.settings import HubSettings
@@ -28,12 +32,19 @@ from hub.wakeup import target_asset as _target_asset
 DEMO_HOME = Path("var/demo")
 
 
+@dataclass(frozen=True)
+class Skipped:
+    what: str  # an exchange, or a package's demo part
+    reason: str
+
+
 @dataclass
 class DemoEnv:
     home: Path
     settings: HubSettings
     connections: dict[str, str] = field(default_factory=dict)  # connection id -> Airflow URI/JSON value
     notes: list[str] = field(default_factory=list)  # lines printed after the summary
+    skipped: list[Skipped] = field(default_factory=list)  # what the demo could not run, and why
 
     def export(self) -> None:
         for conn_id, value in self.connections.items():
@@ -56,13 +67,16 @@ class DemoPart(Protocol):
         ...
 
 
-def discover_parts() -> list[DemoPart]:
-    import sandbox
-
+def discover_parts(env: DemoEnv) -> list[DemoPart]:
+    """The demo parts of the installed packages, in start order; a part that cannot be imported is skipped."""
     parts: list[DemoPart] = []
-    for module in pkgutil.iter_modules(sandbox.__path__):
-        if module.name.startswith("demo_"):
-            parts.append(importlib.import_module(f"sandbox.{module.name}").PART)
+    for manifest in registry.manifests():
+        if manifest.demo is None:
+            continue
+        try:
+            parts.append(resolve(manifest.demo))
+        except ImportError as exc:
+            env.skipped.append(Skipped(f"demo part of {manifest.name}", f"cannot be imported ({exc})"))
     return sorted(parts, key=lambda p: p.order)
 
 
@@ -96,7 +110,7 @@ def target_asset(loaded: LoadedMapping) -> str:
 
 @contextlib.contextmanager
 def running(env: DemoEnv) -> Iterator[list[DemoPart]]:
-    parts = discover_parts()
+    parts = discover_parts(env)
     with contextlib.ExitStack() as stack:
         for part in parts:
             stack.enter_context(part.start(env))
@@ -114,7 +128,23 @@ def run_demo(home: Path = DEMO_HOME) -> tuple[list[RunReport], DemoEnv]:
         hub = env.hub()
         try:
             for exchange in exchange_order(hub.mappings):
+                reason = why_not_runnable(hub, hub.mappings[exchange])
+                if reason:
+                    env.skipped.append(Skipped(exchange, reason))
+                    continue
                 reports.append(hub.run(exchange, triggered_by="demo"))
         finally:
             hub.close()
     return reports, env
+
+
+def why_not_runnable(hub: Hub, loaded: LoadedMapping) -> str | None:
+    """Why the demo cannot run this exchange (its connector is not installed, its connection is not defined),
+    or None."""
+    for endpoint in (loaded.mapping.source, loaded.mapping.target):
+        try:
+            registry.connector_class(endpoint.connector)
+            hub.resolver.get(endpoint.connection)
+        except ConfigError as exc:
+            return str(exc).split(" (", 1)[0] if "unknown connector" in str(exc) else str(exc)
+    return None

@@ -127,6 +127,8 @@ def run_demo(home: Path = DEMO_HOME) -> tuple[list[RunReport], DemoEnv]:
             part.produce(env)
         hub = env.hub()
         try:
+            env.skipped.extend(Skipped(Path(error.file).stem if error.file else "?", f"invalid mapping: {error}")
+                               for error in hub.broken_mappings)
             for exchange in exchange_order(hub.mappings):
                 reason = why_not_runnable(hub, hub.mappings[exchange])
                 if reason:

@@ -7,7 +7,9 @@ BOOT       := .uv-bootstrap
 UV         := $(BOOT)/bin/uv
 VENV       := .venv
 export UV_COMPILE_BYTECODE := 1
+EXTRA      := config/extra-requirements.txt
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PROJECT_ROOT := $(CURDIR)
 
 .PHONY: demo test lint airflow sandbox bench bench-vs-dlt schema clean
 
@@ -15,8 +17,12 @@ $(UV):
 	$(PYTHON) -m venv $(BOOT)
 	$(BOOT)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+# Out-of-tree connector packages listed in $(EXTRA) go in after the sync (which removes what uv.lock does not
+# name); `hub new connector` adds its packages there.
+$(VENV)/.synced: pyproject.toml uv.lock $(wildcard $(EXTRA)) | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	@if grep -qvE '^[[:space:]]*(#|$$)' $(EXTRA) 2>/dev/null; then \
+		echo "$(UV) pip install -r $(EXTRA)"; $(UV) pip install --python $(VENV)/bin/python -r $(EXTRA); fi
 	touch $@
 
 demo: $(VENV)/.synced  ## run every exchange once on embedded defaults (SQLite, built-in simulators)

@@ -31,6 +31,8 @@ dead_letters_app = typer.Typer(help="Records that could not cross: list, show, r
 db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
+new_app = typer.Typer(help="Make a new package from a template.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
 
 
 def _width() -> int | None:
@@ -352,6 +354,28 @@ def demo() -> None:
         out.print(note, highlight=False, markup=False)
     out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
               highlight=False, markup=False)
+
+
+@new_app.command("connector")
+@handled
+def new_connector(
+    name: Annotated[str, typer.Argument(help="the connector's name (lower case, e.g. prices)")],
+    into: Annotated[Path, typer.Option(help="folder to make the package in")] = Path("plugins"),
+    register: Annotated[bool, typer.Option(
+        help="add the package to config/extra-requirements.txt, which `make` installs")] = True,
+) -> None:
+    """Make a connector package: manifest, source and target skeletons, kit tests, a demo part, a sample mapping."""
+    from hub.scaffold import EXTRA_REQUIREMENTS
+    from hub.scaffold import new_connector as scaffold
+
+    settings = HubSettings.from_env()
+    made = scaffold(name, into, settings.mappings_dir, EXTRA_REQUIREMENTS if register else None)
+    for path in made.files:
+        out.print(f"created {path}", highlight=False, markup=False)
+    if made.registered_in:
+        out.print(f"added {made.package} to {made.registered_in}", highlight=False, markup=False)
+    out.print(f"next: `make .venv/.synced` (installs it), `.venv/bin/pytest {made.package}`, `hub validate`, "
+              f"`hub run {name}_sample`; see docs/connectors.md", highlight=False, markup=False)
 
 
 def _register_package_commands() -> None:

@@ -183,8 +183,6 @@ def _id_as_text(by: Sequence[str], values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(str(v) if name == "id" and v is not None else v for name, v in zip(by, values, strict=True))
 
 
-CONNECTOR = MemoryConnector
-
 
 #: not installed through an entry point: the tests register it (tests/conftest.py, hub.registry.register)
 MANIFEST = Manifest(name="memory", connectors={"memory": MemoryConnector})

@@ -110,12 +110,17 @@ def target_asset(loaded: LoadedMapping) -> str:
 
 @contextlib.contextmanager
 def running(env: DemoEnv) -> Iterator[list[DemoPart]]:
-    parts = discover_parts(env)
+    started: list[DemoPart] = []
     with contextlib.ExitStack() as stack:
-        for part in parts:
-            stack.enter_context(part.start(env))
+        for part in discover_parts(env):
+            try:
+                stack.enter_context(part.start(env))
+            except (ConfigError, OSError) as exc:  # e.g. its port is taken: the exchanges it serves are skipped
+                env.skipped.append(Skipped(f"demo part {part.name}", str(exc)))
+                continue
+            started.append(part)
         env.export()
-        yield parts
+        yield started
 
 
 def run_demo(home: Path = DEMO_HOME) -> tuple[list[RunReport], DemoEnv]:
@@ -134,7 +139,10 @@ def run_demo(home: Path = DEMO_HOME) -> tuple[list[RunReport], DemoEnv]:
                 if reason:
                     env.skipped.append(Skipped(exchange, reason))
                     continue
-                reports.append(hub.run(exchange, triggered_by="demo"))
+                try:
+                    reports.append(hub.run(exchange, triggered_by="demo"))
+                except ConfigError as exc:  # e.g. a connection of another system's type: this one, not the demo
+                    env.skipped.append(Skipped(exchange, str(exc)))
         finally:
             hub.close()
     return reports, env

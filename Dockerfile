@@ -23,7 +23,15 @@ COPY hub ./hub
 COPY connectors ./connectors
 COPY sandbox ./sandbox
 COPY airflow_hub ./airflow_hub
+# Out-of-tree connector packages (docs/connectors.md): `--build-arg EXTRA_PACKAGES="hub-connector-prices==1.2.0"`,
+# and whatever config/extra-requirements.txt lists (packages under plugins/ included), after the locked sync
+ARG EXTRA_PACKAGES=""
+COPY config/extra-requirements.txt ./config/extra-requirements.txt
+COPY plugins ./plugins
 RUN uv sync --frozen --no-dev \
+ && if grep -qvE '^[[:space:]]*(#|$)' config/extra-requirements.txt; then \
+      PROJECT_ROOT=/opt/hub uv pip install --python /opt/venv/bin/python -r config/extra-requirements.txt; fi \
+ && if [ -n "$EXTRA_PACKAGES" ]; then uv pip install --python /opt/venv/bin/python $EXTRA_PACKAGES; fi \
  && useradd --uid 50000 --create-home --home-dir /opt/airflow hub \
  && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/airflow/hub \
  && chown -R hub /opt/airflow

@@ -325,10 +325,19 @@ def schema(output: Annotated[Path, typer.Option(help="where to write the JSON Sc
 
 @app.command()
 @handled
-def check(connection: str, connector: Annotated[str, typer.Option(help="connector package to use")]) -> None:
-    """Test a connection: reachable, and the credentials work."""
-    with Hub() as hub, hub.connector(connector, connection) as instance:
-        out.print(f"[green]ok[/green] {escape(instance.check())}", highlight=False)
+def check(connection: str, connector: Annotated[str | None, typer.Option(
+        help="the connector to test it with (default: the one its connection type names)")] = None) -> None:
+    """Test a connection: reachable, and the credentials work (what the Airflow UI's Test button does)."""
+    from hub.registry import connection_type
+
+    with Hub() as hub:
+        if connector is not None:
+            with hub.connector(connector, connection) as instance:
+                status = instance.check()
+        else:
+            found = hub.resolver.get(connection)
+            status = connection_type(found.conn_type).test_connection(found, hub.settings)
+    out.print(f"[green]ok[/green] {escape(status)}", highlight=False)
 
 
 @app.command()

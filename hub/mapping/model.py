@@ -85,7 +85,8 @@ class Incremental(_Strict):
 
 
 class Source(_Strict):
-    connector: str = Field(description="connector package name under connectors/, e.g. crm_db, onec_odata, inbox")
+    connector: str = Field(description="connector name, as an installed package's manifest declares it, e.g. crm_db, "
+                           "onec_odata, inbox")
     connection: str = Field(description="connection id (Airflow Connection or AIRFLOW_CONN_<ID>)")
     stream: str = Field(description="table, entity set, or event stream to read")
     key: FieldNames = Field(description="field(s) that identify a record in the source")

@@ -1,4 +1,4 @@
-"""``hub listen ami``: the long-running AMI listener (registered through the ``hub.listen`` entry point)."""
+"""``hub listen ami``: the long-running AMI listener (declared in the package's manifest)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hub serve intake``: the website form intake service (registered through the ``hub.serve`` entry point)."""
+"""``hub serve intake``: the website form intake service (declared in the package's manifest)."""
 
 from __future__ import annotations
 

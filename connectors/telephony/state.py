@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
+from hub.state.migrate import upgrade
 from hub.state.models import utcnow
 from hub.state.upsert import upsert
 
@@ -157,6 +158,9 @@ class OriginateJournal:
     def __init__(self, engine: sa.Engine, pbx: str):
         self.engine = engine
         self.pbx = pbx
+        # the connector may be the first to open this hub database (`hub check`, its kit tests): bring it, this
+        # package's branch included, to the current schema (one query when it already is)
+        upgrade(engine)
 
     def find(self, values: Sequence[str], by: str = "request_id") -> dict[str, dict[str, Any]]:
         """Claimed requests by ``request_id`` or ``action_id``, keyed by that field."""

@@ -71,6 +71,7 @@ def test_a_new_connector_passes_its_kit_and_runs_its_sample_mapping(project: Pat
     monkeypatch.setenv("AIRFLOW_CONN_PRICES_OUT", json.dumps({"conn_type": "hub_prices",
                                                                "extra": {"path": str(target)}}))
 
+    assert "1 CSV file(s)" in invoke("check", "prices")  # its connection type's test, as Airflow's Test button
     assert "1 mapping file(s) valid" in invoke("validate")
     assert "+ create A-1" in invoke("plan", "prices_sample")
     assert json.loads(invoke("run", "prices_sample", "--json"))["created"] == 2

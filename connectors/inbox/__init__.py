@@ -8,6 +8,16 @@ position applied, so a killed run resumes exactly after it. Records are the even
 
 from __future__ import annotations
 
-from connectors.inbox.connector import InboxConnector
+import importlib
+from typing import Any
+
+# imported on first use: loading the package (its manifest, at every start) must not import its drivers
+_EXPORTS = {"InboxConnector": "connectors.inbox.connector"}
 
 __all__ = ["InboxConnector"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

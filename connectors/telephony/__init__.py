@@ -10,7 +10,17 @@ Connectors (``connector:`` names in mappings):
 
 from __future__ import annotations
 
-from connectors.telephony.callbacks import CallbacksSource
-from connectors.telephony.originate import AmiOriginateConnector
+import importlib
+from typing import Any
+
+# imported on first use: loading the package (its manifest, at every start) must not import its drivers
+_EXPORTS = {"AmiOriginateConnector": "connectors.telephony.originate",
+            "CallbacksSource": "connectors.telephony.callbacks"}
 
 __all__ = ["AmiOriginateConnector", "CallbacksSource"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # the demo exports its connections as AIRFLOW_CONN_*
     yield tmp_path
     monkeypatch.undo()  # sys.path and the registry as they were, then forget the package
     for module in [name for name in sys.modules if name.split(".")[0] == "prices_connector"]:

@@ -5,6 +5,7 @@ demo writes nothing."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HUB_MAPPINGS_DIR", str(mappings))
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.chdir(tmp_path)  # the demo keeps its state in ./var/demo
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # the demo exports its connections as AIRFLOW_CONN_*
     only = (Manifest(name="memory", connectors={"memory": MemoryConnector}, demo=f"{__name__}:PART"),
             Manifest(name="simulators_missing", demo="no_such_package.demo:PART"))
     monkeypatch.setattr(registry, "manifests", lambda: only)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
+from hub.logs import configure
 from hub.runner import RunReport
 from hub.settings import HubSettings
 
@@ -29,6 +30,13 @@ dead_letters_app = typer.Typer(help="Records that could not cross: list, show, r
 db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Logs go to stderr, at ``HUB_LOG_LEVEL`` (INFO): stdout is the command's output (tables, ``--json``),
+    which a warning line such as a retried request must never corrupt. Services configure their own."""
+    configure(level=os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 def _width() -> int | None:
@@ -326,7 +334,6 @@ def check(connection: str, connector: Annotated[str, typer.Option(help="connecto
 @handled
 def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
-    from hub.logs import configure
     from sandbox.demo import run_demo
 
     configure(level="WARNING")  # the summary is the output; the services' info logs would drown it

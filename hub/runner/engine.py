@@ -220,6 +220,7 @@ class _Run:
         self.context = RunContext(self.store, runner.settings.default_region, runner.settings.timezone)
         self.pool = pool
         self.report = report
+        pool.on_retry = self.note_retry  # before any connector opens: their own retries count in this run
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")

@@ -229,30 +229,31 @@ def _print_candidates(value: str, candidates: list[Any]) -> None:
               highlight=False)
     for candidate in candidates:
         out.print(f"  {candidate.label}  ({candidate.records} record(s) in {', '.join(candidate.exchanges)})"
-                  f"  --entity {candidate.entities[0].rsplit('/', 1)[-1]}", markup=False, highlight=False)
+                  f"  --entity {candidate.entities[0].rsplit('/', 1)[-1]}", markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def _print_chain(found: Any, links: list[Any]) -> None:
     out.print(f"{found.chosen.label}: {len(found.steps)} record(s)" +
-              (" (cut: the chain goes on)" if found.truncated else ""), markup=False, highlight=False)
+              (" (cut: the chain goes on)" if found.truncated else ""), markup=False, highlight=False, soft_wrap=True)
     for target, steps in found.by_entity().items():
-        out.print(f"{target}", style="bold", markup=False, highlight=False)
+        out.print(f"{target}", style="bold", markup=False, highlight=False, soft_wrap=True)
         for step in steps:
             out.print(f"  {step.exchange}: {step.source}:{step.source_key} -> "
-                      f"{step.target}:{step.target_key or '?'}", markup=False, highlight=False)
+                      f"{step.target}:{step.target_key or '?'}", markup=False, highlight=False, soft_wrap=True)
             for w in step.writes:
                 fields = f" [{w.fields}]" if w.fields else ""
                 out.print(f"    write {w.at:%Y-%m-%d %H:%M:%S} {w.action} {w.source_key} -> {w.target_key}{fields}"
-                          f"  {_run_text(w.run)}", markup=False, highlight=False)
+                          f"  {_run_text(w.run)}", markup=False, highlight=False, soft_wrap=True)
             for letter in step.dead_letters:
                 out.print(f"    dead  #{letter.id} {letter.status}, {letter.attempts} attempt(s), "
                           f"{letter.error_class}: {letter.message}  {_run_text(letter.run)}", markup=False,
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
             if not step.writes and not step.dead_letters and step.indexed_by:
-                out.print(f"    seen  {_run_text(step.indexed_by)}", markup=False, highlight=False)
+                out.print(f"    seen  {_run_text(step.indexed_by)}", markup=False, highlight=False, soft_wrap=True)
     for link in links:
         out.print(f"key map  {link.entity}: {link.system_a} {link.id_a} = {link.system_b} {link.id_b}",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 def _run_text(run: Any) -> str:

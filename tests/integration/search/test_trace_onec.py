@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from hub.app import Hub
+from hub.testing.tracing import airflow_trigger, trace
 from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
-
-from .conftest import airflow_trigger, trace
 
 WHEN = dt.datetime(2025, 3, 12, 10, 0)
 

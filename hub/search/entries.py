@@ -29,11 +29,6 @@ class Indexed(Protocol):
     outcome: Any
 
 
-def node(connection: str, entity: str, key: str) -> str:
-    """An object's name across exchanges: ``crm/deals:17`` is the same deal wherever it is read or written."""
-    return f"{connection}/{entity}:{key}"[:MAX_VALUE]
-
-
 def referenced_entity(entry: SearchField, mapping: Mapping) -> str:
     """``connection/entity`` of a ``refers_to`` (an entity alone is on the target's connection)."""
     assert entry.refers_to is not None
@@ -51,33 +46,30 @@ def key_text(value: Any) -> str:
 
 class Indexer:
     def __init__(self, mapping: Mapping, region: str):
-        self.fields = mapping.search
         self.region = region
-        self.refs = {id(e): referenced_entity(e, mapping) for e in mapping.search if e.refers_to}
+        #: per entry: (read from the source record?, field, kind, referenced connection/entity)
+        self.entries = [(entry.source is not None, entry.source or entry.field or "", entry.kind,
+                         referenced_entity(entry, mapping) if entry.refers_to else None) for entry in mapping.search]
 
-    def rows(self, items: Iterable[Indexed]) -> list[dict[str, Any]]:
-        """Index rows (kind, value, source_key, target_key) for the batch's written and rejected records."""
-        if not self.fields:
+    def rows(self, items: Iterable[Indexed]) -> list[tuple[str, str, str, str | None]]:
+        """Index rows (source_key, kind, value, target_key) for the batch's written and rejected records."""
+        if not self.entries:
             return []
-        rows: dict[tuple[str, str, str], dict[str, Any]] = {}  # one per value and record (an upsert key)
+        rows: dict[tuple[str, str, str], tuple[str, str, str, str | None]] = {}  # one per record and value
+        region = self.region
         for item in items:
             if item.outcome not in INDEXED_OUTCOMES or not item.source_key:
                 continue
-            for entry in self.fields:
-                raw = item.record.get(entry.source) if entry.source else (item.mapped or {}).get(entry.field or "")
-                for kind, value in self._values(entry, raw):
-                    rows[(kind, value, item.source_key)] = dict(kind=kind, value=value, source_key=item.source_key,
-                                                                target_key=item.target_key)
+            key, mapped = item.source_key, item.mapped or {}
+            for from_source, name, kind, ref in self.entries:
+                raw = item.record.get(name) if from_source else mapped.get(name)
+                if raw is None or raw == "" or isinstance(raw, (dict, list)):
+                    continue
+                if kind is not None:
+                    value = normalize(kind, raw, region)
+                    if value is not None:
+                        rows[(key, kind, value)] = (key, kind, value, item.target_key)
+                if ref is not None:
+                    value = f"{ref}:{key_text(raw)}"[:MAX_VALUE]
+                    rows[(key, REF, value)] = (key, REF, value, item.target_key)
         return list(rows.values())
-
-    def _values(self, entry: SearchField, raw: Any) -> list[tuple[str, str]]:
-        if raw is None or raw == "":
-            return []
-        found = []
-        if entry.kind is not None:
-            value = normalize(entry.kind, raw, self.region)
-            if value is not None:
-                found.append((entry.kind, value))
-        if entry.refers_to is not None and not isinstance(raw, (dict, list)):
-            found.append((REF, f"{self.refs[id(entry)]}:{key_text(raw)}"[:MAX_VALUE]))
-        return found

@@ -212,8 +212,9 @@ class SearchEntry(Base):
 
     __tablename__ = "hub_search_index"
     __table_args__ = (
-        UniqueConstraint("kind", "value", "exchange", "source_key", name="uq_hub_search_index_entry"),
-        Index("ix_hub_search_index_record", "exchange", "source_key"),
+        # record first: it also finds a record's entries (the chain's references), so no third index is needed
+        UniqueConstraint("exchange", "source_key", "kind", "value", name="uq_hub_search_index_entry"),
+        Index("ix_hub_search_index_value", "kind", "value"),
         Index("ix_hub_search_index_at", "at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -191,7 +191,8 @@ class BatchCommit:
     checkpoint: Any = None
     save_checkpoint: bool = False
     counts: Counts = field(default_factory=Counts)
-    search: list[dict[str, Any]] = field(default_factory=list)  # search index rows (hub.search.entries)
+    #: search index rows, (source_key, kind, value, target_key) each (hub.search.entries)
+    search: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 class StateStore:

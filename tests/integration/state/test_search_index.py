@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from hub.state.store import BatchCommit, PriorState, StateStore
 
 
-def commit(store: StateStore, run_id: int, rows: list[dict]) -> None:
+def commit(store: StateStore, run_id: int, rows: list[tuple[str, str, str, str | None]]) -> None:
     store.commit_batch(BatchCommit("website_leads", run_id, "v1", states={"tilda:id:1": PriorState("h", None, "42")},
                                    search=rows))
 
@@ -19,8 +19,8 @@ def test_values_are_written_with_the_batch_refreshed_by_later_runs_and_pruned_by
     store = StateStore(state_url)
     try:
         first = store.start_run("website_leads", "apply", "v1")
-        row = dict(kind="phone", value="+74951234567", source_key="tilda:id:1", target_key="42")
-        commit(store, first, [row, dict(row, kind="email", value="a@b.ru")])
+        row = ("tilda:id:1", "phone", "+74951234567", "42")
+        commit(store, first, [row, ("tilda:id:1", "email", "a@b.ru", "42")])
         second = store.start_run("website_leads", "apply", "v1")
         commit(store, second, [row])
         found = store.search_by_value([("phone", "+74951234567"), ("email", "a@b.ru")])

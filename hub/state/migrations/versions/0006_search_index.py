@@ -27,13 +27,13 @@ def upgrade() -> None:
         sa.Column("run_id", Id, nullable=True),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("kind", "value", "exchange", "source_key", name="uq_hub_search_index_entry"),
+        sa.UniqueConstraint("exchange", "source_key", "kind", "value", name="uq_hub_search_index_entry"),
     )
-    op.create_index("ix_hub_search_index_record", "hub_search_index", ["exchange", "source_key"])
+    op.create_index("ix_hub_search_index_value", "hub_search_index", ["kind", "value"])
     op.create_index("ix_hub_search_index_at", "hub_search_index", ["at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_hub_search_index_at", table_name="hub_search_index")
-    op.drop_index("ix_hub_search_index_record", table_name="hub_search_index")
+    op.drop_index("ix_hub_search_index_value", table_name="hub_search_index")
     op.drop_table("hub_search_index")

@@ -155,6 +155,7 @@ class _Tracer:
         self.airflow_url = airflow_url.rstrip("/")
         self.sources = {name: f"{m.source.connection}/{m.source.stream}" for name, m in mappings.items()}
         self.targets = {name: f"{m.target.connection}/{m.target.entity}" for name, m in mappings.items()}
+        self.exchanges = sorted(set(mappings) | records.exchanges_with_state(store.engine))
 
     def source_of(self, exchange: str) -> str:
         return self.sources.get(exchange, f"{exchange}.source")  # a record of a mapping removed since
@@ -184,9 +185,9 @@ class _Tracer:
             return [], {}
         for row in self.store.search_by_value(readings(query, self.region)):
             add(f"{row.kind} {row.value}", row.kind, RecordRef(row.exchange, row.source_key, row.target_key))
-        for record in records.by_source_key(self.store.engine, None, query):
+        for record in records.by_source_key(self.store.engine, self.exchanges, query):
             add(f"{self.source_of(record.exchange)}:{query}", self.source_of(record.exchange), record)
-        for record in records.by_target_key(self.store.engine, None, query):
+        for record in records.by_target_key(self.store.engine, self.exchanges, query):
             add(f"{self.target_of(record.exchange)}:{query}", self.target_of(record.exchange), record)
         return _join(subjects)
 

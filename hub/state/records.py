@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, select, tuple_
 
-from hub.state.models import DeadLetter, RecordLog, RecordState, Run
+from hub.state.models import Checkpoint, DeadLetter, RecordLog, RecordState, Run
 
 _CHUNK = 300
 
@@ -53,6 +53,13 @@ def by_target_key(engine: Engine, exchanges: Sequence[str] | None, key: str) -> 
             for exchange, source in c.execute(query):
                 found[(exchange, source)] = key
     return [RecordRef(e, s, t) for (e, s), t in found.items()]
+
+
+def exchanges_with_state(engine: Engine) -> set[str]:
+    """Every exchange that ever checkpointed (one row each): naming them lets a lookup by key alone use the
+    (exchange, key) indexes instead of scanning the record log."""
+    with engine.connect() as c:
+        return set(c.execute(select(Checkpoint.exchange)).scalars())
 
 
 def writes(engine: Engine, records: Iterable[tuple[str, str]]) -> list[Any]:

@@ -4,6 +4,7 @@ number. deal -> realization in 1C -> payment -> invoice paid and deal paid, each
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,13 @@ def test_a_1c_payment_number_shows_the_whole_deal_chain_with_airflow_runs(paid) 
     assert "http://airflow.example:8080/dags/payments_from_1c/runs/manual__2026-12-02T10%3A10%3A00%2B00%3A00_" in out
     # grouped by what each step wrote, in the order the chain happened
     assert out.index("onec/Document_РеализацияТоваровУслуг") < out.index("crm/payments") < out.index("crm/invoices")
+
+    as_json = trace(hub, known["receipt"], "--json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert data["ambiguous"] is False and data["chosen"]["labels"] == [f"document {known['receipt']}"]
+    runs = {step["exchange"]: step["writes"][0]["run"]["airflow_run_id"] for step in data["steps"]}
+    assert runs["payments_from_1c"] == "manual__2026-12-02T10:10:00+00:00_payments_from_1c"
 
 
 def test_the_payers_inn_and_the_sales_document_number_find_the_same_chain(paid) -> None:

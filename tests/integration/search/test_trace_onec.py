@@ -66,10 +66,12 @@ def test_a_1c_payment_number_shows_the_whole_deal_chain_with_airflow_runs(paid) 
 
 def test_the_payers_inn_and_the_sales_document_number_find_the_same_chain(paid) -> None:
     hub, _, known = paid
-    by_inn = hub.find("ИНН 7701 234560")
-    assert by_inn.chosen is not None and "inn 7701234560" in by_inn.chosen.labels
-    assert {s.exchange for s in by_inn.steps} >= {"counterparties_to_1c", "payments_from_1c", "realizations_to_1c",
-                                                  "invoices_paid_from_1c", "deals_paid_from_1c"}
+    by_inn = trace(hub, "ИНН 7701 234560")
+    assert by_inn.exit_code == 0, by_inn.output
+    assert by_inn.output.startswith("inn 7701234560:")
+    for exchange in ("counterparties_to_1c", "payments_from_1c", "realizations_to_1c", "invoices_paid_from_1c",
+                     "deals_paid_from_1c"):
+        assert f"airflow {exchange} manual__2026-12-02T10:" in by_inn.output, by_inn.output
     by_sale = hub.find(known["sale"].lower())
     assert by_sale.chosen is not None and by_sale.chosen.labels == (f"document {known['sale']}",)
     assert {s.exchange for s in by_sale.steps} >= {"realizations_to_1c", "payments_from_1c", "deals_paid_from_1c"}

@@ -48,6 +48,11 @@ def test_a_number_as_typed_finds_the_missed_call_its_task_and_the_call_that_clos
     assert f"{AIRFLOW_URL}/dags/missed_calls_to_tasks/runs/asset_triggered__closed" in out, out
 
     # from the missed call's id: its task, and on to the call that closed it
+    by_call = trace(pbx.hub, missed)
+    assert by_call.exit_code == 0 and by_call.output.startswith(f"call_id {missed} = hub/calls:{missed}:"), \
+        by_call.output  # the call id is also the key the PBX gave the call: one thing, named both ways
+    assert f"calls_to_crm: hub/calls:{returned} -> crm/calls:" in by_call.output, by_call.output
+    assert "airflow missed_calls_to_tasks asset_triggered__closed" in by_call.output
     chain = pbx.hub.find(missed)
     assert chain.chosen is not None and chain.chosen.labels[0] == f"call_id {missed}"
     steps = {(s.exchange, s.source_key): s for s in chain.steps}

@@ -12,6 +12,7 @@ from hub.state.models import SearchEntry, utcnow
 from hub.state.upsert import upsert
 
 _CHUNK = 300
+_PRUNE_CHUNK = 5_000
 
 
 COLUMNS = ("exchange", "source_key", "kind", "value", "target_key", "run_id", "at")
@@ -43,10 +44,24 @@ def write(c: Connection, exchange: str, run_id: int, rows: Sequence[tuple[str, s
 
 
 def prune(engine: Engine, retention_days: float) -> int:
-    """Drop entries not refreshed for ``retention_days``; returns how many went."""
+    """Drop entries not refreshed for ``retention_days``; returns how many went.
+
+    On PostgreSQL in chunks that skip rows a concurrent batch is refreshing: another exchange's run prunes
+    while this one commits, and waiting on each other's rows could deadlock; a skipped row goes next time.
+    """
     cutoff = utcnow() - dt.timedelta(days=retention_days)
-    with engine.begin() as c:
-        return c.execute(delete(SearchEntry).where(SearchEntry.at < cutoff)).rowcount or 0
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as c:
+            return c.execute(delete(SearchEntry).where(SearchEntry.at < cutoff)).rowcount or 0
+    removed = 0
+    while True:
+        with engine.begin() as c:
+            chunk = select(SearchEntry.id).where(SearchEntry.at < cutoff).limit(_PRUNE_CHUNK) \
+                .with_for_update(skip_locked=True).scalar_subquery()
+            count = c.execute(delete(SearchEntry).where(SearchEntry.id.in_(chunk))).rowcount or 0
+        removed += count
+        if count < _PRUNE_CHUNK:
+            return removed
 
 
 def by_value(engine: Engine, readings: Iterable[tuple[str, str]]) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -212,7 +211,7 @@ def trace(
         found = hub.find(value, entity)
         links = hub.store.key_links(value.strip()) if found.chosen else []
     if as_json:
-        out.print_json(data=dataclasses.asdict(found) | {"ambiguous": found.ambiguous}, default=str)
+        out.print_json(data=found.as_dict())
         raise typer.Exit(0 if found.chosen else 1)
     if not found.candidates:
         where = f" as {entity!r}" if entity else ""

@@ -14,6 +14,7 @@ carries the runs that wrote it and, for runs started by Airflow, the DAG run id 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import deque
 from collections.abc import Mapping as MappingOf
@@ -134,6 +135,11 @@ class Trace:
     @property
     def found(self) -> bool:
         return bool(self.candidates)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (times in ISO 8601): ``hub trace --json`` and the operators' page."""
+        return _plain(dataclasses.asdict(self)) | {"ambiguous": self.ambiguous,
+                                                    "by_entity": {k: len(v) for k, v in self.by_entity().items()}}
 
     def by_entity(self) -> dict[str, list[Step]]:
         """The steps grouped by the kind of object each wrote (crm/leads, crm/tasks, onec/Document_...)."""
@@ -316,3 +322,12 @@ def _join(subjects: dict[str, tuple[str, dict[tuple[str, str], RecordRef]]]
         members[candidate] = list(refs.values())
     return candidates, members
 
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from hub.mapping.model import Mapping, SearchField
-from hub.search.kinds import MAX_VALUE, normalize
+from hub.search.kinds import MAX_VALUE, NORMALIZERS
 
 #: the record outcomes worth finding again: what a run wrote, and what it could not (its dead letter)
 INDEXED_OUTCOMES = frozenset({"created", "updated", "rejected"})
@@ -47,12 +47,16 @@ def key_text(value: Any) -> str:
 class Indexer:
     def __init__(self, mapping: Mapping, region: str):
         self.region = region
-        #: per entry: (read from the source record?, field, kind, referenced connection/entity)
+        #: per entry: (read from the source record?, field, kind, its normalizer, referenced connection/entity)
         self.entries = [(entry.source is not None, entry.source or entry.field or "", entry.kind,
+                         NORMALIZERS[entry.kind] if entry.kind else None,
                          referenced_entity(entry, mapping) if entry.refers_to else None) for entry in mapping.search]
 
     def rows(self, items: Iterable[Indexed]) -> list[tuple[str, str, str, str | None]]:
-        """Index rows (source_key, kind, value, target_key) for the batch's written and rejected records."""
+        """Index rows (source_key, kind, value, target_key) for the batch's written and rejected records.
+
+        Runs for every record a run writes: the normalizers are called directly (hub.search.kinds.normalize
+        does the same with more checks)."""
         if not self.entries:
             return []
         rows: dict[tuple[str, str, str], tuple[str, str, str, str | None]] = {}  # one per record and value
@@ -61,14 +65,15 @@ class Indexer:
             if item.outcome not in INDEXED_OUTCOMES or not item.source_key:
                 continue
             key, mapped = item.source_key, item.mapped or {}
-            for from_source, name, kind, ref in self.entries:
+            for from_source, name, kind, normalizer, ref in self.entries:
                 raw = item.record.get(name) if from_source else mapped.get(name)
-                if raw is None or raw == "" or isinstance(raw, (dict, list)):
+                if raw is None or raw == "" or isinstance(raw, (dict, list, bytes)):
                     continue
-                if kind is not None:
-                    value = normalize(kind, raw, region)
-                    if value is not None:
-                        rows[(key, kind, value)] = (key, kind, value, item.target_key)
+                if normalizer is not None:
+                    value = normalizer(raw if isinstance(raw, str) else str(raw), region)
+                    if value:
+                        value = value if len(value) <= MAX_VALUE else value[:MAX_VALUE]
+                        rows[(key, kind, value)] = (key, kind, value, item.target_key)  # type: ignore[index]
                 if ref is not None:
                     value = f"{ref}:{key_text(raw)}"[:MAX_VALUE]
                     rows[(key, REF, value)] = (key, REF, value, item.target_key)

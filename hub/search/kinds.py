@@ -27,8 +27,10 @@ def _phone(text: str, region: str) -> str | None:
 
 
 def _inn(text: str, region: str) -> str | None:
+    if text.isascii() and text.isdigit():  # as a CRM or 1C column holds it: no regex needed
+        return text if len(text) in (10, 12) else None
     digits = _SPACES.sub("", _INN_PREFIX.sub("", text))
-    return digits if digits.isdigit() and len(digits) in (10, 12) else None
+    return digits if digits.isascii() and digits.isdigit() and len(digits) in (10, 12) else None
 
 
 def _document(text: str, region: str) -> str | None:
@@ -39,9 +41,14 @@ def _plain(text: str, region: str) -> str | None:
     return text.strip() or None
 
 
+def _email(text: str, region: str) -> str | None:
+    return email(text)
+
+
+#: kind -> normalizer(text, region): the normal form, or None if the text is not such a value
 NORMALIZERS: dict[SearchKind, Callable[[str, str], str | None]] = {
     "phone": _phone,
-    "email": lambda text, region: email(text),
+    "email": _email,
     "inn": _inn,
     "document": _document,
     "tranid": _plain,

@@ -209,7 +209,7 @@ def trace(
     realization in 1C -> payment -> invoice and deal paid."""
     with Hub() as hub:
         found = hub.find(value, entity)
-        links = hub.store.key_links(value.strip()) if found.chosen else []
+        links = _chain_links(hub, found.steps)
     if as_json:
         out.print_json(data=found.as_dict())
         raise typer.Exit(0 if found.chosen else 1)
@@ -221,6 +221,17 @@ def trace(
         _print_candidates(value, found.candidates)
         raise typer.Exit(1)
     _print_chain(found, links)
+
+
+def _chain_links(hub: Hub, steps: list[Any]) -> list[Any]:
+    """The key-map entries of the chain's records (the same object's id in both systems), and no others: a
+    raw id also names unrelated objects in the key map."""
+    links = []
+    for step in steps:
+        wanted = (step.source.split("/")[0], step.source_key, step.target.split("/")[0], step.target_key)
+        links += [link for link in hub.store.key_links(step.source_key)
+                  if (link.system_a, link.id_a, link.system_b, link.id_b) == wanted]
+    return links
 
 
 def _print_candidates(value: str, candidates: list[Any]) -> None:

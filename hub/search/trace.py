@@ -195,6 +195,10 @@ class _Tracer:
             add(f"{self.source_of(record.exchange)}:{query}", self.source_of(record.exchange), record)
         for record in records.by_target_key(self.store.engine, self.exchanges, query):
             add(f"{self.target_of(record.exchange)}:{query}", self.target_of(record.exchange), record)
+        entity, _, key = query.partition(":")  # an object as trace prints it, e.g. crm/deals:17 (copied)
+        if key and entity in set(self.sources.values()) | set(self.targets.values()):
+            for record in self._records_of((entity, key)):
+                add(query, entity, record)
         return _join(subjects)
 
     # -- the chain

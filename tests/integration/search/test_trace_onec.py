@@ -90,3 +90,7 @@ def test_an_id_many_entities_share_is_a_question_not_a_mix(paid) -> None:
     assert answered.exit_code == 0, answered.output
     assert "realizations_to_1c" in answered.output and "payments_from_1c" in answered.output
     assert "counterparties_to_1c" not in answered.output  # the client with the same id is another thing
+    copied = trace(hub, f"crm/deals:{known['deal']}")  # an object as trace prints it
+    assert copied.exit_code == 0 and copied.output == answered.output, copied.output
+    assert "key map  counterparty" not in answered.output  # the client's link is not the deal's
+    assert f"key map  realization: crm {known['deal']} = onec " in answered.output

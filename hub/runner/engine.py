@@ -52,6 +52,7 @@ from hub.runner.pool import ConnectorPool
 from hub.runner.report import Change, FieldWarning, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
+from hub.search.entries import Indexer
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
@@ -94,6 +95,7 @@ class Runner:
 
     def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
         def body(run: _Run) -> None:
+            self.store.prune_search_index(self.settings.search_retention_days)
             run.report.ledger_settled = settle_ledger(run)
             self._replay(run, run.auto_replay_ids, apply=True)
             self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
@@ -242,6 +244,7 @@ class _Run:
                            if isinstance(spec, EachField) and spec.owns}
         #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
         self.planned_seen: set[str] = set()
+        self.indexer = Indexer(self.mapping, runner.settings.default_region)  # the mapping's search: section
 
     # -- building items
 
@@ -629,6 +632,7 @@ class _Run:
         counts.unchanged += len(unchanged_keys)
         counts.read += len(unchanged_keys)
         if apply:
+            commit.search = self.indexer.rows(items)
             self.store.commit_batch(commit)
         self.report.counts.add(counts)
         if self.runner.progress:

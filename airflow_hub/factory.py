@@ -27,6 +27,7 @@ from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryActi
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
 from airflow_hub import tasks
+from airflow_hub.alerts import failure_callbacks
 from airflow_hub.connection_types import SYSTEMS
 from hub.connections import HUB_CONNECTION
 from hub.errors import FatalError, MappingError, RetriableError
@@ -50,8 +51,10 @@ class RetrySettings:
     max_delay: timedelta = timedelta(minutes=10)
 
     def default_args(self) -> dict[str, Any]:
-        return {"retries": self.retries, "retry_delay": self.delay, "retry_exponential_backoff": 2.0,
+        args = {"retries": self.retries, "retry_delay": self.delay, "retry_exponential_backoff": 2.0,
                 "max_retry_delay": self.max_delay}
+        notifiers = failure_callbacks()  # e.g. a chat webhook (HUB_ALERT_CONNECTION)
+        return {**args, "on_failure_callback": notifiers} if notifiers else args
 
 
 #: hub errors decide what a retry can do: nothing for configuration and credentials, everything for outages

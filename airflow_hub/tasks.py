@@ -47,9 +47,10 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
             raise
     finally:
         hub.close()
-    for line in sample_lines(report):
-        log.info("%s", line)
-    log.info("%s", report.one_line())
+    for level, line in sample_lines(report):
+        log.log(level, "%s", line)
+    # a run that rejected records is not a plain success: its summary is a warning in the log too
+    log.log(logging.WARNING if report.counts.rejected else logging.INFO, "%s", report.one_line())
     ti.xcom_push(NOTE_KEY, redact(report.one_line()))
     counts = report.counts
     if announce is not None and counts.created + counts.updated + counts.deleted:
@@ -73,8 +74,9 @@ def failure_line(hub: Hub, exchange: str, mode: Step, triggered_by: str, exc: Ba
     return report.one_line()
 
 
-def sample_lines(report: RunReport) -> list[str]:
-    """The sampled records of a run, for the task log: keys and changed field names, never values."""
+def sample_lines(report: RunReport) -> list[tuple[int, str]]:
+    """The sampled records of a run, for the task log, with their log level (rejections and lost values are
+    warnings): keys and changed field names, never values."""
     lines = []
     for outcome, samples in report.samples.items():
         for sample in samples:
@@ -83,6 +85,6 @@ def sample_lines(report: RunReport) -> list[str]:
                 text += f" (fields: {', '.join(change.field for change in sample.changes)})"
             if sample.reason:
                 text += f": {sample.reason}"
-            lines.append(text)
-    lines += [f"warning: {w.source_key}: field {w.field}: {w.problem}" for w in report.warnings]
+            lines.append((logging.WARNING if outcome == "rejected" else logging.INFO, text))
+    lines += [(logging.WARNING, f"warning: {w.source_key}: field {w.field}: {w.problem}") for w in report.warnings]
     return lines

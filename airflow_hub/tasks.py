@@ -20,6 +20,8 @@ from airflow.sdk.log import redact
 from airflow_hub.notes import NOTE_KEY
 from airflow_hub.resolver import AirflowConnectionResolver
 from hub.app import Hub
+from hub.causes import network_cause
+from hub.errors import FatalError
 from hub.runner import RunReport
 from hub.settings import HubSettings
 from hub.state.store import COUNTERS, Counts
@@ -42,9 +44,13 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
             report = hub.plan(exchange, triggered_by) if mode == "plan" else hub.run(exchange, triggered_by)
         except Exception as exc:
             line = failure_line(hub, exchange, mode, triggered_by, exc)
+            if not isinstance(exc, FatalError):  # retried: say which try this was (the note changes on each)
+                line = line.replace(f"{exchange}: {mode} failed - ",
+                                    f"{exchange}: {mode} try {ti.try_number} of {ti.max_tries + 1}: ", 1)
             log.error("%s", line)
-            ti.xcom_push(NOTE_KEY, redact(line))
-            raise
+            log.debug("%s: the traceback", exchange, exc_info=exc)  # for developers; the line says it all
+            ti.xcom_push(NOTE_KEY, redact(line))  # the note follows each try (airflow_hub.notes)
+            raise _without_history(exc) from None
     finally:
         hub.close()
     for level, line in sample_lines(report):
@@ -59,8 +65,23 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
     return report.summary()
 
 
+def _without_history(exc: BaseException) -> BaseException:
+    """``exc`` without the frames and the chain it came through: Airflow logs what a task raises with its
+    traceback, and the one line above already says what happened (the whole trace is at DEBUG)."""
+    exc.__traceback__, exc.__cause__, exc.__context__ = None, None, None
+    return exc
+
+
 def failure_line(hub: Hub, exchange: str, mode: Step, triggered_by: str, exc: BaseException) -> str:
-    """Why the step failed, in one line, with what the run did before (from the hub's run log)."""
+    """Why the step failed, in one line, with what the run did before (from the hub's run log); a network
+    failure starts with its cause ("connection refused by 127.0.0.1:18099")."""
+    cause = network_cause(exc)
+    line = _recorded_failure_line(hub, exchange, mode, triggered_by, exc)
+    prefix = f"{exchange}: {mode} failed - "
+    return line.replace(prefix, f"{prefix}{cause}; ", 1) if cause else line
+
+
+def _recorded_failure_line(hub: Hub, exchange: str, mode: Step, triggered_by: str, exc: BaseException) -> str:
     try:
         recorded = next((run for run in hub.store.runs(exchange, 20) if run.triggered_by == triggered_by), None)
     except Exception:  # the hub database itself may be what failed

@@ -8,33 +8,51 @@ changed nothing wakes nobody (the event goes through the asset alias ``hub:<exch
 decide).
 
 Parsing stays cheap: mapping files are read and compiled, nothing connects to a system or a database.
-A broken mapping file (or one Airflow refuses as a DAG) never hides the other exchanges: :func:`exchange_dags`
-skips it and :func:`mapping_problems` lists it (``dags/hub_mapping_errors.py`` turns that list into the import error
-operators see in the UI, one line per problem: ``file:line: field.path: problem``).
+A broken mapping file (or one Airflow refuses as a DAG) never hides the other exchanges, and stays visible on the
+exchange it breaks: its DAG id becomes a *broken* DAG (tagged ``broken``, the problems ``file:line: field.path:
+problem`` as its description and doc, never scheduled, a task that fails with the first problem). Only what no
+DAG can stand for (a second file naming an existing exchange, a file with no usable name) is left to
+``dags/hub_mapping_errors.py`` as an import error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetAlias, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
+import yaml
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetAlias,
+    AssetAny,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    get_current_context,
+    task,
+)
 from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
 from airflow_hub import tasks
 from airflow_hub.alerts import failure_callbacks
 from airflow_hub.connection_types import SYSTEMS
+from airflow_hub.notes import NOTE_KEY
 from hub.connections import HUB_CONNECTION
 from hub.errors import FatalError, MappingError, RetriableError
 from hub.mapping.loader import LoadedMapping, load_directory, validate_file
-from hub.mapping.model import Mapping, Source, Target
+from hub.mapping.model import EXCHANGE_NAME, Mapping, Source, Target
 from hub.settings import HubSettings
 from hub.wakeup import target_asset
+
+log = logging.getLogger(__name__)
 
 #: the first date runs are scheduled from; with catchup off only the next due run is created
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -73,13 +91,14 @@ def mappings_directory(default: Path) -> Path:
 
 def exchange_dags(directory: Path, settings: HubSettings | None = None,
                   retry: RetrySettings = RetrySettings()) -> dict[str, DAG]:
-    """A DAG for every mapping file of ``directory`` that makes one, keyed by exchange (= DAG id)."""
-    return _dags_and_problems(directory, settings, retry)[0]
+    """A DAG for every mapping file of ``directory``, keyed by DAG id: the exchange's DAG, or for a broken file
+    a broken DAG under the same id (see :func:`broken_dag`)."""
+    return _parsed(directory, settings, retry).dags
 
 
 def mapping_problems(directory: Path, settings: HubSettings | None = None) -> list[MappingError]:
-    """Every problem that keeps a mapping file of ``directory`` from becoming a DAG."""
-    return _dags_and_problems(directory, settings, RetrySettings())[1]
+    """Every problem that keeps a mapping file of ``directory`` from becoming its exchange's DAG."""
+    return _parsed(directory, settings, RetrySettings()).problems
 
 
 class BrokenMappings(Exception):
@@ -87,15 +106,22 @@ class BrokenMappings(Exception):
 
 
 def raise_if_broken(directory: Path) -> None:
-    problems = mapping_problems(directory)
+    """An import error for the problems no broken DAG shows (e.g. two files naming the same exchange)."""
+    problems = _parsed(directory, None, RetrySettings()).unshown
     if problems:
         files = sorted({problem.file or "<mapping>" for problem in problems})
         raise BrokenMappings(f"{len(files)} mapping file(s) have no DAG until fixed: {', '.join(files)}\n"
                              + "\n".join(str(problem) for problem in problems))
 
 
-def _dags_and_problems(directory: Path, settings: HubSettings | None,
-                       retry: RetrySettings) -> tuple[dict[str, DAG], list[MappingError]]:
+@dataclass
+class _Parsed:
+    dags: dict[str, DAG]
+    problems: list[MappingError]  # all of them, by file and line
+    unshown: list[MappingError]  # those of the files no broken DAG stands for
+
+
+def _parsed(directory: Path, settings: HubSettings | None, retry: RetrySettings) -> _Parsed:
     """The DAGs of the mapping files of ``directory``, and the problems of the files that make none."""
     settings = settings or HubSettings.from_env()
     loaded, broken = load_directory(directory)
@@ -114,7 +140,78 @@ def _dags_and_problems(directory: Path, settings: HubSettings | None,
             refused = [MappingError(f"Airflow refuses it as a DAG: {str(exc) or type(exc).__name__}",
                                     file=str(item.path))]
         problems.extend(refused)
-    return dags, sorted(problems, key=lambda p: (p.file or "", p.line or 0))
+    problems.sort(key=lambda p: (p.file or "", p.line or 0))
+    unshown: list[MappingError] = []
+    for file, in_file in groupby(problems, key=lambda p: p.file):
+        listed = list(in_file)
+        dag_id = broken_dag_id(Path(file)) if file and not _is_duplicate(listed) else None
+        if dag_id is None or dag_id in dags:
+            unshown.extend(listed)
+        else:
+            dags[dag_id] = broken_dag(dag_id, Path(file), listed)
+    return _Parsed(dags, problems, unshown)
+
+
+def _is_duplicate(problems: list[MappingError]) -> bool:
+    """A second file naming an exchange that exists: the exchange's DAG is the first file's."""
+    return any(p.path == "exchange" and "is already defined in" in p.problem for p in problems)
+
+
+def broken_dag_id(path: Path) -> str | None:
+    """The exchange a broken file names, if it names a valid one; else its file name made into a DAG id."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    exchange = data.get("exchange") if isinstance(data, dict) else None
+    if isinstance(exchange, str) and EXCHANGE_NAME.match(exchange):
+        return exchange
+    stem = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_")
+    return stem if EXCHANGE_NAME.match(stem) else None
+
+
+def broken_dag(dag_id: str, path: Path, problems: list[MappingError]) -> DAG:
+    """The exchange's DAG while its mapping file is broken: it stays in the list, tagged ``broken``, with the
+    problems as its description and doc; it never runs by itself (no schedule, created paused), and a manual run
+    fails with the first problem, one line."""
+    first = _without_directory(problems[0], path)
+    lines = "\n".join(f"- `{problem}`" for problem in problems)
+    with DAG(
+        dag_id=dag_id,
+        description=f"BROKEN MAPPING: {first}"[:1000],
+        doc_md=(f"**The mapping file `{path}` is broken**; this exchange does not run until it is fixed "
+                f"(then this page shows the exchange again at the next parse):\n\n{lines}\n\n"
+                f"`hub validate {path}` shows the same in a shell."),
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        is_paused_upon_creation=True,
+        tags=["hub", "broken"],
+        auto_register=False,
+    ) as dag:
+        line = str(problems[0])
+
+        @task(task_id="mapping_is_broken", retries=0, doc_md="Fails with the mapping's problem.")
+        def mapping_is_broken() -> None:
+            log.error("%s", line)
+            get_current_context()["ti"].xcom_push(NOTE_KEY, line)  # the run's note (airflow_hub.notes)
+            raise BrokenMappingFile(line)
+
+        mapping_is_broken()
+    return dag
+
+
+class BrokenMappingFile(Exception):
+    """The task of a broken exchange DAG fails with this: the file, line and field that are wrong."""
+
+    def __init__(self, line: str):
+        super().__init__(line)
+        self.__suppress_context__ = True
+
+
+def _without_directory(problem: MappingError, path: Path) -> str:
+    """A problem as the DAG list shows it: the file's name, not its whole path (the doc has the path)."""
+    return str(problem).replace(str(path), path.name, 1)
 
 
 def schedule_problems(loaded: LoadedMapping) -> Iterable[MappingError]:

@@ -46,7 +46,7 @@ def test_every_mapping_of_the_project_becomes_a_dag(dagbag, monkeypatch: pytest.
     assert set(bag.dag_ids) == set(exchanges) and exchanges
 
 
-def test_a_broken_mapping_is_one_import_error_naming_it_and_the_others_still_load(
+def test_a_broken_mapping_stays_visible_as_its_exchange_s_broken_dag_and_the_others_still_load(
         dagbag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mappings = tmp_path / "mappings"
     shutil.copytree(ROOT / "mappings", mappings)
@@ -55,11 +55,15 @@ def test_a_broken_mapping_is_one_import_error_naming_it_and_the_others_still_loa
 
     bag = dagbag()
 
-    assert len(bag.import_errors) == 1
-    [(file, error)] = bag.import_errors.items()
-    assert Path(file).name == "hub_mapping_errors.py"
-    assert f"{mappings / 'broken.yaml'}:9: target.mode: mode 'upsert' needs target.match" in error
-    assert set(bag.dag_ids) == set(load_directory(ROOT / "mappings")[0])
+    assert bag.import_errors == {}  # no traceback filed under another file
+    assert set(bag.dag_ids) == set(load_directory(ROOT / "mappings")[0]) | {"broken_exchange"}
+    dag = bag.dags["broken_exchange"]
+    assert dag.description == "BROKEN MAPPING: broken.yaml:9: target.mode: mode 'upsert' needs target.match: " \
+                              "the fields that find the existing object"
+    assert f"`{mappings / 'broken.yaml'}:9: target.mode: mode 'upsert' needs target.match" in dag.doc_md
+    assert (type(dag.timetable).__name__, dag.is_paused_upon_creation, set(dag.tags)) == (
+        "NullTimetable", True, {"hub", "broken"})  # never runs by itself
+    assert [task.task_id for task in dag.tasks] == ["mapping_is_broken"]
 
 
 def test_each_problem_is_a_line_with_file_line_and_field(dagbag, tmp_path: Path,
@@ -69,19 +73,22 @@ def test_each_problem_is_a_line_with_file_line_and_field(dagbag, tmp_path: Path,
     not_cron = (MAPPINGS / "leads_to_archive.yaml").read_text().replace("triggers:", 'schedule: "every day"\ntriggers:')
     (tmp_path / "b_not_cron.yaml").write_text(not_cron, encoding="utf-8")
     (tmp_path / "c_not_yaml.yaml").write_text("exchange: [unclosed\n", encoding="utf-8")
+    (tmp_path / "z_twice.yaml").write_text((MAPPINGS / "form_leads.yaml").read_text(), encoding="utf-8")
     monkeypatch.setenv("HUB_MAPPINGS_DIR", str(tmp_path))
 
     bag = dagbag()
 
+    docs = {dag_id: bag.dags[dag_id].doc_md for dag_id in ("broken_exchange", "leads_to_archive", "c_not_yaml")}
+    assert f"`{tmp_path / 'a_broken.yaml'}:9: target.mode: mode 'upsert' needs target.match: the fields " \
+           "that find the existing object`" in docs["broken_exchange"]
+    assert f"`{tmp_path / 'b_not_cron.yaml'}:3: schedule: 'every day' is not a cron expression or a " \
+           "preset such as @hourly`" in docs["leads_to_archive"]  # the exchange's own DAG id, broken
+    assert f"`{tmp_path / 'c_not_yaml.yaml'}:" in docs["c_not_yaml"]  # no exchange name: the file's
+    # a second file naming an existing exchange cannot take its DAG: that one is an import error, one line
     [error] = bag.import_errors.values()
-    lines = [line for line in error.splitlines() if line.startswith(str(tmp_path))]
-    assert lines[0] == f"{tmp_path / 'a_broken.yaml'}:9: target.mode: mode 'upsert' needs target.match: the fields " \
-                       "that find the existing object"
-    assert lines[1] == f"{tmp_path / 'b_not_cron.yaml'}:3: schedule: 'every day' is not a cron expression or a " \
-                       "preset such as @hourly"
-    assert lines[2].startswith(f"{tmp_path / 'c_not_yaml.yaml'}:")
-    assert "3 mapping file(s) have no DAG until fixed" in error
-    assert bag.dag_ids == ["form_leads"]
+    assert f"{tmp_path / 'z_twice.yaml'}:1: exchange: exchange 'form_leads' is already defined in " in error
+    assert set(bag.dag_ids) == {"form_leads", "broken_exchange", "leads_to_archive", "c_not_yaml"}
+    assert "broken" not in bag.dags["form_leads"].tags  # the first file's exchange
 
 
 def test_a_mapping_airflow_would_refuse_is_caught_by_validation_and_hides_no_other_dag(
@@ -99,11 +106,27 @@ def test_a_mapping_airflow_would_refuse_is_caught_by_validation_and_hides_no_oth
 
     bag = dagbag()
 
-    [error] = bag.import_errors.values()
-    assert "the scheme 'airflow' is reserved by Airflow" in error
-    assert f"{tmp_path / 'reserved_scheme.yaml'}:" in error
-    assert f"{tmp_path / 'blank_description.yaml'}:" in error and "must say what the exchange does" in error
-    assert bag.dag_ids == ["form_leads"]
+    assert bag.import_errors == {}
+    assert "the scheme 'airflow' is reserved by Airflow" in bag.dags["leads_to_archive"].description
+    assert "must say what the exchange does" in bag.dags["blank_description"].description
+    assert {tag for dag_id in ("leads_to_archive", "blank_description") for tag in bag.dags[dag_id].tags} == {
+        "hub", "broken"}
+    assert "broken" not in bag.dags["form_leads"].tags
+
+
+def test_a_manual_run_of_a_broken_exchange_fails_with_its_one_line(dagbag, airflow_db, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.airflow.test_dag_runs import finished_run
+
+    (tmp_path / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+    monkeypatch.setenv("HUB_MAPPINGS_DIR", str(tmp_path))
+
+    dagbag().dags["broken_exchange"].test()
+
+    run = finished_run("broken_exchange")
+    assert (run["state"], run["tasks"]) == ("failed", {"mapping_is_broken": ("failed", 1)})
+    assert run["note"] == f"{tmp_path / 'broken.yaml'}:9: target.mode: mode 'upsert' needs target.match: the " \
+                          "fields that find the existing object"
 
 
 def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:

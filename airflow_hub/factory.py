@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from airflow.sdk import (
@@ -232,14 +233,18 @@ def schedule_problems(loaded: LoadedMapping) -> Iterable[MappingError]:
 def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
                  retry: RetrySettings = RetrySettings()) -> DAG:
     mapping = loaded.mapping
-    produces = Asset(target_asset(mapping.target.connection, mapping.target.entity))
+    produces = hub_asset(target_asset(mapping.target.connection, mapping.target.entity))
     announces = AssetAlias(f"hub:{mapping.exchange}")
     with DAG(
         dag_id=mapping.exchange,
-        description=(mapping.description.strip().splitlines() or [None])[0],  # its first line
-        doc_md=dag_doc(loaded, produces.uri, settings),
+        # the list shows the display name; the description only on hover
+        dag_display_name=f"{mapping.exchange}: {first_line(mapping)}"[:200],
+        description=list_description(mapping),
+        doc_md=dag_doc(loaded, produces.name, settings),
         schedule=schedule(mapping, settings.timezone),
-        start_date=START_DATE,
+        # an exchange that follows another one's writes has no start date in the past: unpaused, it waits for
+        # its upstream's asset (or the next tick of its cron) instead of running at once beside its upstream
+        start_date=None if follows_exchanges(mapping) else START_DATE,
         catchup=False,
         max_active_runs=1,  # runs of one exchange never overlap: each resumes from the other's checkpoint
         tags=sorted(tags(mapping)),
@@ -257,7 +262,7 @@ def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
 
         @task(task_id="apply", retry_policy=RETRY_POLICY, multiple_outputs=False, outlets=[announces],
               doc_md=f"Writes the changes, checkpoints after every batch, records the run; when it changed "
-                     f"something, produces an event on `{produces.uri}`.")
+                     f"something, produces an event on `{produces.name}`.")
         def apply() -> dict[str, Any]:
             return tasks.run_step(mode="apply", announce=(announces, produces), **step_args)
 
@@ -267,27 +272,66 @@ def exchange_dag(loaded: LoadedMapping, directory: Path, settings: HubSettings,
 
 def schedule(mapping: Mapping, timezone: str) -> Any:
     """The mapping's ``schedule`` (cron, in the hub's time zone) and/or its ``triggers`` (asset URIs)."""
-    assets = [Asset(uri) for uri in mapping.triggers]
+    assets = [hub_asset(uri) for uri in mapping.triggers]
     if mapping.schedule in NON_CRON_PRESETS and not assets:
         return mapping.schedule
-    timetable = CronTriggerTimetable(mapping.schedule, timezone=timezone) if mapping.schedule else None
+    # without a start date, run_immediately decides the first run: 0 = the next tick, never the one just passed
+    # (False would still run a tick less than 5 minutes old)
+    first = {"run_immediately": timedelta(0)} if follows_exchanges(mapping) else {}
+    timetable = CronTriggerTimetable(mapping.schedule, timezone=timezone, **first) if mapping.schedule else None
     if timetable and assets:
         return AssetOrTimeSchedule(timetable=timetable, assets=AssetAny(*assets))
     return timetable or AssetAny(*assets)
 
 
+def hub_asset(uri: str) -> Asset:
+    """An asset of the hub: the URI stays percent-encoded (Airflow's rule), the name is what people read
+    (``hub://onec/Catalog_Контрагенты``). Producers and consumers both build it here, so they name the same one."""
+    return Asset(name=unquote(uri), uri=uri)
+
+
+def follows_exchanges(mapping: Mapping) -> bool:
+    """Whether the exchange is triggered by what other exchanges write (not only by the ingress' inbox)."""
+    return any(not uri.startswith(INBOX_ASSETS) for uri in mapping.triggers)
+
+
+def first_line(mapping: Mapping) -> str:
+    return (mapping.description.strip().splitlines() or [""])[0]
+
+
+def list_description(mapping: Mapping) -> str:
+    """The description's first line, and when the exchange runs: its assets, its cron, or both (the cron then
+    is the fallback that picks up what a lost wake-up left)."""
+    triggers = ", ".join(unquote(uri) for uri in mapping.triggers)
+    if mapping.triggers and mapping.schedule:
+        runs = f"runs on {triggers}; cron fallback {mapping.schedule}"
+    elif mapping.triggers:
+        runs = f"runs on {triggers}"
+    else:
+        runs = f"runs on cron {mapping.schedule}"
+    return f"{first_line(mapping)} ({runs})"
+
+
+#: who writes the inbox streams the shipped ingress services fill, as operators call them
+INBOX_STREAM_SYSTEMS: dict[str, str] = {"calls": "pbx", "originate_results": "pbx", "website": "website"}
+INBOX_ASSETS = "hub://inbox/"
+
+
 def system(endpoint: Source | Target) -> str:
     """What operators call the system of an endpoint: "crm", "1c", "pbx", "website"; for what ingress services
-    left in the hub's own database, the stream (who sent it); else the connection id."""
+    left in the hub's own database, the system that sent it (else the stream); else the connection id."""
     if endpoint.connection == HUB_CONNECTION:
-        return endpoint.stream if isinstance(endpoint, Source) else endpoint.entity
+        stream = endpoint.stream if isinstance(endpoint, Source) else endpoint.entity
+        return INBOX_STREAM_SYSTEMS.get(stream, stream)
     return SYSTEMS.get(endpoint.connector, endpoint.connection)
 
 
 def tags(mapping: Mapping) -> set[str]:
     source, target = system(mapping.source), system(mapping.target)
-    kind = "event-driven" if mapping.triggers else "scheduled"
-    return {"hub", source, target, f"{source} -> {target}", kind}
+    kind = {"event-driven"} if mapping.triggers else {"scheduled"}
+    if mapping.triggers and mapping.schedule:
+        kind.add("cron fallback")
+    return {"hub", source, target, f"{source} -> {target}", *kind}
 
 
 def dag_doc(loaded: LoadedMapping, produces: str, settings: HubSettings) -> str:
@@ -296,7 +340,7 @@ def dag_doc(loaded: LoadedMapping, produces: str, settings: HubSettings) -> str:
     runs = []
     if mapping.schedule:
         runs.append(f"schedule `{mapping.schedule}` ({settings.timezone})")
-    runs.extend(f"asset `{uri}`" for uri in mapping.triggers)
+    runs.extend(f"asset `{unquote(uri)}`" for uri in mapping.triggers)
     match = f"matched by {', '.join(target.match)}; " if target.match else ""
     rows = [
         ("source", f"`{source.connector}` connection `{source.connection}`, stream `{source.stream}` "

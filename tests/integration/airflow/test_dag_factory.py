@@ -4,7 +4,7 @@ nothing else; parsing touches no system and no database."""
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -137,9 +137,11 @@ def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.Monke
     dag, downstream = bag.dags["form_leads"], bag.dags["leads_to_archive"]
 
     assert dag.description == "Website form submissions (committed to the hub's inbox by the intake service) " \
-                              "become CRM leads."
+                              "become CRM leads. (runs on hub://inbox/website; cron fallback */5 * * * *)"
+    assert dag.dag_display_name == "form_leads: Website form submissions (committed to the hub's inbox by the " \
+                                   "intake service) become CRM leads."  # what the list shows without hovering
     assert "The intake wakes this exchange within seconds" in dag.doc_md and "`phone`" in dag.doc_md
-    assert set(dag.tags) == {"hub", "website", "crm", "website -> crm", "event-driven"}
+    assert set(dag.tags) == {"hub", "website", "crm", "website -> crm", "event-driven", "cron fallback"}
     assert (dag.max_active_runs, dag.catchup) == (1, False)
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert dag.timetable.timetable == CronTriggerTimetable("*/5 * * * *", timezone="Asia/Yekaterinburg")
@@ -151,6 +153,44 @@ def test_a_dag_carries_what_the_operator_needs(dagbag, monkeypatch: pytest.Monke
     # the downstream exchange runs when form_leads produced hub://crm/leads, and only then
     assert [asset.uri for asset in downstream.timetable.asset_condition.objects] == ["hub://crm/leads"]
     assert set(downstream.tags) == {"hub", "crm", "archive", "crm -> archive", "event-driven"}
+
+
+def test_the_dag_list_reads_well_for_the_project_s_exchanges(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
+    """System tags are the systems' names, assets read in Cyrillic, the cron fallback is in sight."""
+    monkeypatch.delenv("HUB_MAPPINGS_DIR", raising=False)
+
+    dags = dagbag().dags
+
+    systems = {"crm", "1c", "pbx", "website"}
+    assert {tag for dag in dags.values() for tag in dag.tags if "->" not in tag} <= systems | {
+        "hub", "scheduled", "event-driven", "cron fallback"}
+    assert {"pbx", "pbx -> crm"} <= set(dags["calls_to_crm"].tags)  # the AMI listener's inbox stream
+    contracts = dags["contracts_to_1c"]
+    assert [asset.name for asset in contracts.timetable.asset_condition.objects] == ["hub://onec/Catalog_Контрагенты"]
+    assert contracts.timetable.asset_condition.objects[0].uri == \
+        "hub://onec/Catalog_%D0%9A%D0%BE%D0%BD%D1%82%D1%80%D0%B0%D0%B3%D0%B5%D0%BD%D1%82%D1%8B"  # Airflow's rule
+    assert contracts.description.endswith("(runs on hub://onec/Catalog_Контрагенты; cron fallback */30 * * * *)")
+    assert "cron fallback" in contracts.tags
+    assert "`hub://onec/Catalog_Контрагенты`" in dags["counterparties_to_1c"].doc_md  # what it produces
+
+
+def test_at_first_start_a_dependent_exchange_waits_for_its_upstream(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unpaused together, counterparties_to_1c runs at once; contracts_to_1c and realizations_to_1c (triggered
+    by what it writes) do not run beside it: their first run is their upstream's asset or their next cron tick.
+    The schedule is asked the scheduler's way, from the serialized DAG."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    monkeypatch.delenv("HUB_MAPPINGS_DIR", raising=False)
+    dags = dagbag().dags
+    now = datetime.now(UTC)
+
+    def first_run_after(dag_id: str):
+        serialized = DagSerialization.from_dict(DagSerialization.to_dict(dags[dag_id]))
+        return serialized.next_dagrun_info(last_automated_run_info=None).run_after
+
+    assert first_run_after("counterparties_to_1c") <= now  # due at once
+    assert first_run_after("contracts_to_1c") > now
+    assert first_run_after("realizations_to_1c") > now
 
 
 def test_errors_decide_what_a_retry_can_do() -> None:

@@ -12,23 +12,26 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from airflow.sdk import Asset, AssetAlias, get_current_context
 from airflow.sdk.log import redact
 
 from airflow_hub.notes import NOTE_KEY
 from airflow_hub.resolver import AirflowConnectionResolver
+from hub import metrics
 from hub.app import Hub
 from hub.causes import network_cause
 from hub.errors import FatalError
 from hub.runner import RunReport
+from hub.runner.report import Outcome
 from hub.settings import HubSettings
 from hub.state.store import COUNTERS, Counts
 
 log = logging.getLogger(__name__)
 
 Step = Literal["plan", "apply"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 
 def run_step(exchange: str, mode: Step, mappings_dir: str,
@@ -58,11 +61,29 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
     # a run that rejected records is not a plain success: its summary is a warning in the log too
     log.log(logging.WARNING if report.counts.rejected else logging.INFO, "%s", report.one_line())
     ti.xcom_push(NOTE_KEY, redact(report.one_line()))
+    if mode == "apply":
+        observe(hub_settings=settings, exchange=exchange, report=report)
     counts = report.counts
     if announce is not None and counts.created + counts.updated + counts.deleted:
         alias, produces = announce  # the exchanges triggered by the target run next, told what changed
         context["outlet_events"][alias].add(produces, extra={"exchange": exchange, **counts.as_dict()})
     return report.summary()
+
+
+def observe(hub_settings: HubSettings, exchange: str, report: RunReport) -> None:
+    """The run's metrics (Airflow's StatsD/OpenTelemetry set-up): records by outcome, open dead letters, and for
+    an inbox exchange the age of the oldest event it has not read. Never fails the task."""
+    try:
+        for outcome in OUTCOMES:
+            metrics.records(exchange, outcome, getattr(report.counts, outcome))
+        with Hub(hub_settings) as hub:
+            metrics.dead_letters_open(exchange, hub.store.dead_letter_count(exchange))
+            source = hub.mapping(exchange).mapping.source
+            if source.connector == "inbox":
+                unread = hub.store.inbox_read(source.stream, int(hub.store.checkpoint(exchange) or 0), 1)
+                metrics.inbox_lag(source.stream, exchange, unread[0][3] if unread else None)
+    except Exception as exc:  # a metric is not worth a failed run
+        log.warning("%s: metrics not recorded: %s", exchange, type(exc).__name__)
 
 
 def _without_history(exc: BaseException) -> BaseException:

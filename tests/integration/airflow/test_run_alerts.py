@@ -1,9 +1,12 @@
 """A run that rejected records does not look like a success: its note is marked, and above the mapping's
-``alerts`` the run ends failed after committing, so the chat webhook notifier fires (a real HTTP server)."""
+``alerts`` the run ends failed after committing, so the chat webhook notifier fires (a real HTTP server). Its
+metrics go through Airflow's own StatsD set-up (what the task runner initializes in a worker from ``[metrics]``),
+received on a real UDP socket."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -92,3 +95,45 @@ def test_rejections_above_the_mapping_s_alerts_fail_the_run_after_committing_and
     assert [row["name"] for row in database(archive).tables["leads"]] == ["Вера"]  # committed all the same
     [message] = chat[1]
     assert message["text"].startswith(expected)
+
+
+@pytest.fixture
+def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """A StatsD server (a UDP socket), and Airflow's Stats pointed at it as a worker's task runner does."""
+    from airflow.sdk._shared.observability.metrics import stats
+    from airflow.sdk.observability.metrics import stats_utils
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(server.getsockname()[1]))
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PREFIX", "airflow")
+    stats.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
+    yield server
+    stats.initialize(factory=stats_utils.NoStatsLogger, export_legacy_names=False)
+    server.close()
+
+
+def received(server: socket.socket) -> list[str]:
+    lines = []
+    try:
+        while True:
+            lines.extend(server.recv(65536).decode().splitlines())
+    except TimeoutError:
+        return lines
+
+
+def test_a_run_reports_records_by_outcome_dead_letters_and_inbox_lag(strict, statsd, hub_env: Path) -> None:
+    dag, _ = strict
+    submit(hub_env, "Анна", "")
+
+    dag.test()
+
+    lines = received(statsd)
+    assert "airflow.hub.records.strict_leads.created:1|c" in lines
+    assert "airflow.hub.records.strict_leads.rejected:1|c" in lines
+    assert "airflow.hub.dead_letters_open.strict_leads:1|g" in lines
+    assert "airflow.hub.inbox_lag_seconds.strict_leads:0.0|g" in lines  # everything read
+    assert not any(".unchanged:" in line for line in lines)  # outcomes with no records send nothing

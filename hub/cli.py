@@ -22,6 +22,7 @@ from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
 from hub.logs import configure
 from hub.runner import RunReport
+from hub.runner.report import shown_status
 from hub.settings import HubSettings
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
@@ -191,7 +192,9 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
                   "deleted", "unchanged", "filtered", "rejected", "DL+", "out of scope", "warnings", "message")
     for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
-        table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
+        status = shown_status(r.status, r.rejected, r.read)
+        table.add_row(str(r.id), r.exchange, r.mode, Text(status, style="bold red" if status != r.status else ""),
+                      r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
                       *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
                                                      "rejected", "dead_letters_added", "out_of_scope", "warnings")),
                       Text(r.message or ""))

@@ -214,6 +214,24 @@ class SearchField(_Strict):
         return self
 
 
+class Alerts(_Strict):
+    """When a run that rejected records counts as failed: its writes stay committed, but the run (and its Airflow
+    task) ends failed, so the operator's notifiers and callbacks fire."""
+
+    rejected_max: int | None = Field(None, ge=0, description="a run that rejected more records than this fails")
+    rejected_ratio: float | None = Field(
+        None, gt=0, le=1, description="a run that rejected more than this share of the records it read fails (0.1: 10%)"
+    )
+
+    def exceeded(self, rejected: int, read: int) -> str | None:
+        """Which threshold ``rejected`` of ``read`` records is above, in words; None when none is."""
+        if self.rejected_max is not None and rejected > self.rejected_max:
+            return f"above alerts.rejected_max {self.rejected_max}"
+        if self.rejected_ratio is not None and read and rejected / read > self.rejected_ratio:
+            return f"above alerts.rejected_ratio {self.rejected_ratio:g}"
+        return None
+
+
 class Mapping(_Strict):
     """One exchange: which fields cross from which system to which, and how."""
 
@@ -238,6 +256,7 @@ class Mapping(_Strict):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="exchange-level parameters available to expressions as settings.<name>"
     )
+    alerts: Alerts = Field(Alerts(), description="when rejected records make a run fail (after it committed)")
 
     @field_validator("triggers")
     @classmethod

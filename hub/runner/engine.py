@@ -39,6 +39,7 @@ from hub.errors import (
     OutcomeUnknown,
     RecordError,
     RetriableError,
+    TooManyRejected,
     auto_replay_classes,
 )
 from hub.expr.functions import Loss
@@ -122,6 +123,7 @@ class Runner:
         with ConnectorPool(self.resolver, self.settings) as pool:
             try:
                 body(_Run(self, pool, report))  # opening the connectors may fail too: the run log says why
+                self._check_rejections(mode, report)
                 report.status = "success"
             except HubError as exc:
                 report.status, report.message = "failed", _one_line(exc)
@@ -133,6 +135,17 @@ class Runner:
                 report.seconds = time.monotonic() - started
                 self.store.finish_run(run_id, report.status, report.counts, report.message)
         return report
+
+    def _check_rejections(self, mode: RunMode, report: RunReport) -> None:
+        """Rejected records are a warning; above the mapping's ``alerts`` the run fails (its writes stay)."""
+        rejected, read = report.counts.rejected, report.counts.read
+        if not rejected:
+            return
+        log.warning("records rejected", exchange=self.mapping.exchange, mode=mode, rejected=rejected, read=read)
+        exceeded = self.mapping.alerts.exceeded(rejected, read) if mode != "plan" else None
+        if exceeded:
+            raise TooManyRejected(f"rejected {rejected} of {read} records, {exceeded}; what could cross is "
+                                  f"committed, see hub dead-letters list --exchange {self.mapping.exchange}")
 
     # -- reading ----------------------------------------------------------------------------------------
 

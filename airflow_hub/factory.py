@@ -312,8 +312,6 @@ def list_description(mapping: Mapping) -> str:
     return f"{first_line(mapping)} ({runs})"
 
 
-#: who writes the inbox streams the shipped ingress services fill, as operators call them
-INBOX_STREAM_SYSTEMS: dict[str, str] = {"calls": "pbx", "originate_results": "pbx", "website": "website"}
 INBOX_ASSETS = "hub://inbox/"
 
 
@@ -322,7 +320,7 @@ def system(endpoint: Source | Target) -> str:
     left in the hub's own database, the system that sent it (else the stream); else the connection id."""
     if endpoint.connection == HUB_CONNECTION:
         stream = endpoint.stream if isinstance(endpoint, Source) else endpoint.entity
-        return INBOX_STREAM_SYSTEMS.get(stream, stream)
+        return registry.system_of_stream(stream) or stream  # who fills it, as its package's manifest says
     return registry.system_of(endpoint.connector) or endpoint.connection
 
 

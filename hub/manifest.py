@@ -113,3 +113,6 @@ class Manifest:
     tables: Tables | None = None
     #: ``() -> Waker | None``: the package's way to wake event-driven exchanges, None when not configured here
     waker: Ref | Callable[[], Any] | None = None
+    #: inbox streams the package's ingress services fill -> the system they come from, as operators call it
+    #: (DAG tags: "pbx -> crm" for an exchange reading the inbox stream ``calls``)
+    inbox_streams: Mapping[str, str] = field(default_factory=dict)

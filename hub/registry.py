@@ -100,6 +100,11 @@ def system_of(connector: str) -> str | None:
     return next((ct.system for ct in connection_types() if ct.connector == connector), None)
 
 
+def system_of_stream(stream: str) -> str | None:
+    """The system whose ingress service fills an inbox stream ("pbx" for ``calls``), if a package says so."""
+    return next((m.inbox_streams[stream] for m in manifests() if stream in m.inbox_streams), None)
+
+
 def commands(group: CommandGroup) -> Iterator[tuple[Manifest, Command]]:
     for m in manifests():
         for command in m.commands:

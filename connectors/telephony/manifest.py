@@ -30,6 +30,7 @@ MANIFEST = Manifest(
     ),
     commands=(Command("listen", "ami", "connectors.telephony.cli:listen_ami"),),
     demo="sandbox.demo_telephony:PART",
+    inbox_streams={"calls": "pbx", "originate_results": "pbx"},
     tables=Tables(branch="telephony", versions=Path(__file__).parent / "migrations" / "versions",
                   metadata="connectors.telephony.state:metadata"),
 )

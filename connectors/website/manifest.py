@@ -19,4 +19,5 @@ MANIFEST = Manifest(
     ),
     commands=(Command("serve", "intake", "connectors.website.cli:serve_intake"),),
     demo="sandbox.demo_website:PART",
+    inbox_streams={"website": "website"},
 )

@@ -26,17 +26,6 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-class _CurrentStderr:
-    """``sys.stderr`` as it is when a line is written, not when logging was configured: a stream replaced since
-    (a test runner's capture, closed after its command) must not break every later log line."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 def configure(json: bool = False, level: str = "INFO") -> None:
     # Tracebacks are printed plain: rich's default formatter would print every frame's local variables,
     # which may hold a token or a password.
@@ -52,7 +41,7 @@ def configure(json: bool = False, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from hub import registry
 from hub.cli import app
+from hub.logs import configure
 from hub.testing.plugins import install_on_path
 
 
@@ -44,6 +45,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(os, "environ", os.environ.copy())  # the demo exports its connections as AIRFLOW_CONN_*
     yield tmp_path
+    configure()  # `hub demo` logged to the runner's captured stderr, closed now: the process's own again
     monkeypatch.undo()  # sys.path and the registry as they were, then forget the package
     for module in [name for name in sys.modules if name.split(".")[0] == "prices_connector"]:
         del sys.modules[module]

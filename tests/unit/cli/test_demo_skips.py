@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from hub import registry
 from hub.cli import app
 from hub.demo import DemoEnv
+from hub.logs import configure
 from hub.manifest import Manifest
 from hub.testing.memory import DATABASES, MemoryConnector, database
 
@@ -70,6 +71,7 @@ def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             Manifest(name="simulators_missing", demo="no_such_package.demo:PART"))
     monkeypatch.setattr(registry, "manifests", lambda: only)
     yield tmp_path
+    configure()  # `hub demo` logged to the runner's captured stderr, closed now: the process's own again
     for name in ("demo-src", "demo-dst"):
         DATABASES.pop(name, None)
 

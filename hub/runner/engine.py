@@ -23,10 +23,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
+    SOURCE_REJECTED,
     AmbiguousMatch,
     Connector,
     ReadRequest,
     SourceBatch,
+    SourceRejection,
     WriteAction,
     WriteResult,
     parse_options,
@@ -141,7 +143,7 @@ class Runner:
         reading = _Reading()
         completed = False
         for batch in self._read_with_retries(run, start, reading):
-            items = run.items_from_records(batch.records)
+            items = run.items_from_records(batch.records) + run.items_from_rejections(batch.rejected)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
             completed = batch.checkpoint is None
@@ -198,7 +200,9 @@ class Runner:
             if missing:  # a deletion goes through the deletion rules again, whoever replays it
                 kept, gone, guess = deletions.split_by_source(run, missing)
                 run.apply_deletes(kept + deletions.decide(run, gone, guess), apply)
-            items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
+            # a row the source could not read waits for the source to be fixed (a good read resolves it)
+            items = [Item(source_key=key, record=p) for key, p in payloads
+                     if not p.get(DELETE_MARK) and not p.get(SOURCE_REJECTED)]
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
                             resolve_always=True)
@@ -253,6 +257,15 @@ class _Run:
                         version=key_text(record.get(version_field)) if version_field else None)
             if key is None:
                 item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+            items.append(item)
+        return items
+
+    @staticmethod
+    def items_from_rejections(rejections: Iterable[SourceRejection]) -> list[Item]:
+        items = []
+        for rejection in rejections:
+            item = Item(source_key=rejection.key, record=rejection.raw)
+            item.reject(rejection.error)
             items.append(item)
         return items
 

@@ -34,7 +34,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from hub.connector import Connector, NoOptions, ReadRequest, Record, SourceBatch, WriteAction, WriteResult
+from hub.connector import (
+    SOURCE_REJECTED,
+    Connector,
+    NoOptions,
+    ReadRequest,
+    Record,
+    SourceBatch,
+    WriteAction,
+    WriteResult,
+)
 from hub.errors import RecordError
 from hub.mapping.model import Incremental
 
@@ -76,6 +85,15 @@ class TargetCase:
     update_value: Callable[[int], Any]  # its new value (different from make_record's)
     make_bad_record: Callable[[int], Record] | None = None  # one the target refuses (constraint, bad value)
     options: BaseModel = field(default_factory=NoOptions)
+
+
+@dataclass(frozen=True)
+class RejectionCase:
+    """A stream with rows or files the source must refuse: ``stream.rows`` are the good rows, ``rejected`` the
+    keys of the refused ones (``"file:line"`` where the row has no readable key)."""
+
+    stream: StreamCase
+    rejected: Sequence[str]
 
 
 def read_request(case: StreamCase, *, checkpoint: Any = None, fields: frozenset[str] | None = None,
@@ -202,6 +220,36 @@ class SourceKit(_KitHelpers):
             assert set(fields) <= set(record), "a selected field is missing"
             if selects:  # a source that declares select_fields must not fetch more than it was asked
                 assert set(record) <= allowed, f"fields not asked for: {sorted(set(record) - allowed)}"
+
+
+class SourceRejectionKit(_KitHelpers):
+    """A source that refuses one bad row or file as a dead letter, instead of stopping the read."""
+
+    def test_bad_rows_are_rejected_and_the_rest_is_read(self, connector_factory: Callable[[], Connector],
+                                                        rejection_case: RejectionCase) -> None:
+        case = rejection_case.stream
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(case))
+        got = sorted(case.key_of(r) for r in _records(batches))
+        assert got == sorted(case.key_of(row) for row in case.rows), "the good rows, each once"
+        rejections = [r for batch in batches for r in batch.rejected]
+        assert sorted(r.key for r in rejections) == sorted(rejection_case.rejected)
+        for rejection in rejections:
+            assert isinstance(rejection.error, RecordError), f"{rejection.key}: not a RecordError"
+            assert str(rejection.error).strip(), f"{rejection.key}: a rejection must say why"
+            assert rejection.raw.get(SOURCE_REJECTED), f"{rejection.key}: build rejections with SourceRejection.of"
+            assert json.loads(json.dumps(rejection.raw, default=str)) is not None
+
+    def test_resuming_repeats_no_rejection(self, connector_factory: Callable[[], Connector],
+                                           rejection_case: RejectionCase) -> None:
+        case = rejection_case.stream
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(case))
+        for position, batch in enumerate(batches[:-1]):
+            with connector_factory() as connector:
+                rest = read_all(connector, read_request(case, checkpoint=batch.checkpoint))
+            expected = [r.key for b in batches[position + 1:] for r in b.rejected]
+            assert [r.key for b in rest for r in b.rejected] == expected, f"resuming after batch {position}"
 
 
 class TargetKit(_KitHelpers):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.files.csvfile import FileProblem
+from connectors.files.numbers import parse_number
 from connectors.files.options import FilesOptions
 from connectors.files.tables import Row
 
@@ -65,6 +66,12 @@ def _row(number: int, item: Any, options: FilesOptions) -> Row:
         return Row(number, None, f"a {type(item).__name__}, not an object", {"value": str(item)[:500]})
     if options.columns:
         item = {options.columns.get(k, k): v for k, v in item.items()}
+    for name in options.numbers:
+        if name in item:
+            try:
+                item[name] = parse_number(item[name], options.decimal_mark)
+            except ValueError as exc:
+                return Row(number, None, f"field {name!r}: {exc}", {k: str(v)[:200] for k, v in item.items()})
     return Row(number, item)
 
 

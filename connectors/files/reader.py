@@ -116,8 +116,9 @@ class FileReader:
             if row is None:
                 return
             count += 1
+            unit = self._unit(ref, sha256, row, count)  # rows skipped on resume still register their keys
             if count > skip:
-                yield self._unit(ref, sha256, row, count)
+                yield unit
 
     def _unit(self, ref: FileRef, sha256: str, row: Row, count: int) -> _Unit:
         where = f"{ref.name}:{row.line}"

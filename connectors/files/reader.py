@@ -128,16 +128,17 @@ class FileReader:
                                            raw=row.raw)
             return _Unit(None, rejection, ref.name, sha256, count)
         record = {**row.record, "_file": ref.name, "_row": row.line}
-        if self.options.duplicate_keys == "reject":
-            key = source_key(record, list(self.request.key))
-            if key is not None:
-                first = self.keys.setdefault(key, where)
-                if first != where:
-                    rejection = SourceRejection.of(
-                        where, f"the same {', '.join(self.request.key)} ({key}) as {first}; only the first row "
-                        "with it is read: merge or remove one of them", file=ref.name, line=row.line,
-                        raw=_plain(row.record))
-                    return _Unit(None, rejection, ref.name, sha256, count)
+        key = source_key(record, list(self.request.key))
+        if key is None:  # named by where it is: the runner could only call it "the record without a key"
+            rejection = SourceRejection.of(where, f"no value for the key {', '.join(self.request.key)}",
+                                           file=ref.name, line=row.line, raw=_plain(row.record))
+            return _Unit(None, rejection, ref.name, sha256, count)
+        first = self.keys.setdefault(key, where) if self.options.duplicate_keys == "reject" else where
+        if first != where:
+            rejection = SourceRejection.of(
+                where, f"the same {', '.join(self.request.key)} ({key}) as {first}; only the first row with it is "
+                "read: merge or remove one of them", file=ref.name, line=row.line, raw=_plain(row.record))
+            return _Unit(None, rejection, ref.name, sha256, count)
         return _Unit(record, None, ref.name, sha256, count)
 
     @staticmethod

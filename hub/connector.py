@@ -200,6 +200,10 @@ class Connector:
         """
         return record
 
+    def use_target_options(self, entity: str, options: BaseModel) -> None:
+        """The run's target options, given before any lookup (for a connector whose lookups need them, e.g. an
+        API's auth and paths declared in the mapping)."""
+
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
         """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values; where several

@@ -227,6 +227,7 @@ class _Run:
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
+        self.target.use_target_options(target.entity, self.target_options)
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no

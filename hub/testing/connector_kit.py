@@ -136,6 +136,7 @@ class _KitHelpers:
         return number, record, result
 
     def _find(self, connector: Connector, case: TargetCase, record: Record) -> Record | None:
+        connector.use_target_options(case.entity, case.options)  # as the runner does before its lookups
         values = tuple(record[f] for f in case.match)
         found = connector.lookup(case.entity, case.match, [values], sorted(record))
         return found.get(values)
@@ -303,6 +304,7 @@ class LookupKit(_KitHelpers):
             present_key = tuple(record[f] for f in target_case.match)
             absent_key = tuple(absent[f] for f in target_case.match)
             key_field = connector.target_key_field(target_case.entity)
+            connector.use_target_options(target_case.entity, target_case.options)
             found = connector.lookup(target_case.entity, target_case.match, [present_key, absent_key],
                                      [target_case.update_field])
         assert set(found) == {present_key}

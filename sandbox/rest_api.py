@@ -112,11 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if url.path == "/oauth/token" and method == "POST":
+            return self._token()
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"null") if length else None
         api = self.api
-        if url.path == "/oauth/token" and method == "POST":
-            return self._token()
         with api.lock:
             api.requests.append(f"{method} {self.path}")
             fault = api.faults.pop(0) if api.faults else None

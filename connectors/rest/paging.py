@@ -34,8 +34,8 @@ class Pager:
             return path, {**params, p.offset_param: state, size_param: self.size}
         if kind == "cursor":
             return path, {**params, size_param: self.size, **({p.cursor_param: state} if state else {})}
-        if kind == "link" and state:
-            return str(state), None  # the server's own URL for the next page carries every parameter
+        if kind == "link":  # the server's own URL for the next page carries every parameter
+            return (str(state), None) if state else (path, {**params, size_param: self.size})
         return path, params
 
     def next(self, state: Any, response: httpx.Response, body: Any, count: int) -> Any:

@@ -169,7 +169,8 @@ class Runner:
                                   batch_size=self.batch_size, options=options,
                                   known_versions=self._known_versions)
             try:
-                for batch in connector.read(request):
+                for batch in _guarded(connector.read(request), source.connector, f"reading stream {source.stream!r}",
+                                      checkpoint):
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                     if checkpoint is None:
@@ -503,9 +504,20 @@ class _Run:
                         self.store.intend(self.mapping.exchange, self.report.run_id, [
                             Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
                                    i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
-                    results = self.target.write(self.mapping.target.entity,
-                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    results = self._target_write([i.action for i in with_action])  # type: ignore[misc]
                     self._take_results(with_action, results)
+
+    def _target_write(self, actions: list[WriteAction]) -> list[WriteResult]:
+        target = self.mapping.target
+        try:
+            return self.target.write(target.entity, actions, self.target_options)
+        except HubError:
+            raise
+        except Exception as exc:  # a bug in the connector: one line naming it, the entity and the records
+            keys = ", ".join(a.source_key for a in actions[:3]) + (", ..." if len(actions) > 3 else "")
+            raise FatalError(f"connector {target.connector!r} failed writing {target.entity!r} (records {keys}): "
+                             f"{type(exc).__name__}: {_one_line(exc)} (a bug in the connector; HUB_DEBUG=1 shows "
+                             "the traceback)") from exc
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -646,6 +658,19 @@ class _Run:
         self.report.counts.add(counts)
         if self.runner.progress:
             self.runner.progress(self.report)
+
+
+def _guarded(batches: Iterator[SourceBatch], connector: str, doing: str, checkpoint: Any) -> Iterator[SourceBatch]:
+    """A connector's own bug (an exception that is not a hub error) is one line naming the connector, the stream
+    and where the read stood; the traceback stays on the error's cause (``HUB_DEBUG=1`` prints it)."""
+    try:
+        yield from batches
+    except HubError:
+        raise
+    except Exception as exc:
+        where = f" after checkpoint {_one_line(codec.dumps(checkpoint))[:200]}" if checkpoint is not None else ""
+        raise FatalError(f"connector {connector!r} failed {doing}{where}: {type(exc).__name__}: {_one_line(exc)} "
+                         "(a bug in the connector; HUB_DEBUG=1 shows the traceback)") from exc
 
 
 def _ambiguous(where: str, by: Sequence[str], values: Sequence[Any], found: AmbiguousMatch) -> DataError:

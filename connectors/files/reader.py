@@ -43,7 +43,10 @@ class FileReader:
         checkpoint = request.checkpoint or {}
         self.done: dict[str, list[Any]] = dict(checkpoint.get("done") or {})
         self.at: dict[str, Any] | None = checkpoint.get("at")
-        self.keys: dict[str, str] = {}  # record key -> "file:row" of its first row (duplicates are refused)
+        #: hash of a record key -> where its first row is (file number << 32 | row): duplicates are refused, and a
+        #: million keys cost ints, not strings (a 64-bit hash collision among them is about 1 in 10^7)
+        self.keys: dict[int, int] = {}
+        self.names: list[str] = []  # file numbers -> names
 
     def batches(self) -> Iterator[SourceBatch]:
         held: SourceBatch | None = None
@@ -133,13 +136,25 @@ class FileReader:
             rejection = SourceRejection.of(where, f"no value for the key {', '.join(self.request.key)}",
                                            file=ref.name, line=row.line, raw=_plain(row.record))
             return _Unit(None, rejection, ref.name, sha256, count)
-        first = self.keys.setdefault(key, where) if self.options.duplicate_keys == "reject" else where
-        if first != where:
+        first = self._first_row(key, ref.name, row.line)
+        if first is not None:
             rejection = SourceRejection.of(
                 where, f"the same {', '.join(self.request.key)} ({key}) as {first}; only the first row with it is "
                 "read: merge or remove one of them", file=ref.name, line=row.line, raw=_plain(row.record))
             return _Unit(None, rejection, ref.name, sha256, count)
         return _Unit(record, None, ref.name, sha256, count)
+
+    def _first_row(self, key: str, name: str, line: int) -> str | None:
+        """Where an earlier row with this key is ("file:row"), None for the first one."""
+        if self.options.duplicate_keys != "reject":
+            return None
+        if not self.names or self.names[-1] != name:
+            self.names.append(name)
+        here = (len(self.names) - 1) << 32 | line
+        first = self.keys.setdefault(hash(key), here)
+        if first == here:
+            return None
+        return f"{self.names[first >> 32]}:{first & 0xFFFFFFFF}"
 
     @staticmethod
     def _file_rejection(ref: FileRef, problem: FileProblem) -> SourceRejection:

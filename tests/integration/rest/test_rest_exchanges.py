@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from hub.errors import AuthError
+from hub.runner import RunReport
 from sandbox.rest_api import RestApi
 from tests.integration.rest.conftest import RestWorld
 
@@ -164,3 +165,25 @@ def test_the_crm_into_an_api_finds_before_it_creates_and_a_second_run_writes_not
     assert len(items) == 2 and items["A-1"]["name"] == "Болт" and items["A-2"]["price"] == "3.20"
     assert (second.counts.created, second.counts.updated, second.counts.unchanged) == (0, 0, 2)
     assert [r for r in world.api.requests if not r.startswith("GET")] == writes
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_read_resumes_from_its_checkpoint(world: RestWorld) -> None:
+    seed(world.api, 9)
+    from_api(world)
+
+    def stop_after_two_pages(report: RunReport) -> None:
+        if report.counts.read >= 6:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        world.hub.runner("api_products", progress=stop_after_two_pages).apply("test")
+    world.api.requests.clear()
+    resumed = world.run("api_products")
+
+    assert (resumed.counts.read, resumed.counts.created) == (3, 3), "the last page only"
+    assert len(world.crm.rows("products")) == 9
+    assert len([r for r in world.api.requests if r.startswith("GET")]) == 1, world.api.requests

@@ -2,7 +2,8 @@
 
 A connector's test class composes the kits for what the connector is — :class:`SourceKit`,
 :class:`TargetKit` plus :class:`LookupKit`, :class:`UpdateKit`, :class:`RejectionKit`, or all of them as
-:class:`ConnectorKit` — and provides the fixtures they use::
+:class:`ConnectorKit`; a source that refuses bad rows or files adds :class:`SourceRejectionKit` (fixture
+``rejection_case``) — and provides the fixtures they use::
 
     class TestMyConnector(ConnectorKit):
         @pytest.fixture

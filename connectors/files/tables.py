@@ -145,10 +145,10 @@ def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, str
         if not _filled(values):
             continue
         if len(values) > width and _filled(values[width:]):
-            yield _refused(cells, names, f"{len(values)} values, the header has {width} columns")
+            yield _refused(cells, names, _width_problem(len(values), width))
             continue
         if strict_width and len(values) < width:
-            yield _refused(cells, names, f"{len(values)} values, the header has {width} columns")
+            yield _refused(cells, names, _width_problem(len(values), width))
             continue
         record: dict[str, Any] = {}
         problem = None
@@ -172,6 +172,10 @@ def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, str
             if name is not None:
                 record[name] = None
         yield Row(cells.line, record)
+
+
+def _width_problem(count: int, width: int) -> str:
+    return f"{count} value{'' if count == 1 else 's'}, the header has {width} columns"
 
 
 def cell_value(value: Any) -> Any:

@@ -664,7 +664,9 @@ def _guarded(batches: Iterator[SourceBatch], connector: str, doing: str, checkpo
     """A connector's own bug (an exception that is not a hub error) is one line naming the connector, the stream
     and where the read stood; the traceback stays on the error's cause (``HUB_DEBUG=1`` prints it)."""
     try:
-        yield from batches
+        for batch in batches:
+            yield batch
+            checkpoint = batch.checkpoint
     except HubError:
         raise
     except Exception as exc:

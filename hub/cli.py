@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -71,6 +72,8 @@ def handled(fn: F) -> F:
             raise typer.Exit(2) from None
         except HubError as exc:
             err.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            if exc.__cause__ is not None and os.environ.get("HUB_DEBUG"):  # a connector's bug: where it happened
+                traceback.print_exception(exc.__cause__)
             raise typer.Exit(1) from None
         except DBAPIError as exc:
             err.print(f"[red]failed:[/red] database error: {escape(first_line(exc))}", highlight=False,

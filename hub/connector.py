@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hub.connections import Connection, ConnectionResolver
-from hub.errors import ConfigError, RecordError
+from hub.errors import ConfigError, DataError, RecordError
 from hub.mapping.model import Incremental, IncrementalStrategy, WriteMode
 from hub.settings import HubSettings
 
@@ -78,12 +78,36 @@ class ReadRequest:
     known_versions: Callable[[Sequence[str]], dict[str, str]] | None = None
 
 
+@dataclass(frozen=True)
+class SourceRejection:
+    """One row or file a source could not read (a corrupt file, a row with a bad value): it goes to dead letters
+    with its reason and what was read of it, and the read goes on. Built by :meth:`of`."""
+
+    key: str  # the record's key if it could be read (a later good read resolves the letter), else "file:line"
+    error: RecordError  # its message says where: "prices.csv:12: column 'price': '12,3,4' is not a number"
+    raw: Record  # the dead letter's payload: what was read of it, and where (SOURCE_REJECTED marks it)
+
+    @classmethod
+    def of(cls, key: str, problem: str, *, file: str | None = None, line: int | None = None,
+           raw: Record | None = None) -> SourceRejection:
+        where = f"{file}:{line}: " if file and line is not None else f"{file}: " if file else ""
+        payload: Record = {SOURCE_REJECTED: True, "file": file, "line": line, "raw": raw or {}}
+        return cls(key, DataError(where + problem), payload)
+
+
+#: the payload mark of a dead letter a source made (a replay cannot send it through the mapping: the source
+#: itself must be fixed; once it is read again, a record with the same key resolves the letter)
+SOURCE_REJECTED = "$source_rejected"
+
+
 @dataclass
 class SourceBatch:
     records: list[Record]
     checkpoint: Any  # the state to save once this batch is applied; resuming from it skips nothing
     #: version strategy: keys seen with an unchanged version (still present; not re-read)
     unchanged_keys: list[str] = field(default_factory=list)
+    #: rows or files of this batch the source could not read: dead letters; the batch goes on without them
+    rejected: list[SourceRejection] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,10 @@ class Connector:
         Raise :class:`~hub.errors.DataError` for a value the target cannot take.
         """
         return record
+
+    def use_target_options(self, entity: str, options: BaseModel) -> None:
+        """The run's target options, given before any lookup (for a connector whose lookups need them, e.g. an
+        API's auth and paths declared in the mapping)."""
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
                fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:

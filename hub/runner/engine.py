@@ -23,10 +23,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
+    SOURCE_REJECTED,
     AmbiguousMatch,
     Connector,
     ReadRequest,
     SourceBatch,
+    SourceRejection,
     WriteAction,
     WriteResult,
     parse_options,
@@ -156,7 +158,7 @@ class Runner:
         reading = _Reading()
         completed = False
         for batch in self._read_with_retries(run, start, reading):
-            items = run.items_from_records(batch.records)
+            items = run.items_from_records(batch.records) + run.items_from_rejections(batch.rejected)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
             completed = batch.checkpoint is None
@@ -182,7 +184,8 @@ class Runner:
                                   batch_size=self.batch_size, options=options,
                                   known_versions=self._known_versions)
             try:
-                for batch in connector.read(request):
+                for batch in _guarded(connector.read(request), source.connector, f"reading stream {source.stream!r}",
+                                      checkpoint):
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                     if checkpoint is None:
@@ -213,7 +216,9 @@ class Runner:
             if missing:  # a deletion goes through the deletion rules again, whoever replays it
                 kept, gone, guess = deletions.split_by_source(run, missing)
                 run.apply_deletes(kept + deletions.decide(run, gone, guess), apply)
-            items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
+            # a row the source could not read waits for the source to be fixed (a good read resolves it)
+            items = [Item(source_key=key, record=p) for key, p in payloads
+                     if not p.get(DELETE_MARK) and not p.get(SOURCE_REJECTED)]
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
                             resolve_always=True)
@@ -239,6 +244,7 @@ class _Run:
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
+        self.target.use_target_options(target.entity, self.target_options)
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
@@ -270,6 +276,15 @@ class _Run:
                         version=key_text(record.get(version_field)) if version_field else None)
             if key is None:
                 item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+            items.append(item)
+        return items
+
+    @staticmethod
+    def items_from_rejections(rejections: Iterable[SourceRejection]) -> list[Item]:
+        items = []
+        for rejection in rejections:
+            item = Item(source_key=rejection.key, record=rejection.raw)
+            item.reject(rejection.error)
             items.append(item)
         return items
 
@@ -506,9 +521,20 @@ class _Run:
                         self.store.intend(self.mapping.exchange, self.report.run_id, [
                             Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
                                    i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
-                    results = self.target.write(self.mapping.target.entity,
-                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    results = self._target_write([i.action for i in with_action])  # type: ignore[misc]
                     self._take_results(with_action, results)
+
+    def _target_write(self, actions: list[WriteAction]) -> list[WriteResult]:
+        target = self.mapping.target
+        try:
+            return self.target.write(target.entity, actions, self.target_options)
+        except HubError:
+            raise
+        except Exception as exc:  # a bug in the connector: one line naming it, the entity and the records
+            keys = ", ".join(a.source_key for a in actions[:3]) + (", ..." if len(actions) > 3 else "")
+            raise FatalError(f"connector {target.connector!r} failed writing {target.entity!r} (records {keys}): "
+                             f"{type(exc).__name__}: {_one_line(exc)} (a bug in the connector; HUB_DEBUG=1 shows "
+                             "the traceback)") from exc
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -650,6 +676,21 @@ class _Run:
         self.report.counts.add(counts)
         if self.runner.progress:
             self.runner.progress(self.report)
+
+
+def _guarded(batches: Iterator[SourceBatch], connector: str, doing: str, checkpoint: Any) -> Iterator[SourceBatch]:
+    """A connector's own bug (an exception that is not a hub error) is one line naming the connector, the stream
+    and where the read stood; the traceback stays on the error's cause (``HUB_DEBUG=1`` prints it)."""
+    try:
+        for batch in batches:
+            yield batch
+            checkpoint = batch.checkpoint
+    except HubError:
+        raise
+    except Exception as exc:
+        where = f" after checkpoint {_one_line(codec.dumps(checkpoint))[:200]}" if checkpoint is not None else ""
+        raise FatalError(f"connector {connector!r} failed {doing}{where}: {type(exc).__name__}: {_one_line(exc)} "
+                         "(a bug in the connector; HUB_DEBUG=1 shows the traceback)") from exc
 
 
 def _ambiguous(where: str, by: Sequence[str], values: Sequence[Any], found: AmbiguousMatch) -> DataError:

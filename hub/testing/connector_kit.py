@@ -2,7 +2,8 @@
 
 A connector's test class composes the kits for what the connector is — :class:`SourceKit`,
 :class:`TargetKit` plus :class:`LookupKit`, :class:`UpdateKit`, :class:`RejectionKit`, or all of them as
-:class:`ConnectorKit` — and provides the fixtures they use::
+:class:`ConnectorKit`; a source that refuses bad rows or files adds :class:`SourceRejectionKit` (fixture
+``rejection_case``) — and provides the fixtures they use::
 
     class TestMyConnector(ConnectorKit):
         @pytest.fixture
@@ -34,7 +35,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from hub.connector import Connector, NoOptions, ReadRequest, Record, SourceBatch, WriteAction, WriteResult
+from hub.connector import (
+    SOURCE_REJECTED,
+    Connector,
+    NoOptions,
+    ReadRequest,
+    Record,
+    SourceBatch,
+    WriteAction,
+    WriteResult,
+)
 from hub.errors import RecordError
 from hub.mapping.model import Incremental
 
@@ -78,6 +88,15 @@ class TargetCase:
     options: BaseModel = field(default_factory=NoOptions)
 
 
+@dataclass(frozen=True)
+class RejectionCase:
+    """A stream with rows or files the source must refuse: ``stream.rows`` are the good rows, ``rejected`` the
+    keys of the refused ones (``"file:line"`` where the row has no readable key)."""
+
+    stream: StreamCase
+    rejected: Sequence[str]
+
+
 def read_request(case: StreamCase, *, checkpoint: Any = None, fields: frozenset[str] | None = None,
                  batch_size: int | None = None) -> ReadRequest:
     return ReadRequest(stream=case.name, key=case.key, fields=fields, incremental=case.incremental,
@@ -118,6 +137,7 @@ class _KitHelpers:
         return number, record, result
 
     def _find(self, connector: Connector, case: TargetCase, record: Record) -> Record | None:
+        connector.use_target_options(case.entity, case.options)  # as the runner does before its lookups
         values = tuple(record[f] for f in case.match)
         found = connector.lookup(case.entity, case.match, [values], sorted(record))
         return found.get(values)
@@ -204,6 +224,36 @@ class SourceKit(_KitHelpers):
                 assert set(record) <= allowed, f"fields not asked for: {sorted(set(record) - allowed)}"
 
 
+class SourceRejectionKit(_KitHelpers):
+    """A source that refuses one bad row or file as a dead letter, instead of stopping the read."""
+
+    def test_bad_rows_are_rejected_and_the_rest_is_read(self, connector_factory: Callable[[], Connector],
+                                                        rejection_case: RejectionCase) -> None:
+        case = rejection_case.stream
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(case))
+        got = sorted(case.key_of(r) for r in _records(batches))
+        assert got == sorted(case.key_of(row) for row in case.rows), "the good rows, each once"
+        rejections = [r for batch in batches for r in batch.rejected]
+        assert sorted(r.key for r in rejections) == sorted(rejection_case.rejected)
+        for rejection in rejections:
+            assert isinstance(rejection.error, RecordError), f"{rejection.key}: not a RecordError"
+            assert str(rejection.error).strip(), f"{rejection.key}: a rejection must say why"
+            assert rejection.raw.get(SOURCE_REJECTED), f"{rejection.key}: build rejections with SourceRejection.of"
+            assert json.loads(json.dumps(rejection.raw, default=str)) is not None
+
+    def test_resuming_repeats_no_rejection(self, connector_factory: Callable[[], Connector],
+                                           rejection_case: RejectionCase) -> None:
+        case = rejection_case.stream
+        with connector_factory() as connector:
+            batches = read_all(connector, read_request(case))
+        for position, batch in enumerate(batches[:-1]):
+            with connector_factory() as connector:
+                rest = read_all(connector, read_request(case, checkpoint=batch.checkpoint))
+            expected = [r.key for b in batches[position + 1:] for r in b.rejected]
+            assert [r.key for b in rest for r in b.rejected] == expected, f"resuming after batch {position}"
+
+
 class TargetKit(_KitHelpers):
     """Standard tests of a target: creating is idempotent on the match fields, and the capabilities the
     connector declares are the ones its test class checks (compose the kits below accordingly)."""
@@ -255,6 +305,7 @@ class LookupKit(_KitHelpers):
             present_key = tuple(record[f] for f in target_case.match)
             absent_key = tuple(absent[f] for f in target_case.match)
             key_field = connector.target_key_field(target_case.entity)
+            connector.use_target_options(target_case.entity, target_case.options)
             found = connector.lookup(target_case.entity, target_case.match, [present_key, absent_key],
                                      [target_case.update_field])
         assert set(found) == {present_key}

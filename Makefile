@@ -26,8 +26,9 @@ test: $(VENV)/.synced  ## the whole test suite (starts PostgreSQL, MariaDB, Redi
 	bash .ci/services
 	$(VENV)/bin/pytest
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced  ## ruff, the layer contracts (import-linter, pyproject.toml) and mypy on hub/ and connectors/
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 airflow: $(VENV)/.synced  ## Airflow standalone on SQLite with the hub's DAGs
 	$(VENV)/bin/hub airflow

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, FieldKind, ReadRequest, SourceBatch
 from hub.errors import ConfigError
-from hub.state.store import StateStore
+from hub.state import StateStore
 
 Missed = Literal["no_answer", "busy", "failed"]
 #: how long an answered call is remembered, for calls that reach the inbox out of order (a long missed call

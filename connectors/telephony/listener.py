@@ -39,7 +39,7 @@ from connectors.telephony.recovery import CdrSource, group_calls
 from connectors.telephony.state import ListenerState, OriginateJournal, Snapshot
 from hub.errors import AuthError, ConfigError, FatalError, HubError, RetriableError
 from hub.logs import get_logger
-from hub.state.store import InboxItem, StateStore, Stored
+from hub.state import InboxItem, StateStore, Stored
 from hub.wakeup import NullWaker, Waker, inbox_asset
 
 log = get_logger(__name__)

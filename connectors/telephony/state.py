@@ -23,8 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
-from hub.state.models import utcnow
-from hub.state.upsert import upsert
+from hub.state import upsert_rows, utcnow
 
 metadata = sa.MetaData()
 
@@ -114,16 +113,16 @@ class ListenerState:
         legs, watermark = snapshot.legs, snapshot.watermark
         with self.engine.begin() as c:
             fence.start(c)
-            upsert(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
+            upsert_rows(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
                                         for lid, state in snapshot.changed.items()],
                    ["pbx", "linkedid"], ["state", "updated_at"])
             for chunk in _chunks(gone, 500):
                 c.execute(sa.delete(in_flight_table).where(in_flight_table.c.pbx == self.pbx,
                                                            in_flight_table.c.linkedid.in_(chunk)))
-            upsert(c, legs_table, [dict(pbx=self.pbx, uniqueid=uid, linkedid=lid, committed_at=now)
+            upsert_rows(c, legs_table, [dict(pbx=self.pbx, uniqueid=uid, linkedid=lid, committed_at=now)
                                    for uid, lid in legs.items()], ["pbx", "uniqueid"], [])
             if watermark is not None:
-                upsert(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
+                upsert_rows(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
                        ["pbx"], ["watermark", "updated_at"])
             if not fence.holds(c):
                 raise LeaseLost(self.pbx)

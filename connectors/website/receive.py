@@ -18,7 +18,7 @@ from connectors.website.errors import Refused
 from connectors.website.formats.base import WrongType
 from connectors.website.keys import submission_keys
 from connectors.website.sources import ServedSource
-from hub.state.store import InboxItem
+from hub.state import InboxItem
 
 
 @dataclass(frozen=True)

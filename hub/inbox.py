@@ -1,4 +1,8 @@
-"""Reads ``hub_inbox`` by stream, in commit order (see the package docstring)."""
+"""Reads ``hub_inbox`` by stream, in commit order: the ``inbox`` connector (:mod:`connectors.inbox`) and the
+base of connectors whose events arrive through the inbox (the website's form submissions).
+
+It lives in the hub, not in ``connectors/``, because connectors do not import each other (``make lint``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,7 @@ from typing import Any, ClassVar
 
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, ReadRequest, SourceBatch
 from hub.errors import ConfigError
-from hub.state.store import StateStore
-
-#: fields every inbox record has besides its payload
-ENVELOPE = ("inbox_id", "received_at", "meta")
+from hub.state import StateStore
 
 
 class InboxConnector(Connector):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast, get_args
 
 import typer
 from rich.console import Console
@@ -20,8 +20,10 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
+from hub.logs import configure as configure_logs
 from hub.runner import RunReport
 from hub.settings import HubSettings
+from hub.state.models import LetterStatus
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -69,6 +71,13 @@ def handled(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _logging(debug: Annotated[bool, typer.Option(
+        "--debug", help="log at DEBUG: a connector's unexpected failure shows its traceback")] = False) -> None:
+    # without this structlog would print every level, DEBUG (tracebacks) included
+    configure_logs(level="DEBUG" if debug else "INFO")
 
 
 # -- validate ------------------------------------------------------------------------------------------
@@ -227,13 +236,21 @@ def trace(key: str) -> None:
 
 # -- dead letters --------------------------------------------------------------------------------------
 
+def _letter_status(status: str) -> LetterStatus | None:
+    if status == "all":
+        return None
+    if status not in get_args(LetterStatus):
+        raise ConfigError(f"--status {status!r}: use open, resolved, discarded or all")
+    return cast(LetterStatus, status)  # checked just above
+
+
 @dead_letters_app.command("list")
 @handled
 def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
                       status: Annotated[str, typer.Option(help="open | resolved | discarded | all")] = "open",
                       limit: int = 50) -> None:
     with Hub() as hub:
-        letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
+        letters = hub.store.dead_letters(exchange, _letter_status(status), limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
     for letter in letters:
         table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,

@@ -34,8 +34,8 @@ class InboxConnector(Connector):
 
     def describe(self, entity: str) -> EntityInfo | None:
         # payload fields differ per sender; the envelope is what is always there
-        fields = {name: FieldInfo(name, kind) for name, kind in
-                  (("inbox_id", "integer"), ("received_at", "datetime"), ("meta", "json"))}
+        fields = {"inbox_id": FieldInfo("inbox_id", "integer"), "received_at": FieldInfo("received_at", "datetime"),
+                  "meta": FieldInfo("meta", "json")}
         return EntityInfo(entity, {**fields, "*": FieldInfo("*", "any")}, ("inbox_id",))
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:

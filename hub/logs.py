@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|co
 _URL_CREDENTIALS = re.compile(r"(?<=://)([^/@:\s]+):([^/@\s]+)@")
 
 
-def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if _SECRET_KEY.search(key):
             event[key] = "***"

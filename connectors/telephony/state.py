@@ -99,7 +99,7 @@ class ListenerState:
         with self.engine.connect() as c:
             watermark = c.execute(sa.select(listener_table.c.watermark)
                                   .where(listener_table.c.pbx == self.pbx)).scalar()
-            states = [json.loads(s) for (s,) in c.execute(sa.select(in_flight_table.c.state)
+            states = [json.loads(str(s)) for (s,) in c.execute(sa.select(in_flight_table.c.state)
                                                           .where(in_flight_table.c.pbx == self.pbx))]
         return watermark, states
 
@@ -134,7 +134,7 @@ class ListenerState:
             for chunk in _chunks(list(uniqueids), 500):
                 rows = c.execute(sa.select(legs_table.c.uniqueid, legs_table.c.linkedid).where(
                     legs_table.c.pbx == self.pbx, legs_table.c.uniqueid.in_(chunk)))
-                found.update({uid: lid for uid, lid in rows})
+                found.update({str(uid): str(lid) for uid, lid in rows})
         return found
 
     def forget_legs(self, older_than_days: float) -> int:

@@ -254,7 +254,7 @@ def phone(ctx: EvalContext, value: Any, region: str | None = None) -> str | None
     text = _text(value)
     if _empty(text):
         return None
-    return to_e164(text, region or ctx.default_region)  # type: ignore[arg-type]
+    return to_e164(text, region or ctx.default_region)
 
 
 def _phone_loss(result: Any, value: Any, region: str | None = None) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
+    ActionKind,
     AmbiguousMatch,
     Connector,
     ReadRequest,
@@ -46,15 +47,16 @@ from hub.logs import get_logger
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
+from hub.runner.blame import blamed
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
-from hub.runner.report import Change, FieldWarning, RunReport, Sample
+from hub.runner.report import Change, FieldWarning, Outcome, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
 from hub.settings import HubSettings
 from hub.state import codec
-from hub.state.models import RunMode
+from hub.state.models import EffectStatus, RunMode
 from hub.state.runlock import RunLock
 from hub.state.runlog import LOCKED_MODES, mark_interrupted
 from hub.state.store import (
@@ -74,6 +76,8 @@ Progress = Callable[[RunReport], None]
 T = TypeVar("T")
 MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
 DELETE_MARK = "$delete"  # a dead letter for a failed deletion carries this key in its payload
+#: what a write would have done, reported by a plan
+PLANNED_OUTCOMES: dict[ActionKind, Outcome] = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 class Runner:
@@ -167,7 +171,7 @@ class Runner:
                                   batch_size=self.batch_size, options=options,
                                   known_versions=self._known_versions)
             try:
-                for batch in connector.read(request):
+                for batch in _blamed_batches(source.connector, connector, request):
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                     if checkpoint is None:
@@ -277,7 +281,7 @@ class _Run:
             self._check_ledger([i for i in items if i.action])
             for item in items:
                 if item.action and item.pending:
-                    item.outcome = {"create": "created", "update": "updated", "delete": "deleted"}[item.action.kind]
+                    item.outcome = PLANNED_OUTCOMES[item.action.kind]
         self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
 
     def _skip_unchanged_sources(self, items: list[Item]) -> None:
@@ -322,13 +326,16 @@ class _Run:
                     if all(v is not None and v != "" for v in wanted.values()):
                         groups.setdefault(tuple(wanted), []).append((item, tuple(wanted.values())))
                 for by, members in groups.items():
-                    found = self._retried(partial(connector.lookup, rule.entity, by, list({v for _, v in members}),
-                                                  rule.fields))
+                    with blamed(rule.connector or target.connector, f"looking up {rule.entity!r}",
+                                [i.source_key for i, _ in members]):
+                        found = self._retried(partial(connector.lookup, rule.entity, by,
+                                                      list({v for _, v in members}), rule.fields))
                     for item, values in members:
-                        if isinstance(found.get(values), AmbiguousMatch):
-                            item.reject(_ambiguous(f"lookup {name!r}", by, values, found[values]))
+                        match = found.get(values)
+                        if isinstance(match, AmbiguousMatch):
+                            item.reject(_ambiguous(f"lookup {name!r}", by, values, match))
                         elif values in found:
-                            item.lookups[name] = found[values]
+                            item.lookups[name] = match
                 waiting = [i for i in waiting if i.pending and name not in i.lookups]
             for item in items:
                 item.lookups.setdefault(name, None)
@@ -343,7 +350,8 @@ class _Run:
                 mapped = self.compiled.map_record(item.record, context, item.lookups)
                 if context.losses:
                     item.losses = context.take_losses()
-                item.mapped = self.target.prepare(entity, mapped)
+                with blamed(self.mapping.target.connector, f"preparing {entity!r}", [item.source_key]):
+                    item.mapped = self.target.prepare(entity, mapped)
                 item.content_hash = codec.content_hash(item.mapped)
             except RecordError as exc:
                 if context.losses:
@@ -362,22 +370,27 @@ class _Run:
             return
         target = self.mapping.target
         fields = sorted(set(self.compiled.mapping.fields) | ({self.key_field} if self.key_field else set()))
-        by_key = [i for i in items if self.key_field and i.prior and i.prior.target_key]
-        if by_key:
-            found = self.target.lookup(target.entity, (self.key_field,),
-                                       list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
+        key_field = self.key_field
+        by_key = [i for i in items if key_field and i.prior and i.prior.target_key]
+        if key_field and by_key:
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_key]):
+                found = self.target.lookup(target.entity, (key_field,),
+                                           list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
             found = {(key_text(k[0]),): v for k, v in found.items()}
             for item in by_key:
-                item.existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                item.existing = None if isinstance(existing, AmbiguousMatch) else existing  # ids are unique
         by_match = [i for i in items if i.existing is None and target.match]
         if by_match:
             values = {i.source_key: tuple(i.mapped.get(f) for f in target.match) for i in by_match}  # type: ignore
-            found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_match]):
+                found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
-                item.existing = found.get(values[item.source_key])
-                if isinstance(item.existing, AmbiguousMatch):
-                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], item.existing))
-                    item.existing = None
+                match = found.get(values[item.source_key])
+                if isinstance(match, AmbiguousMatch):
+                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], match))
+                else:
+                    item.existing = match
             self._find_owners([i for i in by_match if i.existing is not None])
 
     def _find_owners(self, items: list[Item]) -> None:
@@ -489,9 +502,13 @@ class _Run:
                         self.store.intend(self.mapping.exchange, self.report.run_id, [
                             Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
                                    i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
-                    results = self.target.write(self.mapping.target.entity,
-                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    results = self._written(with_action)
                     self._take_results(with_action, results)
+
+    def _written(self, items: list[Item]) -> list[WriteResult]:
+        target = self.mapping.target
+        with blamed(target.connector, f"writing {target.entity!r}", [i.source_key for i in items]):
+            return self.target.write(target.entity, [i.action for i in items], self.target_options)  # type: ignore
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -564,8 +581,7 @@ class _Run:
                                       i.target_key) for i in doing])
             for attempt in self._retrying():
                 with attempt:
-                    results = self.target.write(self.mapping.target.entity, [i.action for i in doing],  # type: ignore
-                                                self.target_options)
+                    results = self._written(doing)
             self._take_results(doing, results)
         elif not apply:
             for item in doing:
@@ -595,7 +611,7 @@ class _Run:
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
             if item.action is not None and self._needs_intent(item.action):
-                status = "rejected" if outcome == "rejected" else "done"
+                status: EffectStatus = "rejected" if outcome == "rejected" else "done"
                 commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
                                                                                  item.source_key, item.action.kind)
             if outcome == "rejected":
@@ -661,6 +677,23 @@ def _same_kind(error: RecordError, message: str) -> RecordError:
         return type(error)(message)
     except TypeError:  # a connector's error class built differently: the record still goes to dead letters
         return DataError(message)
+
+
+def _blamed_batches(name: str, connector: Connector, request: ReadRequest) -> Iterator[SourceBatch]:
+    """The source's batches; an exception that is not a hub error names the last record read before it.
+    Only the source's own code runs inside :func:`blamed`: what the runner does with a batch is not its fault."""
+    doing = f"reading stream {request.stream!r}"
+    last: list[str] = []
+    with blamed(name, doing, last, after=True):
+        batches = iter(connector.read(request))
+    while True:
+        with blamed(name, doing, last, after=True):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        key = source_key(batch.records[-1], list(request.key)) if batch.records else None
+        last = [key] if key else last
+        yield batch
 
 
 def _one_line(exc: BaseException) -> str:

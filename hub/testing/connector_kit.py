@@ -34,7 +34,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from hub.connector import Connector, NoOptions, ReadRequest, Record, SourceBatch, WriteAction, WriteResult
+from hub.connector import (
+    AmbiguousMatch,
+    Connector,
+    NoOptions,
+    ReadRequest,
+    Record,
+    SourceBatch,
+    WriteAction,
+    WriteResult,
+)
 from hub.errors import RecordError
 from hub.mapping.model import Incremental
 
@@ -119,8 +128,9 @@ class _KitHelpers:
 
     def _find(self, connector: Connector, case: TargetCase, record: Record) -> Record | None:
         values = tuple(record[f] for f in case.match)
-        found = connector.lookup(case.entity, case.match, [values], sorted(record))
-        return found.get(values)
+        found = connector.lookup(case.entity, case.match, [values], sorted(record)).get(values)
+        assert not isinstance(found, AmbiguousMatch), f"one record written, yet lookup found {found.describe()}"
+        return found
 
     def test_check_reports_success(self, connector_factory: Callable[[], Connector]) -> None:
         with connector_factory() as connector:
@@ -259,7 +269,9 @@ class LookupKit(_KitHelpers):
                                      [target_case.update_field])
         assert set(found) == {present_key}
         if key_field is not None:
-            assert found[present_key][key_field] == result.target_key, "lookup must return the target's id"
+            present = found[present_key]
+            assert not isinstance(present, AmbiguousMatch), f"one record written, yet {present.describe()}"
+            assert present[key_field] == result.target_key, "lookup must return the target's id"
 
 
 

@@ -26,7 +26,7 @@ from hub.connector import (
     WriteAction,
     WriteResult,
 )
-from hub.errors import BusinessError, RetriableError
+from hub.errors import BusinessError, ConfigError, RetriableError
 from hub.runner.items import source_key
 
 
@@ -87,6 +87,8 @@ class MemoryConnector(Connector):
         return "id"
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
+        if request.stream not in self.db.tables:
+            raise ConfigError(f"memory database {self.connection.host!r} has no table {request.stream!r}")
         rows = self.db.table(request.stream)
         key = list(request.key)
         inc = request.incremental

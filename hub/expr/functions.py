@@ -554,9 +554,3 @@ def _specs() -> dict[str, FunctionSpec]:
 
 FUNCTIONS: dict[str, FunctionSpec] = _specs()
 
-
-def register(spec: FunctionSpec) -> None:
-    """Let a connector package contribute a function (it must be pure or context-only, like these)."""
-    if spec.name in FUNCTIONS and FUNCTIONS[spec.name] is not spec:
-        raise ValueError(f"function {spec.name!r} is already registered")
-    FUNCTIONS[spec.name] = spec

@@ -282,7 +282,8 @@ class _Run:
             for item in items:
                 if item.action and item.pending:
                     item.outcome = PLANNED_OUTCOMES[item.action.kind]
-        self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
+        self._finish(items, apply=apply, checkpoint=checkpoint, save_checkpoint=save_checkpoint,
+                     unchanged_keys=unchanged_keys, resolve_always=resolve_always)
 
     def _skip_unchanged_sources(self, items: list[Item]) -> None:
         """Fetch what is known of each record; a pure mapping skips records whose source did not change."""
@@ -586,7 +587,7 @@ class _Run:
         elif not apply:
             for item in doing:
                 item.outcome = "deleted"
-        self._finish(items, apply, None, False, [], resolve_always, forget=True)
+        self._finish(items, apply=apply, resolve_always=resolve_always, forget=True)
 
     def delete_item(self, key: str, target_key: str | None) -> Item:
         target = self.mapping.target
@@ -597,8 +598,12 @@ class _Run:
 
     # -- committing
 
-    def _finish(self, items: list[Item], apply: bool, checkpoint: Any, save_checkpoint: bool,
-                unchanged_keys: list[str], resolve_always: bool, forget: bool = False) -> None:
+    def _finish(self, items: list[Item], *, apply: bool, resolve_always: bool, checkpoint: Any = None,
+                save_checkpoint: bool = False, unchanged_keys: Sequence[str] = (), forget: bool = False) -> None:
+        """Count, report and (``apply``) commit a processed batch in one transaction. ``checkpoint`` is saved
+        only with ``save_checkpoint``; ``unchanged_keys``: records a version sweep did not re-read;
+        ``resolve_always``: every record that got through closes its dead letter (a replay); ``forget``: a
+        deletion batch (a record leaves the state only if its object was deleted)."""
         counts = Counts(read=0 if forget else len(items))
         commit = BatchCommit(self.mapping.exchange, self.report.run_id, self.compiled.version,
                              checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts)

@@ -76,7 +76,7 @@ def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryD
     yield src
     DATABASES.pop("cli_src", None)
     DATABASES.pop("cli_dst", None)
-    structlog.reset_defaults()  # the CLI pointed the logs at the runner's captured stderr
+    structlog.reset_defaults()  # as before the CLI configured them
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "--debug"])

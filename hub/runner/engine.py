@@ -47,7 +47,7 @@ from hub.logs import get_logger
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
-from hub.runner.blame import blamed
+from hub.runner.blame import blamed, failure
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
@@ -351,8 +351,13 @@ class _Run:
                 mapped = self.compiled.map_record(item.record, context, item.lookups)
                 if context.losses:
                     item.losses = context.take_losses()
-                with blamed(self.mapping.target.connector, f"preparing {entity!r}", [item.source_key]):
+                try:
                     item.mapped = self.target.prepare(entity, mapped)
+                except HubError:
+                    raise
+                except Exception as exc:
+                    connector = self.mapping.target.connector
+                    raise failure(connector, f"preparing {entity!r}", [item.source_key], exc) from exc
                 item.content_hash = codec.content_hash(item.mapped)
             except RecordError as exc:
                 if context.losses:

@@ -39,6 +39,7 @@ class Faults:
     fail_lookups: int = 0  # the next N lookup calls raise RetriableError
     crash_reads_after: int | None = None  # a bug: raise a KeyError (not a hub error) after this many batches
     crash_writes: int = 0  # a bug: the next N write calls raise a KeyError before doing anything
+    crash_preparing: str | None = None  # a bug: prepare() raises a ValueError for a record with this name
 
 
 @dataclass
@@ -82,6 +83,11 @@ class MemoryConnector(Connector):
         # the fields rows have; an empty table is schemaless ("*": any field may be written)
         names = {"id"} | ({k for row in rows for k in row} if rows else {"*"})
         return EntityInfo(entity, {n: FieldInfo(n, "any") for n in sorted(names)}, ("id",))
+
+    def prepare(self, entity: str, record: Record) -> Record:
+        if self.db.faults.crash_preparing is not None and record.get("name") == self.db.faults.crash_preparing:
+            raise ValueError("simulated bug while preparing")
+        return record
 
     def target_key_field(self, entity: str) -> str | None:
         return "id"

@@ -61,6 +61,16 @@ def test_a_target_bug_names_the_records_of_the_write(make_runner: MakeRunner, sy
     assert failure.value.records == ("1", "2", "3", "4", "5")
 
 
+def test_a_bug_preparing_one_record_names_that_record(make_runner: MakeRunner, systems) -> None:
+    src, dst = systems
+    seed(src, 5)
+    dst.faults.crash_preparing = "Client 3"
+    with pytest.raises(ConnectorFailure) as failure:
+        make_runner(COPY).plan()
+    assert str(failure.value) == ("connector 'memory' failed preparing 'companies' at record '3': "
+                                  "ValueError: simulated bug while preparing")
+
+
 @pytest.fixture
 def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryDatabase]:
     """``hub`` in this process (the memory connector's data lives here), home and mappings in tmp_path."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast, get_args
 
 import typer
 from rich.console import Console
@@ -21,10 +20,11 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
-from hub.logs import configure
+from hub.logs import configure as configure_logs
 from hub.runner import RunReport
 from hub.runner.report import shown_status
 from hub.settings import HubSettings
+from hub.state.models import LetterStatus
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -32,13 +32,6 @@ dead_letters_app = typer.Typer(help="Records that could not cross: list, show, r
 db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
-
-
-@app.callback()
-def _logs_to_stderr() -> None:
-    """Logs go to stderr, at ``HUB_LOG_LEVEL`` (INFO): stdout is the command's output (tables, ``--json``),
-    which a warning line such as a retried request must never corrupt. Services configure their own."""
-    configure(level=os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 def _width() -> int | None:
@@ -72,8 +65,6 @@ def handled(fn: F) -> F:
             raise typer.Exit(2) from None
         except HubError as exc:
             err.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            if exc.__cause__ is not None and os.environ.get("HUB_DEBUG"):  # a connector's bug: where it happened
-                traceback.print_exception(exc.__cause__)
             raise typer.Exit(1) from None
         except DBAPIError as exc:
             err.print(f"[red]failed:[/red] database error: {escape(first_line(exc))}", highlight=False,
@@ -81,6 +72,14 @@ def handled(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _logging(debug: Annotated[bool, typer.Option(
+        "--debug", help="log at DEBUG: a connector's unexpected failure shows its traceback")] = False) -> None:
+    # logs go to stderr (stdout is the command's output: tables, --json, which a retry's warning line must never
+    # corrupt), at HUB_LOG_LEVEL (INFO); without this structlog would print every level to stdout
+    configure_logs(level="DEBUG" if debug else os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 # -- validate ------------------------------------------------------------------------------------------
@@ -294,13 +293,21 @@ def _run_text(run: Any) -> str:
 
 # -- dead letters --------------------------------------------------------------------------------------
 
+def _letter_status(status: str) -> LetterStatus | None:
+    if status == "all":
+        return None
+    if status not in get_args(LetterStatus):
+        raise ConfigError(f"--status {status!r}: use open, resolved, discarded or all")
+    return cast(LetterStatus, status)  # checked just above
+
+
 @dead_letters_app.command("list")
 @handled
 def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
                       status: Annotated[str, typer.Option(help="open | resolved | discarded | all")] = "open",
                       limit: int = 50) -> None:
     with Hub() as hub:
-        letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
+        letters = hub.store.dead_letters(exchange, _letter_status(status), limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
     for letter in letters:
         table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,
@@ -395,7 +402,7 @@ def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
     from sandbox.demo import run_demo
 
-    configure(level="WARNING")  # the summary is the output; the services' info logs would drown it
+    configure_logs(level="WARNING")  # the summary is the output; the services' info logs would drown it
     reports, env = run_demo()
     table = Table("exchange", "status", "read", "created", "updated", "deleted", "unchanged", "filtered",
                   "rejected", "dead letters", "seconds", title="what each exchange did")

@@ -11,10 +11,10 @@ runner and ``hub validate`` read the capabilities to decide how to plan and what
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,6 +29,7 @@ FieldKind = Literal[
     "string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list", "binary", "any",
 ]
 ActionKind = Literal["create", "update", "delete"]
+OptionsModel = TypeVar("OptionsModel", bound=BaseModel)
 ResultStatus = Literal["created", "updated", "deleted", "unchanged", "rejected"]
 
 
@@ -217,7 +218,7 @@ class Connector:
         API's auth and paths declared in the mapping)."""
 
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
-               fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+               fields: Sequence[str]) -> Mapping[tuple[Any, ...], Record | AmbiguousMatch]:
         """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values; where several
         objects have the same values, an :class:`AmbiguousMatch` naming them instead of a record."""
         raise NotImplementedError
@@ -271,14 +272,13 @@ def _import_connectors_module(name: str) -> Any:
         raise
 
 
-def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
+def parse_options(model: type[OptionsModel], options: dict[str, Any], where: str) -> OptionsModel:
     try:
         return model.model_validate(options)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path = ".".join(str(p) for p in first["loc"])
-        error = ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}")
-        # where and what, apart, so that `hub validate` can name the line
-        error.loc = tuple(part for part in first["loc"] if part != "[key]")  # type: ignore[attr-defined]
-        error.problem = first["msg"].removeprefix("Value error, ")  # type: ignore[attr-defined]
-        raise error from None
+        # where and what, apart too, so that `hub validate` can name the line
+        raise ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}",
+                          loc=tuple(part for part in first["loc"] if part != "[key]"),
+                          problem=first["msg"].removeprefix("Value error, ")) from None

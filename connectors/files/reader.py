@@ -126,8 +126,8 @@ class FileReader:
     def _unit(self, ref: FileRef, sha256: str, row: Row, count: int) -> _Unit:
         where = f"{ref.name}:{row.line}"
         if row.record is None:
-            key = source_key(row.raw or {}, list(self.request.key)) or where
-            rejection = SourceRejection.of(key, row.problem or "cannot be read", file=ref.name, line=row.line,
+            named = source_key(row.raw or {}, list(self.request.key)) or where
+            rejection = SourceRejection.of(named, row.problem or "cannot be read", file=ref.name, line=row.line,
                                            raw=row.raw)
             return _Unit(None, rejection, ref.name, sha256, count)
         record = {**row.record, "_file": ref.name, "_row": row.line}

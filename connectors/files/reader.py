@@ -9,6 +9,7 @@ cursor read keeps ``done``, so the next run reads only new files and files whose
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from connectors.files.locate import FileRef, files_of, sha256_of
 from connectors.files.options import FilesOptions
 from connectors.files.tables import Row
 from hub.connector import ReadRequest, SourceBatch, SourceRejection
+from hub.errors import ConfigError
 from hub.runner.items import source_key
 
 
@@ -75,6 +77,10 @@ class FileReader:
 
     def _units(self) -> Iterator[_Unit]:
         files = files_of(self.root, self.request.stream)
+        if not files and not glob.has_magic(self.request.stream):
+            # a pattern that matches nothing is an empty drop folder; a file named outright that is not there
+            # is a mistake in the mapping (or a share not mounted)
+            raise ConfigError(f"stream {self.request.stream!r}: no such file in the connection's folder {self.root}")
         if self.cursor:  # a file that is gone is forgotten: if it comes back, it is read again
             present = {f.name for f in files}
             self.done = {name: sig for name, sig in self.done.items() if name in present}

@@ -197,9 +197,9 @@ class CrmDbConnector(Connector):
         returned = list(dict.fromkeys([*schema.primary_key, *by, *fields]))
         with translated(strategy, self.where), reading(engine) as conn:
             for row in select_matching(conn, schema, by, to_send, fields, strategy):
-                original = wanted.get(normal_key((row[name] for name in by), strategy))
-                if original is not None and original not in found:  # several rows: the lowest key wins
-                    found[original] = {name: row[name] for name in returned}
+                asked = wanted.get(normal_key((row[name] for name in by), strategy))
+                if asked is not None and asked not in found:  # several rows: the lowest key wins
+                    found[asked] = {name: row[name] for name in returned}
         return found
 
     # -- writing

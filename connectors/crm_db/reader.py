@@ -13,7 +13,6 @@ open while the runner applies a batch. Child rows (``options.children``) cost on
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -35,8 +34,9 @@ from connectors.crm_db.queries import after, chunked, filters, in_values, select
 from connectors.crm_db.schema import SchemaCache, TableSchema
 from hub.connector import ReadRequest, Record, SourceBatch
 from hub.errors import ConfigError
+from hub.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass
@@ -112,7 +112,8 @@ class TableReader:
         if nullable:
             raise ConfigError(f"{what}: key column(s) {', '.join(nullable)} allow NULL; a key must be NOT NULL")
         if tuple(key) != schema.primary_key and schema.conflict_key(key) is None:
-            log.warning("%s: key %s is not a primary or unique key; rows sharing a key may be skipped", what, key)
+            log.warning("the key is not a primary or unique key; rows sharing a key may be skipped", stream=what,
+                        key=list(key))
 
     def _child_plan(self, name: str, child: ChildRows, what: str) -> ChildPlan:
         where = f"{what} options.children.{name}"

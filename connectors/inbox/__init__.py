@@ -8,7 +8,7 @@ position applied, so a killed run resumes exactly after it. Records are the even
 
 from __future__ import annotations
 
-from connectors.inbox.connector import InboxConnector
+from hub.inbox import InboxConnector
 
 CONNECTOR = InboxConnector
 

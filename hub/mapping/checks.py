@@ -58,13 +58,22 @@ def offline_findings(loaded: LoadedMapping) -> Iterator[Finding]:
         try:
             parse_options(model, spec.options, side)
         except ConfigError as exc:
-            yield Finding(_error(loaded, getattr(exc, "problem", str(exc)), side, "options", *getattr(exc, "loc", ())))
+            yield Finding(_error(loaded, exc.problem, side, "options", *exc.loc))
         if side == "source" and mapping.source.incremental.strategy not in cls.capabilities.incremental:
             yield Finding(_error(loaded, f"connector {spec.connector!r} cannot read with strategy "
                                          f"{mapping.source.incremental.strategy!r}", "source", "incremental"))
         if side == "target" and mapping.target.mode not in cls.capabilities.write_modes:
             yield Finding(_error(loaded, f"connector {spec.connector!r} cannot write in mode "
                                          f"{mapping.target.mode!r}", "target", "mode"))
+    yield from _search_findings(loaded)
+
+
+def _search_findings(loaded: LoadedMapping) -> Iterator[Finding]:
+    """A search entry naming a target field the mapping does not write would index nothing, silently."""
+    for position, entry in enumerate(loaded.mapping.search):
+        if entry.field is not None and entry.field not in loaded.mapping.fields:
+            yield Finding(_error(loaded, f"{entry.field!r} is not a field of this mapping (use 'source:' for a "
+                                         "source field)", "search", position, "field"))
 
 
 def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:

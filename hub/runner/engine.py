@@ -25,10 +25,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
+    SOURCE_REJECTED,
+    ActionKind,
     AmbiguousMatch,
     Connector,
     ReadRequest,
     SourceBatch,
+    SourceRejection,
     WriteAction,
     WriteResult,
     parse_options,
@@ -41,6 +44,7 @@ from hub.errors import (
     OutcomeUnknown,
     RecordError,
     RetriableError,
+    TooManyRejected,
     auto_replay_classes,
 )
 from hub.expr.functions import Loss
@@ -48,15 +52,17 @@ from hub.logs import get_logger
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
+from hub.runner.blame import blamed, failure
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
-from hub.runner.report import Change, FieldWarning, RunReport, Sample
+from hub.runner.report import Change, FieldWarning, Outcome, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
+from hub.search.entries import Indexer
 from hub.settings import HubSettings
 from hub.state import codec
-from hub.state.models import RunMode
+from hub.state.models import EffectStatus, RunMode
 from hub.state.runlock import RunLock
 from hub.state.runlog import LOCKED_MODES, mark_interrupted
 from hub.state.store import (
@@ -76,6 +82,8 @@ Progress = Callable[[RunReport], None]
 T = TypeVar("T")
 MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
 DELETE_MARK = "$delete"  # a dead letter for a failed deletion carries this key in its payload
+#: what a write would have done, reported by a plan
+PLANNED_OUTCOMES: dict[ActionKind, Outcome] = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 class Runner:
@@ -96,6 +104,7 @@ class Runner:
 
     def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
         def body(run: _Run) -> None:
+            self.store.prune_search_index(self.settings.search_retention_days)
             run.report.ledger_settled = settle_ledger(run)
             self._replay(run, run.auto_replay_ids, apply=True)
             self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
@@ -122,6 +131,7 @@ class Runner:
         with ConnectorPool(self.resolver, self.settings) as pool:
             try:
                 body(_Run(self, pool, report))  # opening the connectors may fail too: the run log says why
+                self._check_rejections(mode, report)
                 report.status = "success"
             except HubError as exc:
                 report.status, report.message = "failed", _one_line(exc)
@@ -134,6 +144,17 @@ class Runner:
                 self.store.finish_run(run_id, report.status, report.counts, report.message)
         return report
 
+    def _check_rejections(self, mode: RunMode, report: RunReport) -> None:
+        """Rejected records are a warning; above the mapping's ``alerts`` the run fails (its writes stay)."""
+        rejected, read = report.counts.rejected, report.counts.read
+        if not rejected:
+            return
+        log.warning("records rejected", exchange=self.mapping.exchange, mode=mode, rejected=rejected, read=read)
+        exceeded = self.mapping.alerts.exceeded(rejected, read) if mode != "plan" else None
+        if exceeded:
+            raise TooManyRejected(f"rejected {rejected} of {read} records, {exceeded}; what could cross is "
+                                  f"committed, see hub dead-letters list --exchange {self.mapping.exchange}")
+
     # -- reading ----------------------------------------------------------------------------------------
 
     def _sync(self, run: _Run, apply: bool, allow_mass_delete: bool = False) -> None:
@@ -143,7 +164,7 @@ class Runner:
         reading = _Reading()
         completed = False
         for batch in self._read_with_retries(run, start, reading):
-            items = run.items_from_records(batch.records)
+            items = run.items_from_records(batch.records) + run.items_from_rejections(batch.rejected)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
             completed = batch.checkpoint is None
@@ -169,7 +190,7 @@ class Runner:
                                   batch_size=self.batch_size, options=options,
                                   known_versions=self._known_versions)
             try:
-                for batch in connector.read(request):
+                for batch in _blamed_batches(source.connector, connector, request):
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                     if checkpoint is None:
@@ -200,7 +221,9 @@ class Runner:
             if missing:  # a deletion goes through the deletion rules again, whoever replays it
                 kept, gone, guess = deletions.split_by_source(run, missing)
                 run.apply_deletes(kept + deletions.decide(run, gone, guess), apply)
-            items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
+            # a row the source could not read waits for the source to be fixed (a good read resolves it)
+            items = [Item(source_key=key, record=p) for key, p in payloads
+                     if not p.get(DELETE_MARK) and not p.get(SOURCE_REJECTED)]
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
                             resolve_always=True)
@@ -222,9 +245,11 @@ class _Run:
         self.context = RunContext(self.store, runner.settings.default_region, runner.settings.timezone)
         self.pool = pool
         self.report = report
+        pool.on_retry = self.note_retry  # before any connector opens: their own retries count in this run
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
+        self.target.use_target_options(target.entity, self.target_options)
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
@@ -243,6 +268,7 @@ class _Run:
                            if isinstance(spec, EachField) and spec.owns}
         #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
         self.planned_seen: set[str] = set()
+        self.indexer = Indexer(self.mapping, runner.settings.default_region)  # the mapping's search: section
 
     # -- building items
 
@@ -255,6 +281,15 @@ class _Run:
                         version=key_text(record.get(version_field)) if version_field else None)
             if key is None:
                 item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+            items.append(item)
+        return items
+
+    @staticmethod
+    def items_from_rejections(rejections: Iterable[SourceRejection]) -> list[Item]:
+        items = []
+        for rejection in rejections:
+            item = Item(source_key=rejection.key, record=rejection.raw)
+            item.reject(rejection.error)
             items.append(item)
         return items
 
@@ -279,8 +314,9 @@ class _Run:
             self._check_ledger([i for i in items if i.action])
             for item in items:
                 if item.action and item.pending:
-                    item.outcome = {"create": "created", "update": "updated", "delete": "deleted"}[item.action.kind]
-        self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
+                    item.outcome = PLANNED_OUTCOMES[item.action.kind]
+        self._finish(items, apply=apply, checkpoint=checkpoint, save_checkpoint=save_checkpoint,
+                     unchanged_keys=unchanged_keys, resolve_always=resolve_always)
 
     def _skip_unchanged_sources(self, items: list[Item]) -> None:
         """Fetch what is known of each record; a pure mapping skips records whose source did not change."""
@@ -324,13 +360,16 @@ class _Run:
                     if all(v is not None and v != "" for v in wanted.values()):
                         groups.setdefault(tuple(wanted), []).append((item, tuple(wanted.values())))
                 for by, members in groups.items():
-                    found = self._retried(partial(connector.lookup, rule.entity, by, list({v for _, v in members}),
-                                                  rule.fields))
+                    with blamed(rule.connector or target.connector, f"looking up {rule.entity!r}",
+                                [i.source_key for i, _ in members]):
+                        found = self._retried(partial(connector.lookup, rule.entity, by,
+                                                      list({v for _, v in members}), rule.fields))
                     for item, values in members:
-                        if isinstance(found.get(values), AmbiguousMatch):
-                            item.reject(_ambiguous(f"lookup {name!r}", by, values, found[values]))
+                        match = found.get(values)
+                        if isinstance(match, AmbiguousMatch):
+                            item.reject(_ambiguous(f"lookup {name!r}", by, values, match))
                         elif values in found:
-                            item.lookups[name] = found[values]
+                            item.lookups[name] = match
                 waiting = [i for i in waiting if i.pending and name not in i.lookups]
             for item in items:
                 item.lookups.setdefault(name, None)
@@ -345,7 +384,13 @@ class _Run:
                 mapped = self.compiled.map_record(item.record, context, item.lookups)
                 if context.losses:
                     item.losses = context.take_losses()
-                item.mapped = self.target.prepare(entity, mapped)
+                try:
+                    item.mapped = self.target.prepare(entity, mapped)
+                except HubError:
+                    raise
+                except Exception as exc:
+                    connector = self.mapping.target.connector
+                    raise failure(connector, f"preparing {entity!r}", [item.source_key], exc) from exc
                 item.content_hash = codec.content_hash(item.mapped)
             except RecordError as exc:
                 if context.losses:
@@ -364,22 +409,27 @@ class _Run:
             return
         target = self.mapping.target
         fields = sorted(set(self.compiled.mapping.fields) | ({self.key_field} if self.key_field else set()))
-        by_key = [i for i in items if self.key_field and i.prior and i.prior.target_key]
-        if by_key:
-            found = self.target.lookup(target.entity, (self.key_field,),
-                                       list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
+        key_field = self.key_field
+        by_key = [i for i in items if key_field and i.prior and i.prior.target_key]
+        if key_field and by_key:
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_key]):
+                found = self.target.lookup(target.entity, (key_field,),
+                                           list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
             found = {(key_text(k[0]),): v for k, v in found.items()}
             for item in by_key:
-                item.existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                item.existing = None if isinstance(existing, AmbiguousMatch) else existing  # ids are unique
         by_match = [i for i in items if i.existing is None and target.match]
         if by_match:
             values = {i.source_key: tuple(i.mapped.get(f) for f in target.match) for i in by_match}  # type: ignore
-            found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_match]):
+                found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
-                item.existing = found.get(values[item.source_key])
-                if isinstance(item.existing, AmbiguousMatch):
-                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], item.existing))
-                    item.existing = None
+                match = found.get(values[item.source_key])
+                if isinstance(match, AmbiguousMatch):
+                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], match))
+                else:
+                    item.existing = match
             self._find_owners([i for i in by_match if i.existing is not None])
 
     def _find_owners(self, items: list[Item]) -> None:
@@ -491,9 +541,13 @@ class _Run:
                         self.store.intend(self.mapping.exchange, self.report.run_id, [
                             Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
                                    i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
-                    results = self.target.write(self.mapping.target.entity,
-                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    results = self._written(with_action)
                     self._take_results(with_action, results)
+
+    def _written(self, items: list[Item]) -> list[WriteResult]:
+        target = self.mapping.target
+        with blamed(target.connector, f"writing {target.entity!r}", [i.source_key for i in items]):
+            return self.target.write(target.entity, [i.action for i in items], self.target_options)  # type: ignore
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -566,13 +620,12 @@ class _Run:
                                       i.target_key) for i in doing])
             for attempt in self._retrying():
                 with attempt:
-                    results = self.target.write(self.mapping.target.entity, [i.action for i in doing],  # type: ignore
-                                                self.target_options)
+                    results = self._written(doing)
             self._take_results(doing, results)
         elif not apply:
             for item in doing:
                 item.outcome = "deleted"
-        self._finish(items, apply, None, False, [], resolve_always, forget=True)
+        self._finish(items, apply=apply, resolve_always=resolve_always, forget=True)
 
     def delete_item(self, key: str, target_key: str | None) -> Item:
         target = self.mapping.target
@@ -583,8 +636,12 @@ class _Run:
 
     # -- committing
 
-    def _finish(self, items: list[Item], apply: bool, checkpoint: Any, save_checkpoint: bool,
-                unchanged_keys: list[str], resolve_always: bool, forget: bool = False) -> None:
+    def _finish(self, items: list[Item], *, apply: bool, resolve_always: bool, checkpoint: Any = None,
+                save_checkpoint: bool = False, unchanged_keys: Sequence[str] = (), forget: bool = False) -> None:
+        """Count, report and (``apply``) commit a processed batch in one transaction. ``checkpoint`` is saved
+        only with ``save_checkpoint``; ``unchanged_keys``: records a version sweep did not re-read;
+        ``resolve_always``: every record that got through closes its dead letter (a replay); ``forget``: a
+        deletion batch (a record leaves the state only if its object was deleted)."""
         counts = Counts(read=0 if forget else len(items))
         commit = BatchCommit(self.mapping.exchange, self.report.run_id, self.compiled.version,
                              checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts)
@@ -597,7 +654,7 @@ class _Run:
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
             if item.action is not None and self._needs_intent(item.action):
-                status = "rejected" if outcome == "rejected" else "done"
+                status: EffectStatus = "rejected" if outcome == "rejected" else "done"
                 if status == "done" and self.idempotent and item.action.kind == "create":
                     # its intent only covered the write in flight: the record log and the key map keep the rest
                     commit.effects_cleared.append(item.action.idempotency_key)
@@ -634,6 +691,7 @@ class _Run:
         counts.unchanged += len(unchanged_keys)
         counts.read += len(unchanged_keys)
         if apply:
+            commit.search = self.indexer.rows(items)
             self.store.commit_batch(commit)
         self.report.counts.add(counts)
         if self.runner.progress:
@@ -667,6 +725,23 @@ def _same_kind(error: RecordError, message: str) -> RecordError:
         return type(error)(message)
     except TypeError:  # a connector's error class built differently: the record still goes to dead letters
         return DataError(message)
+
+
+def _blamed_batches(name: str, connector: Connector, request: ReadRequest) -> Iterator[SourceBatch]:
+    """The source's batches; an exception that is not a hub error names the last record read before it.
+    Only the source's own code runs inside :func:`blamed`: what the runner does with a batch is not its fault."""
+    doing = f"reading stream {request.stream!r}"
+    last: list[str] = []
+    with blamed(name, doing, last, after=True):
+        batches = iter(connector.read(request))
+    while True:
+        with blamed(name, doing, last, after=True):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        key = source_key(batch.records[-1], list(request.key)) if batch.records else None
+        last = [key] if key else last
+        yield batch
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,12 +13,12 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, Row, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.state import codec, inbox_order
+from hub.state import codec, inbox_order, search_index
 from hub.state.engine import make_engine
 from hub.state.migrate import upgrade
 from hub.state.models import (
@@ -34,6 +34,7 @@ from hub.state.models import (
     Run,
     RunMode,
     RunStatus,
+    table_of,
     utcnow,
 )
 from hub.state.upsert import Column, insert_rows, upsert
@@ -193,6 +194,8 @@ class BatchCommit:
     checkpoint: Any = None
     save_checkpoint: bool = False
     counts: Counts = field(default_factory=Counts)
+    #: search index rows, (source_key, kind, value, target_key) each (hub.search.entries)
+    search: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 class StateStore:
@@ -219,12 +222,13 @@ class StateStore:
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(self, exchange: str, mode: RunMode, mapping_version: str, triggered_by: str | None = None) -> int:
+        triggered_by = triggered_by or airflow_trigger()
         with self.engine.begin() as c:
-            result = c.execute(Run.__table__.insert().values(
+            result = c.execute(table_of(Run).insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
                 started_at=utcnow(), triggered_by=triggered_by, host=socket.gethostname(), pid=os.getpid(),
                 **Counts().as_dict()))
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
         deferred = self._deferred.pop(run_id, None)
@@ -302,7 +306,8 @@ class StateStore:
                 rows = c.execute(select(RecordState.target_key, RecordState.source_key)
                                  .where(RecordState.exchange == exchange, RecordState.target_key.in_(chunk)))
                 for target_key, key in rows:
-                    found.setdefault(target_key, set()).add(key)
+                    if target_key is not None:  # always, by the IN above; mypy cannot know
+                        found.setdefault(target_key, set()).add(key)
         return found
 
     def forget_records(self, exchange: str, keys: Sequence[str]) -> int:
@@ -343,7 +348,8 @@ class StateStore:
                     KeyMap.system_a == to_system)).first()
         return row[0] if row else None
 
-    def key_links(self, value: str) -> list[KeyMap]:
+    def key_links(self, value: str) -> list[Row[Any]]:
+        """The key-map rows that name ``value`` on either side (their columns as attributes)."""
         with self.engine.connect() as c:
             return list(c.execute(select(KeyMap).where(or_(KeyMap.id_a == value, KeyMap.id_b == value))).all())
 
@@ -359,7 +365,7 @@ class StateStore:
             for chunk in chunks(keys, 500):
                 for key, status, target in c.execute(select(Effect.idempotency_key, Effect.status, Effect.target_key)
                                                      .where(Effect.idempotency_key.in_(chunk))):
-                    found[key] = (status, target)
+                    found[key] = (cast(EffectStatus, status), target)  # the column holds only these
         return found
 
     def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[Any, ...]]) -> None:
@@ -379,7 +385,7 @@ class StateStore:
                              target_key=intent.target_key,
                              match_values=codec.dumps(intent.match) if intent.match else None))
         with self.engine.begin() as c:
-            upsert(c, Effect.__table__, rows, ["idempotency_key"],
+            upsert(c, table_of(Effect), rows, ["idempotency_key"],
                    ["status", "run_id", "updated_at", "target_key", "match_values"])
 
     def pending_effects(self, exchange: str) -> list[PendingEffect]:
@@ -414,7 +420,8 @@ class StateStore:
                     RecordLog.exchange == exchange, RecordLog.source_key.in_(chunk), RecordLog.action == "created")
                 for query in (log, ledger):
                     for key, target_key, run_id in c.execute(query):
-                        found.setdefault(key, {})[target_key] = run_id
+                        if target_key is not None:  # a create that returned no key is not one we can name
+                            found.setdefault(key, {})[target_key] = run_id
         return found
 
     def settle(self, settlement: Settlement) -> None:
@@ -427,7 +434,7 @@ class StateStore:
         exchange = settlement.exchange
         with self.engine.begin() as c:
             if settlement.targets:
-                upsert(c, RecordState.__table__, [
+                upsert(c, table_of(RecordState), [
                     dict(exchange=exchange, source_key=k, content_hash=None, version=None, target_key=t,
                          source_hash=None, seen_run=None, updated_at=now) for k, t in settlement.targets.items()],
                     ["exchange", "source_key"], ["content_hash", "version", "target_key", "source_hash", "updated_at"])
@@ -440,7 +447,7 @@ class StateStore:
                     status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now),
                     [{"key": k, "new_status": s, "target": t} for k, (s, t) in settlement.outcomes.items()])
             if settlement.log:
-                c.execute(RecordLog.__table__.insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
+                c.execute(table_of(RecordLog).insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
 
     # -- the batch commit ------------------------------------------------------------------------------
 
@@ -463,7 +470,7 @@ class StateStore:
         now = utcnow()
         with self.engine.begin() as c:
             if batch.states:
-                upsert(c, RecordState.__table__, [
+                upsert(c, table_of(RecordState), [
                     dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
                          target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
                     for k, s in batch.states.items()], ["exchange", "source_key"],
@@ -476,14 +483,15 @@ class StateStore:
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, batch.links)
             # an upsert, so that an outcome never lacks its row, whatever happened to the intent
-            upsert(c, Effect.__table__, [
+            upsert(c, table_of(Effect), [
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
                      status=e.status, target_key=e.target_key, run_id=batch.run_id, created_at=now, updated_at=now)
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
             self._clear_effects(c, batch.effects_cleared)
-            insert_rows(c, RecordLog.__table__, [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
+            insert_rows(c, table_of(RecordLog), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                  for e in batch.log])
             added = self._dead_letters(c, batch, now)
+            search_index.write(c, batch.exchange, batch.run_id, batch.search, now)
             for chunk in chunks(batch.resolved, 500):
                 c.execute(update(DeadLetter).where(
                     DeadLetter.exchange == batch.exchange, DeadLetter.source_key.in_(chunk),
@@ -531,7 +539,7 @@ class StateStore:
                     status="open", attempts=DeadLetter.attempts + 1, **values))
                 added += status != "open"
             else:
-                c.execute(DeadLetter.__table__.insert().values(
+                c.execute(table_of(DeadLetter).insert().values(
                     exchange=batch.exchange, source_key=failure.source_key, status="open", attempts=1,
                     first_seen=now, **values))
                 added += 1
@@ -541,12 +549,12 @@ class StateStore:
         # one row per link: an upsert may not touch the same row twice in one statement (PostgreSQL refuses)
         unique = {(k.entity, k.system_a, k.id_a, k.system_b): k for k in links}
         if unique:
-            upsert(c, KeyMap.__table__, [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
+            upsert(c, table_of(KeyMap), [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
                                               id_b=k.id_b, updated_at=utcnow()) for k in unique.values()],
                    ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
-        upsert(c, Checkpoint.__table__, [dict(exchange=exchange, state=None if state is None else codec.dumps(state),
+        upsert(c, table_of(Checkpoint), [dict(exchange=exchange, state=None if state is None else codec.dumps(state),
                                               run_id=run_id, updated_at=utcnow())],
                ["exchange"], ["state", "run_id", "updated_at"])
 
@@ -590,10 +598,10 @@ class StateStore:
         """Commit an event durably; returns (inbox id, created). A known (stream, dedup_key) is a no-op."""
         try:
             with self.engine.begin() as c:
-                result = c.execute(InboxEvent.__table__.insert().values(
+                result = c.execute(table_of(InboxEvent).insert().values(
                     stream=stream, dedup_key=dedup_key, payload=codec.dumps(payload),
                     meta=codec.dumps(meta) if meta else None, received_at=utcnow()))
-                return int(result.inserted_primary_key[0]), True
+                return _new_id(result), True
         except IntegrityError:
             with self.engine.connect() as c:
                 row = c.execute(select(InboxEvent.id).where(InboxEvent.stream == stream,
@@ -663,7 +671,7 @@ class StateStore:
         return found
 
     def _insert_inbox_rows(self, c: Any, rows: list[dict[str, Any]]) -> list[int]:
-        table = InboxEvent.__table__
+        table = table_of(InboxEvent)
         if not rows:
             return []
         if c.dialect.insert_executemany_returning_sort_by_parameter_order:
@@ -684,7 +692,19 @@ class StateStore:
             rows = c.execute(select(InboxEvent.position, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
                              .where(InboxEvent.stream == stream, InboxEvent.position > after)
                              .order_by(InboxEvent.position).limit(limit))
-            return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
+            # positions are numbered (non-NULL) for every row past `after`, the test only narrows the type
+            return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows if i is not None]
+
+    # -- search index (hub.search) ---------------------------------------------------------------------
+
+    def prune_search_index(self, retention_days: float) -> int:
+        return search_index.prune(self.engine, retention_days)
+
+    def search_by_value(self, readings: Iterable[tuple[str, str]]) -> list[Any]:
+        return search_index.by_value(self.engine, readings)
+
+    def search_of_records(self, records: Iterable[tuple[str, str]]) -> list[Any]:
+        return search_index.of_records(self.engine, records)
 
     # -- provenance ------------------------------------------------------------------------------------
 
@@ -704,11 +724,24 @@ class StateStore:
                 "key_map": self.key_links(key), "effects": effects}
 
 
+def airflow_trigger() -> str | None:
+    """The Airflow task running this process (``hub run`` in a BashOperator), as the DAG tasks name themselves
+    in ``triggered_by`` (airflow_hub.tasks): ``hub trace`` links each write to the DAG run that did it."""
+    run_id = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    if not run_id:
+        return None
+    return f"airflow {os.environ.get('AIRFLOW_CTX_TASK_ID', 'task')} {run_id}"[:128]
+def _new_id(result: CursorResult[Any]) -> int:
+    """The id an INSERT of one row generated."""
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row into a table with an autoincrement key
+    return int(key[0])
+
+
 def _only_progress(batch: BatchCommit) -> bool:
     """Whether the batch changes nothing but the checkpoint and the run's counters."""
     return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done
-                or batch.effects_cleared or batch.log
-                or batch.failures or batch.resolved)
+                or batch.effects_cleared or batch.log or batch.failures or batch.resolved or batch.search)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

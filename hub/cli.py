@@ -441,7 +441,7 @@ def _runs_builtin_command(argv: list[str]) -> bool:
         return False  # imported by something else (tests, Airflow): every command is wanted
     first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
     own = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
-    own |= {g.name for g in app.registered_groups if g.name not in ("serve", "listen")}
+    own |= {g.name for g in app.registered_groups if g.name and g.name not in ("serve", "listen")}
     return first in own
 
 

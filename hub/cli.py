@@ -419,9 +419,14 @@ def demo() -> None:
 
 
 def _register_plugin_commands() -> None:
-    """Connector packages add commands (``hub serve intake``, ``hub listen ami``) through entry points."""
+    """Connector packages add commands (``hub serve intake``, ``hub listen ami``) through entry points.
+
+    Not when this process is the ``hub`` command running one of its own commands (``hub run``): loading the
+    plugins imports their connectors (HTTP clients, Airflow's API), up to a second of every run's start-up."""
     from importlib.metadata import entry_points
 
+    if _runs_builtin_command(sys.argv):
+        return
     for group, typer_app in (("hub.serve", serve_app), ("hub.listen", listen_app), ("hub.commands", app)):
         for ep in entry_points(group=group):
             try:
@@ -429,6 +434,15 @@ def _register_plugin_commands() -> None:
             except ImportError:  # the package is not installed in this environment
                 continue
             typer_app.command(ep.name)(handled(command))
+
+
+def _runs_builtin_command(argv: list[str]) -> bool:
+    if not argv or Path(argv[0]).name not in ("hub", "cli.py"):
+        return False  # imported by something else (tests, Airflow): every command is wanted
+    first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    own = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
+    own |= {g.name for g in app.registered_groups if g.name and g.name not in ("serve", "listen")}
+    return first in own
 
 
 serve_app = typer.Typer(help="Run an ingress service (e.g. the website form intake).", no_args_is_help=True)

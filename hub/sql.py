@@ -18,7 +18,9 @@ from sqlalchemy.engine import URL
 
 from hub.connections import Connection
 from hub.errors import ConfigError
-from hub.state.engine import database_url
+from hub.state.engine import database_url, ping_after_idle
+
+__all__ = ["DRIVERS", "engine_url", "normalize_url", "ping_after_idle"]
 
 #: conn_type / extra.dialect spellings -> SQLAlchemy drivername
 DRIVERS = {

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from connectors.crm_db.dialects import DialectStrategy, strategy_for
 from hub.connections import Connection
 from hub.errors import ConfigError
-from hub.sql import engine_url, normalize_url
+from hub.sql import engine_url, normalize_url, ping_after_idle
 
 __all__ = ["create_engine", "engine_url", "normalize_url"]
 
@@ -28,10 +28,19 @@ def create_engine(connection: Connection, timezone: str) -> tuple[Engine, Dialec
         raise ConfigError(f"connection {connection.describe()}: {exc}") from None
     connect_timeout = int(connection.extra.get("connect_timeout", 10))
     kwargs: dict[str, Any] = {
-        "pool_pre_ping": True,  # a connection the server dropped overnight is replaced, not failed on
         "hide_parameters": True,  # SQLAlchemy's error text must not carry row values into logs
         "connect_args": strategy.connect_args(url, timezone, connect_timeout),
     }
     engine = sa.create_engine(url, **kwargs)
+    ping_after_idle(engine)  # a connection the server dropped overnight is replaced, not failed on
     strategy.configure_engine(engine)
     return engine, strategy
+
+
+def reading(engine: Engine) -> sa.Connection:
+    """A connection for one read statement. On PostgreSQL in autocommit (psycopg switches it on the client):
+    no BEGIN and ROLLBACK round trips around every batch the reader fetches and every target lookup."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection

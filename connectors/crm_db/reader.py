@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.crm_db.coerce import Coercer
 from connectors.crm_db.dialects import DialectStrategy
+from connectors.crm_db.engine import reading
 from connectors.crm_db.errors import translated
 from connectors.crm_db.options import ChildRows, CrmDbSourceOptions, ExistsFilter
 from connectors.crm_db.queries import after, chunked, filters, in_values, selectable, to_json
@@ -186,7 +187,7 @@ class TableReader:
         if start is not None:
             stmt = stmt.where(start)
         stmt = stmt.order_by(*(table.c[name] for name in plan.order)).limit(limit)
-        with translated(self._strategy, self._where), self._engine.connect() as conn:
+        with translated(self._strategy, self._where), reading(self._engine) as conn:
             rows = conn.execute(stmt).all()
         # plain dicts built from the tuples: several times cheaper than a RowMapping lookup per field
         return [dict(zip(plan.selected, row, strict=True)) for row in rows]

@@ -6,7 +6,9 @@ commits the batch's state (hashes, key map, ledger outcomes, dead letters, check
 transaction. Where the target's write is an idempotent upsert (it cannot duplicate when repeated), updates
 skip the ledger: the target search before each write and the upsert itself make a repeat harmless. Creates
 keep their pending entry even there: it is what tells a later run, after a kill between the write and the
-state commit, that the object exists (so that a deletion at the source still reaches it). A run
+state commit, that the object exists (so that a deletion at the source still reaches it). Once the create's
+outcome is committed, that entry is deleted in the same transaction instead of being marked done: the record
+log and the key map say who created the object (one row removed instead of a new row version per create). A run
 killed at any point resumes from the last committed checkpoint; records written before the kill but not
 committed are found again by the target lookup (or the ledger), never duplicated.
 """
@@ -653,8 +655,12 @@ class _Run:
                                           str(item.error) if item.error else item.note))
             if item.action is not None and self._needs_intent(item.action):
                 status: EffectStatus = "rejected" if outcome == "rejected" else "done"
-                commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
-                                                                                 item.source_key, item.action.kind)
+                if status == "done" and self.idempotent and item.action.kind == "create":
+                    # its intent only covered the write in flight: the record log and the key map keep the rest
+                    commit.effects_cleared.append(item.action.idempotency_key)
+                else:
+                    commit.effects_done[item.action.idempotency_key] = EffectOutcome(
+                        status, item.target_key, item.source_key, item.action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))

@@ -186,6 +186,8 @@ class BatchCommit:
     forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
     links: list[KeyLink] = field(default_factory=list)
     effects_done: dict[str, EffectOutcome] = field(default_factory=dict)  # idempotency key -> outcome
+    #: idempotency keys of pending intents whose write landed and needs no ledger row after this commit
+    effects_cleared: list[str] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
@@ -208,6 +210,14 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reading(self) -> Connection:
+        """A connection for reads that need no transaction of their own. On PostgreSQL it runs in autocommit
+        (psycopg switches that on the client): no BEGIN and ROLLBACK round trips around each batch's lookups."""
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
 
     # -- runs ------------------------------------------------------------------------------------------
 
@@ -252,7 +262,7 @@ class StateStore:
     # -- checkpoints and record state -----------------------------------------------------------------
 
     def checkpoint(self, exchange: str) -> Any:
-        with self.engine.connect() as c:
+        with self._reading() as c:
             row = c.execute(select(Checkpoint.state).where(Checkpoint.exchange == exchange)).first()
         return codec.loads(row[0]) if row and row[0] is not None else None
 
@@ -262,7 +272,7 @@ class StateStore:
 
     def prior_states(self, exchange: str, keys: Sequence[str]) -> dict[str, PriorState]:
         found: dict[str, PriorState] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             if c.dialect.name == "postgresql":
                 return self._prior_states_by_probe(c, exchange, keys)
             for chunk in chunks(keys, 500):
@@ -291,7 +301,7 @@ class StateStore:
     def owners(self, exchange: str, target_keys: Sequence[str]) -> dict[str, set[str]]:
         """The source records whose state links them to each of these target objects."""
         found: dict[str, set[str]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(list(set(target_keys)), 500):
                 rows = c.execute(select(RecordState.target_key, RecordState.source_key)
                                  .where(RecordState.exchange == exchange, RecordState.target_key.in_(chunk)))
@@ -351,7 +361,7 @@ class StateStore:
 
     def effects(self, keys: Sequence[str]) -> dict[str, tuple[EffectStatus, str | None]]:
         found: dict[str, tuple[EffectStatus, str | None]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(keys, 500):
                 for key, status, target in c.execute(select(Effect.idempotency_key, Effect.status, Effect.target_key)
                                                      .where(Effect.idempotency_key.in_(chunk))):
@@ -401,7 +411,7 @@ class StateStore:
         A done ``create`` in the ledger says so, and so does the record log (which also holds creates written
         without a ledger entry, and creates a run settled after a kill)."""
         found: dict[str, dict[str, int | None]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(list(keys), 500):
                 ledger = select(Effect.source_key, Effect.target_key, Effect.run_id).where(
                     Effect.exchange == exchange, Effect.source_key.in_(chunk), Effect.action == "create",
@@ -477,6 +487,7 @@ class StateStore:
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
                      status=e.status, target_key=e.target_key, run_id=batch.run_id, created_at=now, updated_at=now)
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
+            self._clear_effects(c, batch.effects_cleared)
             insert_rows(c, table_of(RecordLog), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                  for e in batch.log])
             added = self._dead_letters(c, batch, now)
@@ -494,6 +505,16 @@ class StateStore:
             self._progress(c, batch.run_id, progress)
         self._last_commit = time.monotonic()
         return added
+
+    def _clear_effects(self, c: Any, keys: list[str]) -> None:
+        if not keys:
+            return
+        if c.dialect.name == "postgresql":  # one binary array, whatever the number of keys
+            c.exec_driver_sql("DELETE FROM hub_effect_ledger WHERE idempotency_key = ANY(%(keys)s::varchar[])",
+                              {"keys": Column(keys)})
+            return
+        for chunk in chunks(keys, 500):
+            c.execute(delete(Effect).where(Effect.idempotency_key.in_(chunk)))
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -719,8 +740,8 @@ def _new_id(result: CursorResult[Any]) -> int:
 
 def _only_progress(batch: BatchCommit) -> bool:
     """Whether the batch changes nothing but the checkpoint and the run's counters."""
-    return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done or batch.log
-                or batch.failures or batch.resolved or batch.search)
+    return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done
+                or batch.effects_cleared or batch.log or batch.failures or batch.resolved or batch.search)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

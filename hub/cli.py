@@ -270,10 +270,13 @@ def dead_letters_replay(
 
 @dead_letters_app.command("discard")
 @handled
-def dead_letters_discard(ids: list[int]) -> None:
+def dead_letters_discard(
+    ids: list[int],
+    reason: Annotated[str | None, typer.Option(help="why: kept with the letter, shown in the Airflow UI")] = None,
+) -> None:
     """Mark dead letters as handled by hand: they are kept, but no longer open."""
     with Hub() as hub:
-        count = hub.store.discard_dead_letters(ids)
+        count = hub.store.discard_dead_letters(ids, reason, by=f"cli {_os_user()}")
     out.print(f"discarded {count} dead letter(s)")
 
 
@@ -290,6 +293,15 @@ def forget(
         name = hub.mapping(exchange).exchange  # an unknown exchange is an error, not "forgot 0"
         count = hub.store.forget_records(name, keys)
     out.print(f"forgot {count} of {len(keys)} source record(s) of {name}")
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container without /etc/passwd entry
+        return "unknown"
 
 
 # -- housekeeping --------------------------------------------------------------------------------------

@@ -28,6 +28,12 @@ from hub.wakeup import target_asset as _target_asset
 DEMO_HOME = Path("var/demo")
 
 
+def demo_port(default: int) -> int:
+    """A simulator's port: ``default`` moved by ``HUB_DEMO_PORT_OFFSET`` (so that two demos, e.g. two test
+    runs, can run side by side on one machine)."""
+    return default + int(os.environ.get("HUB_DEMO_PORT_OFFSET") or 0)
+
+
 @dataclass
 class DemoEnv:
     home: Path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, status
@@ -163,7 +164,7 @@ def replay(request: ReplayRequest, user: UserDep) -> dict[str, Any]:
                                                           f"{', '.join(f'#{i}' for i in missing)}")
     run = trigger_replay(request.exchange, request.ids, user.get_name())
     return {"dag_id": request.exchange, "dag_run_id": run.run_id, "paused": is_paused(request.exchange),
-            "url": f"dags/{request.exchange}/runs/{run.run_id}"}
+            "url": f"dags/{quote(request.exchange, safe='')}/runs/{quote(run.run_id, safe='')}"}
 
 
 @router.post("/api/discard", response_model=Discarded)

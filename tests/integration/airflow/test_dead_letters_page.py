@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -116,7 +117,7 @@ def test_a_dead_letter_is_listed_shown_and_replayed_as_a_run_of_its_exchange(
     started = client.post(f"{PAGE}/api/replay", json={"exchange": "strict_leads", "ids": [letter["id"]]}, headers=op)
     assert started.status_code == 201, started.text
     replay = started.json()
-    assert replay["url"] == f"dags/strict_leads/runs/{replay['dag_run_id']}"
+    assert replay["url"] == f"dags/strict_leads/runs/{quote(replay['dag_run_id'], safe='')}"
     run = dag_run(replay["dag_run_id"])
     assert (run.dag_id, run.conf, run.triggering_user_name) == ("strict_leads", {"replay": [letter["id"]]}, "op")
 

@@ -353,8 +353,13 @@ def demo() -> None:
     out.print(table)
     for note in env.notes:
         out.print(note, highlight=False, markup=False)
-    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
-              highlight=False, markup=False)
+    home = env.home
+    out.print(f"state: {env.settings.state_url}; the demo's connections: {home / 'connections.yaml'}. Every hub "
+              f"command works on them with HUB_HOME={home}, e.g.\n"
+              f"  HUB_HOME={home} hub runs\n"
+              f"  HUB_HOME={home} hub dead-letters list\n"
+              f"  HUB_HOME={home} hub validate --offline   (online checks need the simulators: they stop with the "
+              f"demo; `hub airflow` keeps them running)", highlight=False, markup=False, soft_wrap=True)
 
 
 def _register_plugin_commands() -> None:

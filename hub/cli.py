@@ -261,10 +261,23 @@ def dead_letters_show(letter_id: int) -> None:
 def dead_letters_replay(
     exchange: Annotated[str, typer.Argument(help="the exchange whose dead letters to replay")],
     ids: Annotated[list[int] | None, typer.Argument(help="only these dead letters (default: all open ones)")] = None,
+    here: Annotated[bool, typer.Option(help="replay in this process even where Airflow is reachable "
+                                            "(HUB_AIRFLOW_URL), leaving no run in Airflow")] = False,
 ) -> None:
-    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data)."""
+    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data).
+
+    With HUB_AIRFLOW_URL (and HUB_AIRFLOW_USER, HUB_AIRFLOW_PASSWORD) set, the replay is a run of the exchange's
+    DAG, as from the dead-letters page in the Airflow UI, so it is in the exchange's history; --here runs it here."""
     with Hub() as hub:
-        report = hub.runner(exchange).replay(ids or None, "cli")
+        name = hub.mapping(exchange).exchange  # an unknown exchange is an error here, not in Airflow
+        if not here and os.environ.get("HUB_AIRFLOW_URL"):
+            from airflow_hub.replay import replay_in_airflow  # here: only deployments with Airflow need it
+
+            url = replay_in_airflow(name, ids or "all", os.environ)
+            out.print(f"replay started as a run of the {name} DAG: {url}\nits note says what it did "
+                      f"(`hub runs {name}` too, once it ran)", highlight=False, markup=False, soft_wrap=True)
+            return
+        report = hub.runner(name).replay(ids or None, "cli")
     _print_report(report, as_json=False)
 
 

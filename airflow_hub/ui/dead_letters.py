@@ -12,12 +12,12 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from airflow_hub.replay import replay_run_id, run_url
 from airflow_hub.tasks import REPLAY_KEY
 from airflow_hub.ui.access import UserDep, may, readable_exchanges, require
 from hub.app import Hub
@@ -164,7 +164,7 @@ def replay(request: ReplayRequest, user: UserDep) -> dict[str, Any]:
                                                           f"{', '.join(f'#{i}' for i in missing)}")
     run = trigger_replay(request.exchange, request.ids, user.get_name())
     return {"dag_id": request.exchange, "dag_run_id": run.run_id, "paused": is_paused(request.exchange),
-            "url": f"dags/{quote(request.exchange, safe='')}/runs/{quote(run.run_id, safe='')}"}
+            "url": run_url(request.exchange, run.run_id)}
 
 
 @router.post("/api/discard", response_model=Discarded)
@@ -183,10 +183,9 @@ def trigger_replay(exchange: str, ids: list[int] | Literal["all"], user_name: st
     from airflow.exceptions import DagNotFound
     from airflow.utils.types import DagRunTriggeredByType
 
-    run_id = f"replay__{dt.datetime.now(dt.UTC).isoformat(timespec='milliseconds')}"
     try:
         run = trigger_dag(exchange, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user_name,
-                          run_id=run_id, conf={REPLAY_KEY: ids})
+                          run_id=replay_run_id(), conf={REPLAY_KEY: ids})
     except DagNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no DAG {exchange}: is its mapping file broken?") from None
     if run is None:

@@ -506,8 +506,8 @@ class StateStore:
                           last_seen=now)
             if failure.source_key in existing:
                 letter_id, status = existing[failure.source_key]
-                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(
-                    status="open", attempts=DeadLetter.attempts + 1, **values))
+                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(  # open again: not discarded
+                    status="open", attempts=DeadLetter.attempts + 1, discard_reason=None, discarded_by=None, **values))
                 added += status != "open"
             else:
                 c.execute(DeadLetter.__table__.insert().values(

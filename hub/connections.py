@@ -167,9 +167,9 @@ class ConnectionResolver:
         if entry is None and conn_id == HUB_CONNECTION:
             return Connection(conn_id=HUB_CONNECTION, conn_type="hub_state")  # the hub's own database
         if entry is None:
-            where = "in Airflow's Connections, " if self._airflow else ""
+            airflow = "add it in Airflow's Connections, " if self._airflow else ""
             raise ConfigError(
-                f"connection {conn_id!r} is not defined: add it {where}set AIRFLOW_CONN_{conn_id.upper()} "
+                f"connection {conn_id!r} is not defined: {airflow}set AIRFLOW_CONN_{conn_id.upper()} "
                 f"or add it to {self._file or 'the file named by HUB_CONNECTIONS_FILE'}"
             )
         if isinstance(entry, str):

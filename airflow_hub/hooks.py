@@ -8,13 +8,17 @@ so the "Test" button in the Airflow UI proves the same thing as ``hub check``.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
 from airflow.sdk import BaseHook
 from airflow.sdk import Connection as AirflowConnection
 from pydantic import SecretStr
 
 from airflow_hub.connection_types import BY_TYPE, ConnectionType
+from hub.causes import network_cause
 from hub.connections import Connection
 from hub.connector import Connector, connector_class
 from hub.errors import HubError
@@ -38,6 +42,32 @@ def to_hub_connection(conn: AirflowConnection) -> Connection:
 def redacted(text: str, connection: Connection) -> str:
     """``text`` without the connection's password (for messages from code the hub does not control)."""
     return text.replace(connection.secret, "***") if connection.secret else text
+
+
+#: the id the API server gives the form it tests (``airflow.utils.strings.get_random_string()``), exported as
+#: ``AIRFLOW_CONN_<ID>`` for the duration of the test
+_TRANSIENT_ID = re.compile(r"[A-Za-z0-9]{8}")
+
+
+def is_transient_id(conn_id: str) -> bool:
+    return bool(_TRANSIENT_ID.fullmatch(conn_id)) and f"AIRFLOW_CONN_{conn_id.upper()}" in os.environ
+
+
+def tested_connection_name(connection: Connection) -> str:
+    """The stored connection the tested form is (same type, host, port, login and schema), when exactly one is;
+    else "the tested connection"."""
+    from airflow.models import Connection as StoredConnection
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            ids = session.scalars(sa.select(StoredConnection.conn_id).where(
+                StoredConnection.conn_type == connection.conn_type, StoredConnection.host == connection.host,
+                StoredConnection.port == connection.port, StoredConnection.login == connection.login,
+                StoredConnection.schema == connection.schema_)).all()
+    except Exception:  # no metadata database here (a task, a test): the form stays unnamed
+        ids = []
+    return f"connection {ids[0]!r}" if len(ids) == 1 else "the tested connection"
 
 
 class HubConnectorHook(BaseHook):
@@ -70,16 +100,22 @@ class HubConnectorHook(BaseHook):
         return self._connector(self.get_hub_connection())
 
     def test_connection(self) -> tuple[bool, str]:
-        """``(ok, message)`` for the Airflow UI: the connector's ``check()``."""
+        """``(ok, message)`` for the Airflow UI: the connector's ``check()``, and for a failure its network cause.
+
+        The UI's Test button hands the form over under a random id; messages name the connection the form is
+        (see :func:`tested_connection_name`) instead of that id."""
         try:
             connection = self.get_hub_connection()
         except Exception as exc:  # the UI shows the message; Airflow's own messages carry no secret
             return False, str(exc)
+        if is_transient_id(connection.conn_id):
+            connection = connection.model_copy(update={"conn_id": tested_connection_name(connection)})
         try:
             with self._connector(connection) as connector:
                 return True, connector.check()
         except HubError as exc:  # connectors build these messages without secrets
-            return False, str(exc)
+            cause = network_cause(exc)
+            return False, f"{cause}: {exc}" if cause else str(exc)
         except Exception as exc:  # anything else: name it, and make sure the password is not in it
             return False, redacted(f"{type(exc).__name__}: {exc}", connection)
 

@@ -140,7 +140,8 @@ COMPONENTS: tuple[Component, ...] = (
     # behind intake-proxy (nginx): the sender's address comes in X-Forwarded-For (rate limits, logs)
     Component("hub-intake", "ingress", ("hub", "serve", "intake", "--host", "0.0.0.0", "--port", "8080",
                                         "--forwarded-allow-ips", "*"),
-              health="python -m airflow_hub.topology http-health 8080 /health", own_env=("HUB_CONNECTIONS_FILE",)),
+              health="python -m airflow_hub.topology http-health 8080 /health",
+              own_env=("HUB_CONNECTIONS_FILE", "HUB_REDIS_URL")),  # Redis: rate limits shared by the replicas
     Component("hub-ami-listener", "ingress", ("hub", "listen", "ami", "--connection", "pbx"),
               own_env=("HUB_CONNECTIONS_FILE",)),
 )

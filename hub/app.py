@@ -19,6 +19,7 @@ from hub.mapping.checks import Finding, offline_findings, online_findings
 from hub.mapping.loader import LoadedMapping, check_file, load_directory, load_mapping
 from hub.runner import Runner, RunReport
 from hub.runner.pool import ConnectorPool
+from hub.search.trace import Trace, find
 from hub.settings import HubSettings
 from hub.state.engine import database_url
 from hub.state.store import StateStore
@@ -74,6 +75,14 @@ class Hub:
 
     def run(self, exchange: str, triggered_by: str | None = None) -> RunReport:
         return self.runner(exchange).apply(triggered_by)
+
+    def find(self, value: str, entity: str | None = None) -> Trace:
+        """What a business value or key names, and the chain across exchanges it belongs to (``hub trace``,
+        the operators' page): a phone as typed, an e-mail, an ИНН, a document number, a tranid, a call id, or
+        a key. Several candidates and no ``entity`` to pick one: ``Trace.ambiguous``, no chain."""
+        mappings = {name: loaded.mapping for name, loaded in self.mappings.items()}
+        return find(self.store, mappings, value, entity=entity, region=self.settings.default_region,
+                    airflow_url=self.settings.airflow_url)
 
     def validate(self, paths: Iterable[Path], online: bool = True) -> list[Finding]:
         """Every problem in the given mapping files: syntax, model, expressions, and (online) the systems."""

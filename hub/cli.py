@@ -20,7 +20,9 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
+from hub.logs import configure
 from hub.runner import RunReport
+from hub.runner.report import shown_status
 from hub.settings import HubSettings
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
@@ -29,6 +31,13 @@ dead_letters_app = typer.Typer(help="Records that could not cross: list, show, r
 db_app = typer.Typer(help="The hub's own database.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Logs go to stderr, at ``HUB_LOG_LEVEL`` (INFO): stdout is the command's output (tables, ``--json``),
+    which a warning line such as a retried request must never corrupt. Services configure their own."""
+    configure(level=os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 def _width() -> int | None:
@@ -183,7 +192,9 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
                   "deleted", "unchanged", "filtered", "rejected", "DL+", "out of scope", "warnings", "message")
     for r in recorded:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
-        table.add_row(str(r.id), r.exchange, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
+        status = shown_status(r.status, r.rejected, r.read)
+        table.add_row(str(r.id), r.exchange, r.mode, Text(status, style="bold red" if status != r.status else ""),
+                      r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
                       *(str(getattr(r, c)) for c in ("read", "created", "updated", "deleted", "unchanged", "filtered",
                                                      "rejected", "dead_letters_added", "out_of_scope", "warnings")),
                       Text(r.message or ""))
@@ -196,33 +207,86 @@ def runs(exchange: Annotated[str | None, typer.Argument()] = None, limit: int = 
 
 @app.command()
 @handled
-def trace(key: str) -> None:
-    """Every run, dead letter, key-map entry and write that touched a business key."""
+def trace(
+    value: Annotated[str, typer.Argument(help="what you have: a phone as typed, an e-mail, an ИНН, a 1C document "
+                                              "number, a tranid, a call id, or a key the hub shows")],
+    entity: Annotated[str | None, typer.Option(
+        help="pick one of several things the value names: a kind (phone, inn, ...), an entity (clients, "
+             "crm/payments) or an exchange")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Find a business value or key and follow its chain across exchanges, with the run (and Airflow run) of
+    each step: form -> lead -> callback task; call -> missed-call task -> the call that closed it; deal ->
+    realization in 1C -> payment -> invoice and deal paid."""
     with Hub() as hub:
-        found = hub.store.trace(key)
-    if not any(found.values()):
-        out.print(f"nothing recorded for {key!r}", markup=False)
+        found = hub.find(value, entity)
+        links = _chain_links(hub, found.steps)
+    if as_json:
+        out.print_json(data=found.as_dict())
+        raise typer.Exit(0 if found.chosen else 1)
+    if not found.candidates:
+        where = f" as {entity!r}" if entity else ""
+        out.print(f"nothing recorded for {value!r}{where}", markup=False, highlight=False)
         raise typer.Exit(1)
-    for link in found["key_map"]:
+    if found.ambiguous:
+        _print_candidates(value, found.candidates)
+        raise typer.Exit(1)
+    _print_chain(found, links)
+
+
+def _chain_links(hub: Hub, steps: list[Any]) -> list[Any]:
+    """The key-map entries of the chain's records (the same object's id in both systems), and no others: a
+    raw id also names unrelated objects in the key map."""
+    links = []
+    for step in steps:
+        wanted = (step.source.split("/")[0], step.source_key, step.target.split("/")[0], step.target_key)
+        links += [link for link in hub.store.key_links(step.source_key)
+                  if (link.system_a, link.id_a, link.system_b, link.id_b) == wanted]
+    return links
+
+
+def _print_candidates(value: str, candidates: list[Any]) -> None:
+    out.print(f"{value!r} names {len(candidates)} different things; pick one with --entity:", markup=False,
+              highlight=False)
+    for candidate in candidates:
+        out.print(f"  {candidate.label}  ({candidate.records} record(s) in {', '.join(candidate.exchanges)})"
+                  f"  --entity {candidate.entities[0].rsplit('/', 1)[-1]}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+def _print_chain(found: Any, links: list[Any]) -> None:
+    out.print(f"{found.chosen.label}: {len(found.steps)} record(s)" +
+              (" (cut: the chain goes on)" if found.truncated else ""), markup=False, highlight=False, soft_wrap=True)
+    for target, steps in found.by_entity().items():
+        out.print(f"{target}", style="bold", markup=False, highlight=False, soft_wrap=True)
+        for step in steps:
+            out.print(f"  {step.exchange}: {step.source}:{step.source_key} -> "
+                      f"{step.target}:{step.target_key or '?'}", markup=False, highlight=False, soft_wrap=True)
+            for w in step.writes:
+                fields = f" [{w.fields}]" if w.fields else ""
+                out.print(f"    write {w.at:%Y-%m-%d %H:%M:%S} {w.action} {w.source_key} -> {w.target_key}{fields}"
+                          f"  {_run_text(w.run)}", markup=False, highlight=False, soft_wrap=True)
+            for letter in step.dead_letters:
+                out.print(f"    dead  #{letter.id} {letter.status}, {letter.attempts} attempt(s), "
+                          f"{letter.error_class}: {letter.message}  {_run_text(letter.run)}", markup=False,
+                          highlight=False, soft_wrap=True)
+            if not step.writes and not step.dead_letters and step.indexed_by:
+                out.print(f"    seen  {_run_text(step.indexed_by)}", markup=False, highlight=False, soft_wrap=True)
+    for link in links:
         out.print(f"key map  {link.entity}: {link.system_a} {link.id_a} = {link.system_b} {link.id_b}",
-                  highlight=False, markup=False)
-    for state in found["record_state"]:
-        out.print(f"state    {state.exchange}: source {state.source_key} -> target {state.target_key} "
-                  f"(hash {state.content_hash[:8] if state.content_hash else '-'}, {state.updated_at:%Y-%m-%d %H:%M})",
-                  highlight=False, markup=False)
-    runs_by_id = {r.id: r for r in found["runs"]}
-    for entry in found["record_log"]:
-        run_info = runs_by_id.get(entry.run_id)
-        when = f"{run_info.started_at:%Y-%m-%d %H:%M:%S}" if run_info else "?"
-        fields = f" [{entry.fields}]" if entry.fields else ""
-        out.print(f"write    run {entry.run_id} {when} {entry.exchange}: {entry.action} {entry.source_key} -> "
-                  f"{entry.target_key}{fields}", highlight=False, markup=False)
-    for effect in found["effects"]:
-        out.print(f"effect   {effect.exchange}: {effect.action} {effect.source_key} {effect.status} "
-                  f"-> {effect.target_key}", highlight=False, markup=False)
-    for letter in found["dead_letters"]:
-        out.print(f"dead     #{letter.id} {letter.exchange}: {letter.status}, {letter.attempts} attempt(s), "
-                  f"{letter.error_class}: {letter.message}", highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
+
+
+def _run_text(run: Any) -> str:
+    """``run 12 · airflow manual__2026-... <link>``: the hub's run id, and Airflow's when Airflow started it."""
+    if run is None:
+        return "run ?"
+    text = f"run {run.run_id}"
+    if run.airflow_run_id:
+        text += f" · airflow {run.dag_id} {run.airflow_run_id}"
+    if run.url:
+        text += f" {run.url}"
+    return text
 
 
 # -- dead letters --------------------------------------------------------------------------------------
@@ -351,7 +415,6 @@ def check(connection: str, connector: Annotated[str, typer.Option(help="connecto
 @handled
 def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
-    from hub.logs import configure
     from sandbox.demo import run_demo
 
     configure(level="WARNING")  # the summary is the output; the services' info logs would drown it

@@ -115,6 +115,11 @@ class WriteResult:
     error: RecordError | None = None
 
 
+#: told of a transient failure a connector retries by itself: (what it was doing, attempt, cause, seconds to the
+#: next try)
+RetryObserver = Callable[[str, int, "BaseException | None", float], None]
+
+
 class Connector:
     """Base class: override what the capabilities promise."""
 
@@ -125,10 +130,17 @@ class Connector:
     #: the run's connection resolver (set by the runner), for a connector whose options name more connections
     #: (so they resolve exactly as the run's own, e.g. from Airflow); None: the environment and connections file
     resolver: ConnectionResolver | None = None
+    #: set by the runner: a retry the connector makes by itself is logged at WARNING and counted in the run
+    on_retry: RetryObserver | None = None
 
     def __init__(self, connection: Connection, settings: HubSettings):
         self.connection = connection
         self.settings = settings
+
+    def retried(self, during: str, attempt: int, cause: BaseException | None, wait: float) -> None:
+        """Call this before retrying a transient failure inside the connector: never retry in silence."""
+        if self.on_retry is not None:
+            self.on_retry(during, attempt, cause, wait)
 
     # -- lifecycle
     def close(self) -> None:

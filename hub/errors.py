@@ -4,7 +4,8 @@
     ├── FatalError            stop the run with a clear one-line message
     │   ├── ConfigError       a mapping, a connection or a setting is wrong
     │   │   └── MappingError  ... with the file, line and field path that are wrong
-    │   └── AuthError         the peer refused our credentials
+    │   ├── AuthError         the peer refused our credentials
+    │   └── TooManyRejected   a run rejected more records than its mapping's alerts allow (its writes stay)
     ├── RetriableError        transient (network, timeout, lock, 502/503/504): retried with backoff
     │   ├── ConcurrentEdit    the target object changed since it was read: the write is re-planned
     │   └── ExchangeBusy      another run of the exchange holds its run lock: try again later
@@ -57,6 +58,11 @@ class MappingError(ConfigError):
 
 class AuthError(FatalError):
     pass
+
+
+class TooManyRejected(FatalError):
+    """Raised after a run committed everything it could: the run is marked failed so that alerts fire; retrying
+    would only reject the same records again."""
 
 
 class RetriableError(HubError):

@@ -37,6 +37,8 @@ class HubSettings(BaseModel):
     retry: RetryPolicy = RetryPolicy()
     run_lock_wait: float = Field(0.0, ge=0)  # seconds a run waits for another run of its exchange to end
     run_lock_ttl: float = Field(30.0, ge=1)  # SQLite/MariaDB: how long a killed run's lock outlives it
+    search_retention_days: float = Field(90.0, gt=0)  # how long the search index keeps a value nobody wrote again
+    airflow_url: str = ""  # the Airflow UI's base URL: hub trace links each step to its DAG run
 
     @property
     def state_url(self) -> str:
@@ -56,6 +58,9 @@ class HubSettings(BaseModel):
             "HUB_BATCH_SIZE": "batch_size",
             "HUB_RUN_LOCK_WAIT": "run_lock_wait",
             "HUB_RUN_LOCK_TTL": "run_lock_ttl",
+            "HUB_SEARCH_RETENTION_DAYS": "search_retention_days",
+            "AIRFLOW__API__BASE_URL": "airflow_url",  # Airflow's own setting, when the hub runs beside it
+            "HUB_AIRFLOW_URL": "airflow_url",
         }
         for var, field in simple.items():
             if env.get(var):

@@ -9,6 +9,7 @@ Nothing in the hub depends on this schema: it is one example of a customer's CRM
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -84,6 +85,35 @@ def _server_default(value: Any) -> Any:
     if isinstance(value, bool):
         return sa.true() if value else sa.false()
     return str(value)
+
+
+def ddl(dialect: str = "firebird", server_version: tuple[int, ...] = (3, 0)) -> str:
+    """The reference schema as SQL for ``dialect`` (``python -m sandbox.crm ddl firebird``): for a DBA who
+    creates the CRM's tables by hand (``isql-fb -i``) instead of letting the demo create them.
+
+    The dialect is told the server's version because it picks types and identity syntax by it.
+    """
+    statements: list[str] = []
+    engine = sa.create_mock_engine(
+        f"{dialect}://", lambda sql, *_, **__: statements.append(_tidy(str(sql.compile(dialect=engine.dialect)))))
+    engine.dialect.server_version_info = server_version
+    if dialect == "firebird":  # what the dialect learns on connecting: the server version's reserved words
+        from sqlalchemy_firebird import fb_info30, fb_info40
+
+        words = fb_info30.RESERVED_WORDS if server_version < (4,) else fb_info40.RESERVED_WORDS
+        engine.dialect.identifier_preparer.reserved_words = set(words)
+    build_metadata().create_all(engine, checkfirst=False)  # type: ignore[arg-type]  # a mock engine runs DDL
+    header = (f"-- The reference CRM schema for {dialect} {'.'.join(map(str, server_version))}, generated from "
+              f"config/crm/schema.yaml\n-- by `python -m sandbox.crm ddl {dialect}`; do not edit by hand.\n\n")
+    ordered: list[str] = []  # a table's indexes come from a set: sorted, so the file is the same on every run
+    for is_index, group in itertools.groupby(statements, key=lambda statement: statement.startswith("CREATE INDEX")):
+        run = list(group)
+        ordered.extend(sorted(run) if is_index else run)
+    return header + "".join(f"{statement};\n\n" for statement in ordered) + "COMMIT;\n"
+
+
+def _tidy(statement: str) -> str:
+    return "\n".join(line.rstrip() for line in statement.strip().splitlines())
 
 
 def _engine(url: str) -> sa.Engine:
@@ -412,3 +442,11 @@ class _Generator:
                 "outcome": {"done": "answered", "failed": self.rng.choice(("busy", "no_answer"))}.get(status),
                 "call_id": None, "requested_at": requested, "updated_at": requested,
             })
+
+
+if __name__ == "__main__":  # python -m sandbox.crm ddl [dialect]
+    import sys
+
+    if sys.argv[1:2] != ["ddl"]:
+        sys.exit("usage: python -m sandbox.crm ddl [firebird|postgresql|mysql|sqlite]")
+    sys.stdout.write(ddl(*sys.argv[2:3]))

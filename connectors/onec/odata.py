@@ -73,7 +73,7 @@ class ODataConnector(Connector):
     @property
     def client(self) -> HttpClient:
         if self._client is None:
-            self._client = HttpClient(self.connection, self.settings.retry, self.timeout)
+            self._client = HttpClient(self.connection, self.settings.retry, self.timeout, self.retried)
         return self._client
 
     def close(self) -> None:

@@ -79,7 +79,8 @@ class SoapConnector(Connector):
         with self._clients_lock:
             client = self._clients.get(key)
         if client is None:
-            client = retrying(self.settings.retry, lambda: self._load(address + "?wsdl"))
+            client = retrying(self.settings.retry, lambda: self._load(address + "?wsdl"), self.retried,
+                              f"load the WSDL of {name!r}")
             with self._clients_lock:
                 self._clients[key] = client
         binding = next((b for b in client.wsdl.bindings.values() if type(b).__name__ == "Soap11Binding"), None)
@@ -115,7 +116,8 @@ class SoapConnector(Connector):
         if operation not in dict(iter(proxy)):
             raise ConfigError(f"{self.where}: web service {service or self.default_service!r} has no operation "
                               f"{operation!r}")
-        return retrying(self.settings.retry, lambda: self._call_once(proxy, operation, arguments))
+        return retrying(self.settings.retry, lambda: self._call_once(proxy, operation, arguments), self.retried,
+                        f"call {operation}")
 
     def _call_once(self, proxy: ServiceProxy, operation: str, arguments: dict[str, Any]) -> Any:
         try:

@@ -30,6 +30,7 @@ import requests
 from lxml import etree
 from requests.adapters import HTTPAdapter
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     retry_if_not_exception_type,
@@ -38,6 +39,7 @@ from tenacity import (
 )
 
 from hub.connections import Connection
+from hub.connector import RetryObserver
 from hub.errors import (
     AuthError,
     BusinessError,
@@ -88,13 +90,20 @@ def session_for(connection: Connection) -> requests.Session:
     return session
 
 
-def retrying(policy: RetryPolicy, fn: Callable[[], T]) -> T:
-    """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy); not on
-    :class:`ConcurrentEdit`: the same request would meet the same newer object, the record needs a new plan."""
+def retrying(policy: RetryPolicy, fn: Callable[[], T], on_retry: RetryObserver | None = None, during: str = "") -> T:
+    """``fn`` retried on :class:`RetriableError` with exponential backoff (the hub's retry policy), each retry
+    told to ``on_retry`` (the run logs and counts it); not on :class:`ConcurrentEdit`: the same request would
+    meet the same newer object, the record needs a new plan."""
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None:
+            cause = state.outcome.exception() if state.outcome else None
+            on_retry(during, state.attempt_number, cause, state.next_action.sleep if state.next_action else 0.0)
+
     for attempt in Retrying(retry=retry_if_exception_type(RetriableError) & retry_if_not_exception_type(ConcurrentEdit),
                             reraise=True,
                             stop=stop_after_attempt(policy.attempts),
-                            wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)):
+                            wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+                            before_sleep=before_sleep):
         with attempt:
             return fn()
     raise AssertionError("unreachable")
@@ -111,8 +120,10 @@ class OneCError:
 class HttpClient:
     """A session to one 1C server. ``where`` names it in messages (never the password)."""
 
-    def __init__(self, connection: Connection, retry: RetryPolicy, timeout: float = 120.0):
+    def __init__(self, connection: Connection, retry: RetryPolicy, timeout: float = 120.0,
+                 on_retry: RetryObserver | None = None):
         self.session = session_for(connection)
+        self.on_retry = on_retry
         self.where = connection.describe()
         self.login = connection.login
         self.retry = retry
@@ -142,7 +153,7 @@ class HttpClient:
 
         if not idempotent:
             return once()
-        return retrying(self.retry, once)
+        return retrying(self.retry, once, self.on_retry, what or f"{method} {url}")
 
     def _once(self, method: str, url: str, params: dict[str, str] | None, body: Any, idempotent: bool,
               what: str, headers: dict[str, str], expect: str) -> requests.Response:

@@ -18,6 +18,11 @@ def listen_ami(
     originate_stream: Annotated[str, typer.Option(
         help="inbox stream for the outcomes of the hub's click-to-call Originates")] = "originate_results",
     json_logs: Annotated[bool, typer.Option("--json-logs", help="log JSON lines")] = False,
+    metrics_port: Annotated[int | None, typer.Option(
+        envvar="HUB_LISTENER_METRICS_PORT", help="serve Prometheus metrics at http://<host>:<port>/metrics "
+                                                  "(off unless given)")] = None,
+    metrics_host: Annotated[str, typer.Option(envvar="HUB_LISTENER_METRICS_HOST",
+                                              help="address the metrics server binds")] = "127.0.0.1",
 ) -> None:
     """Listen to Asterisk: every finished call goes to the inbox durably; gaps are recovered from the CDR."""
     from connectors.telephony.config import pbx_config  # here: keeps `hub --help` fast
@@ -27,6 +32,11 @@ def listen_ami(
     from hub.wakeup import waker_from_env
 
     configure(json=json_logs)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)  # a daemon thread: /metrics, nothing else
+        typer.echo(f"metrics: http://{metrics_host}:{metrics_port}/metrics", err=True)
     hub = Hub()
     try:
         config = pbx_config(hub.resolver.get(connection), hub.settings)

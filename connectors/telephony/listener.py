@@ -37,6 +37,7 @@ from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
 from connectors.telephony.record import NumberPlan, build_record, cdr_time, main_cdr
 from connectors.telephony.recovery import CdrSource, group_calls
 from connectors.telephony.state import ListenerState, OriginateJournal, Snapshot
+from hub import metrics
 from hub.errors import AuthError, ConfigError, FatalError, HubError, RetriableError
 from hub.logs import get_logger
 from hub.state.store import InboxItem, StateStore, Stored
@@ -192,6 +193,7 @@ class AmiListener:
             self._clock_offset = pbx_now - time.time()
             log.info("connected", pbx=self.config.name, host=self.config.host, port=self.config.port)
             self.connected.set()
+            metrics.listener_connected(self.config.name, True)
             self._check_live(session, since, pbx_now)
             next_check = time.monotonic() + self.config.reconcile_interval
             while not stop.is_set() and not dropped.is_set():
@@ -205,6 +207,7 @@ class AmiListener:
             if dropped.is_set() and not stop.is_set():
                 log.warning("connection lost", pbx=self.config.name)
         finally:
+            metrics.listener_connected(self.config.name, False)
             # after every event read before it (same queue): the stream stops here, a gap begins
             self._queue.put(("disconnected", time.time() + self._clock_offset))
             session.close(logoff=stop.is_set())

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -32,6 +33,7 @@ from connectors.website.committer import InboxCommitter, Unavailable
 from connectors.website.errors import Code, Refused
 from connectors.website.ratelimit import Limiter, RateLimiter
 from connectors.website.sources import ServedSource
+from hub import metrics
 from hub.logs import get_logger
 
 log = get_logger("hub.website.intake")
@@ -78,6 +80,11 @@ def create_app(sources: list[ServedSource], committer: InboxCommitter, limiter: 
             description=(source.config.description or "") + f"\n\nAuthentication: {_auth_text(source)}.",
             openapi_extra={"requestBody": {"required": True, "content": BODY_CONTENT}})
 
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    async def prometheus_metrics() -> PlainTextResponse:
+        """The hub's metrics (intake answers by source and status) and the process's, for Prometheus."""
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/health", tags=["service"], responses={503: {"model": ErrorBody}})
     async def health_check() -> JSONResponse:
         try:
@@ -114,6 +121,11 @@ def _endpoint(source: ServedSource, committer: InboxCommitter, limiter: Limiter,
     in_flight = 0  # requests of this source being read, parsed or committed (one event loop: no lock)
 
     async def receive_submission(request: Request) -> JSONResponse:
+        response = await _answer(request)
+        metrics.intake_request(source.name, response.status_code)
+        return response
+
+    async def _answer(request: Request) -> JSONResponse:
         nonlocal in_flight
         client = request.client.host if request.client else "unknown"
         if not await limiter.allowed(source.name, client, source.config.rate_limit):

@@ -65,6 +65,15 @@ def offline_findings(loaded: LoadedMapping) -> Iterator[Finding]:
         if side == "target" and mapping.target.mode not in cls.capabilities.write_modes:
             yield Finding(_error(loaded, f"connector {spec.connector!r} cannot write in mode "
                                          f"{mapping.target.mode!r}", "target", "mode"))
+    yield from _search_findings(loaded)
+
+
+def _search_findings(loaded: LoadedMapping) -> Iterator[Finding]:
+    """A search entry naming a target field the mapping does not write would index nothing, silently."""
+    for position, entry in enumerate(loaded.mapping.search):
+        if entry.field is not None and entry.field not in loaded.mapping.fields:
+            yield Finding(_error(loaded, f"{entry.field!r} is not a field of this mapping (use 'source:' for a "
+                                         "source field)", "search", position, "field"))
 
 
 def online_findings(loaded: LoadedMapping, connect: ConnectorFactory) -> Iterator[Finding]:

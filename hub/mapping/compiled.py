@@ -44,7 +44,9 @@ class CompiledMapping:
 
 
 def mapping_version(mapping: Mapping) -> str:
-    canonical = json.dumps(mapping.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
+    # ``search`` changes what is indexed, not what crosses: adding it must not make every record look changed
+    dumped = mapping.model_dump(mode="json", by_alias=True, exclude={"search"})
+    canonical = json.dumps(dumped, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
@@ -78,6 +80,7 @@ class _Compiler:
         reads = set(top.reads) | set(where_scope.reads)
         source = self.mapping.source
         reads.update(source.key)
+        reads.update(entry.source for entry in self.mapping.search if entry.source)
         for extra in (source.incremental.cursor, source.incremental.version_field):
             if extra:
                 reads.add(extra)

@@ -185,6 +185,53 @@ FieldSpec = Annotated[
 EachField.model_rebuild()
 
 
+#: the business identifiers an operator searches by (``hub trace``); each is stored normalized (hub.search.kinds)
+SearchKind = Literal["phone", "email", "inn", "document", "tranid", "call_id", "submission"]
+
+
+class SearchField(_Strict):
+    """A value this exchange's records can be found by (``hub trace``), or the key of an object it refers to.
+
+    Only these values are kept, normalized, in the hub's search index (for ``settings.search_retention_days``);
+    logs carry keys, never values.
+    """
+
+    field: str | None = Field(None, description="a target field of this mapping (its mapped value)")
+    source: str | None = Field(None, description="a source field (the value as read), e.g. closed_by_call")
+    kind: SearchKind | None = Field(
+        None, description="what the value is: phone (stored E.164), email (lower case), inn (digits), document "
+        "(a document number), tranid, call_id, submission (a form's submission id)")
+    refers_to: str | None = Field(
+        None, description="the value is the key of an object `hub trace` follows: 'entity' on the target's "
+        "connection, or 'connection/entity' (e.g. deals, hub/calls)")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SearchField:
+        if (self.field is None) == (self.source is None):
+            raise ValueError("name exactly one of 'field' (a target field) or 'source' (a source field)")
+        if self.kind is None and self.refers_to is None:
+            raise ValueError("say what the value is ('kind') or what it refers to ('refers_to')")
+        return self
+
+
+class Alerts(_Strict):
+    """When a run that rejected records counts as failed: its writes stay committed, but the run (and its Airflow
+    task) ends failed, so the operator's notifiers and callbacks fire."""
+
+    rejected_max: int | None = Field(None, ge=0, description="a run that rejected more records than this fails")
+    rejected_ratio: float | None = Field(
+        None, gt=0, le=1, description="a run that rejected more than this share of the records it read fails (0.1: 10%)"
+    )
+
+    def exceeded(self, rejected: int, read: int) -> str | None:
+        """Which threshold ``rejected`` of ``read`` records is above, in words; None when none is."""
+        if self.rejected_max is not None and rejected > self.rejected_max:
+            return f"above alerts.rejected_max {self.rejected_max}"
+        if self.rejected_ratio is not None and read and rejected / read > self.rejected_ratio:
+            return f"above alerts.rejected_ratio {self.rejected_ratio:g}"
+        return None
+
+
 class Mapping(_Strict):
     """One exchange: which fields cross from which system to which, and how."""
 
@@ -202,9 +249,14 @@ class Mapping(_Strict):
     lookups: dict[str, LookupRule] = Field(default_factory=dict)
     fields: dict[str, FieldSpec] = Field(min_length=1, description="target field <- expression; nothing else crosses")
     batch_size: int | None = Field(None, ge=1, le=100_000)
+    search: list[SearchField] = Field(
+        default_factory=list,
+        description="business identifiers worth finding (hub trace) and the objects a record refers to",
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict, description="exchange-level parameters available to expressions as settings.<name>"
     )
+    alerts: Alerts = Field(Alerts(), description="when rejected records make a run fail (after it committed)")
 
     @field_validator("triggers")
     @classmethod

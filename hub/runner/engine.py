@@ -39,6 +39,7 @@ from hub.errors import (
     OutcomeUnknown,
     RecordError,
     RetriableError,
+    TooManyRejected,
     auto_replay_classes,
 )
 from hub.expr.functions import Loss
@@ -52,6 +53,7 @@ from hub.runner.pool import ConnectorPool
 from hub.runner.report import Change, FieldWarning, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
+from hub.search.entries import Indexer
 from hub.settings import HubSettings
 from hub.state import codec
 from hub.state.models import RunMode
@@ -94,6 +96,7 @@ class Runner:
 
     def apply(self, triggered_by: str | None = None, allow_mass_delete: bool = False) -> RunReport:
         def body(run: _Run) -> None:
+            self.store.prune_search_index(self.settings.search_retention_days)
             run.report.ledger_settled = settle_ledger(run)
             self._replay(run, run.auto_replay_ids, apply=True)
             self._sync(run, apply=True, allow_mass_delete=allow_mass_delete)
@@ -123,6 +126,7 @@ class Runner:
         with ConnectorPool(self.resolver, self.settings) as pool:
             try:
                 body(_Run(self, pool, report))  # opening the connectors may fail too: the run log says why
+                self._check_rejections(mode, report)
                 report.status = "success"
             except HubError as exc:
                 report.status, report.message = "failed", _one_line(exc)
@@ -134,6 +138,17 @@ class Runner:
                 report.seconds = time.monotonic() - started
                 self.store.finish_run(run_id, report.status, report.counts, report.message)
         return report
+
+    def _check_rejections(self, mode: RunMode, report: RunReport) -> None:
+        """Rejected records are a warning; above the mapping's ``alerts`` the run fails (its writes stay)."""
+        rejected, read = report.counts.rejected, report.counts.read
+        if not rejected:
+            return
+        log.warning("records rejected", exchange=self.mapping.exchange, mode=mode, rejected=rejected, read=read)
+        exceeded = self.mapping.alerts.exceeded(rejected, read) if mode != "plan" else None
+        if exceeded:
+            raise TooManyRejected(f"rejected {rejected} of {read} records, {exceeded}; what could cross is "
+                                  f"committed, see hub dead-letters list --exchange {self.mapping.exchange}")
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -223,6 +238,7 @@ class _Run:
         self.context = RunContext(self.store, runner.settings.default_region, runner.settings.timezone)
         self.pool = pool
         self.report = report
+        pool.on_retry = self.note_retry  # before any connector opens: their own retries count in this run
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
@@ -244,6 +260,7 @@ class _Run:
                            if isinstance(spec, EachField) and spec.owns}
         #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
         self.planned_seen: set[str] = set()
+        self.indexer = Indexer(self.mapping, runner.settings.default_region)  # the mapping's search: section
 
     # -- building items
 
@@ -631,6 +648,7 @@ class _Run:
         counts.unchanged += len(unchanged_keys)
         counts.read += len(unchanged_keys)
         if apply:
+            commit.search = self.indexer.rows(items)
             self.store.commit_batch(commit)
         self.report.counts.add(counts)
         if self.runner.progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.connections import ConnectionResolver
-from hub.connector import Connector, connector_class
+from hub.connector import Connector, RetryObserver, connector_class
 from hub.settings import HubSettings
 
 
@@ -12,6 +12,7 @@ class ConnectorPool:
         self._resolver = resolver
         self._settings = settings
         self._open: dict[tuple[str, str], Connector] = {}
+        self.on_retry: RetryObserver | None = None  # handed to every connector opened
 
     def get(self, connector: str, connection_id: str) -> Connector:
         key = (connector, connection_id)
@@ -19,6 +20,7 @@ class ConnectorPool:
             cls = connector_class(connector)
             opened = cls(self._resolver.get(connection_id), self._settings)
             opened.resolver = self._resolver
+            opened.on_retry = self.on_retry
             self._open[key] = opened
         return self._open[key]
 

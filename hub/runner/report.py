@@ -11,6 +11,15 @@ from hub.state.store import Counts
 #: out_of_scope: a known record missing from a sweep that still exists at the source (it left the scope): kept
 Outcome = Literal["created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected", "out_of_scope"]
 SAMPLE_LIMIT = 20
+#: what a finished run that rejected records shows instead of "success" (run notes, ``hub runs``): never green
+PARTIAL = "PARTIAL"
+
+
+def shown_status(status: str, rejected: int, read: int) -> str:
+    """A run's status as operators read it: a success that rejected records is marked as partial."""
+    if status == "success" and rejected:
+        return f"{PARTIAL}, rejected {rejected} of {read}"
+    return status
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class RunReport:
                    f"rejected {c.rejected})" if c.read else ""
             return f"{self.exchange}: {self.mode} failed - {self.message}{done}"
         verb = "would " if self.mode == "plan" else ""
-        text = (f"{self.exchange}: {self.status}; read {c.read}, {verb}create {c.created}, {verb}update {c.updated}, "
+        status = shown_status(self.status, c.rejected, c.read)
+        text = (f"{self.exchange}: {status}; read {c.read}, {verb}create {c.created}, {verb}update {c.updated}, "
                 f"{verb}delete {c.deleted}, unchanged {c.unchanged}, filtered {c.filtered}, skipped {c.skipped}, "
                 f"rejected {c.rejected} (dead letters +{c.dead_letters_added})")
         text += f", out of scope {c.out_of_scope} (kept)" if c.out_of_scope else ""

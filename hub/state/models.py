@@ -203,3 +203,27 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime] = mapped_column(PreciseTime)  # by the database's clock, UTC
     acquired_at: Mapped[dt.datetime] = mapped_column(PreciseTime)
+
+
+class SearchEntry(Base):
+    """The search index: a business value (normalized) or a referenced object's key, and the record it belongs to.
+
+    ``kind`` is a :data:`hub.mapping.model.SearchKind`, or ``ref`` for the key of an object the record refers to
+    (``value`` is then ``connection/entity:key``). One row per value and record; a later write refreshes it.
+    """
+
+    __tablename__ = "hub_search_index"
+    __table_args__ = (
+        # record first: it also finds a record's entries (the chain's references), so no third index is needed
+        UniqueConstraint("exchange", "source_key", "kind", "value", name="uq_hub_search_index_entry"),
+        Index("ix_hub_search_index_value", "kind", "value"),
+        Index("ix_hub_search_index_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Key)
+    exchange: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(Key)
+    target_key: Mapped[str | None] = mapped_column(Key)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

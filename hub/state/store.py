@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.state import codec, inbox_order
+from hub.state import codec, inbox_order, search_index
 from hub.state.engine import make_engine
 from hub.state.migrate import upgrade
 from hub.state.models import (
@@ -191,6 +191,8 @@ class BatchCommit:
     checkpoint: Any = None
     save_checkpoint: bool = False
     counts: Counts = field(default_factory=Counts)
+    #: search index rows, (source_key, kind, value, target_key) each (hub.search.entries)
+    search: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 class StateStore:
@@ -209,6 +211,7 @@ class StateStore:
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(self, exchange: str, mode: RunMode, mapping_version: str, triggered_by: str | None = None) -> int:
+        triggered_by = triggered_by or airflow_trigger()
         with self.engine.begin() as c:
             result = c.execute(Run.__table__.insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
@@ -473,6 +476,7 @@ class StateStore:
             insert_rows(c, RecordLog.__table__, [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                  for e in batch.log])
             added = self._dead_letters(c, batch, now)
+            search_index.write(c, batch.exchange, batch.run_id, batch.search, now)
             for chunk in chunks(batch.resolved, 500):
                 c.execute(update(DeadLetter).where(
                     DeadLetter.exchange == batch.exchange, DeadLetter.source_key.in_(chunk),
@@ -687,6 +691,17 @@ class StateStore:
                              .order_by(InboxEvent.position).limit(limit))
             return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
 
+    # -- search index (hub.search) ---------------------------------------------------------------------
+
+    def prune_search_index(self, retention_days: float) -> int:
+        return search_index.prune(self.engine, retention_days)
+
+    def search_by_value(self, readings: Iterable[tuple[str, str]]) -> list[Any]:
+        return search_index.by_value(self.engine, readings)
+
+    def search_of_records(self, records: Iterable[tuple[str, str]]) -> list[Any]:
+        return search_index.of_records(self.engine, records)
+
     # -- provenance ------------------------------------------------------------------------------------
 
     def trace(self, key: str) -> dict[str, list[Any]]:
@@ -705,10 +720,19 @@ class StateStore:
                 "key_map": self.key_links(key), "effects": effects}
 
 
+def airflow_trigger() -> str | None:
+    """The Airflow task running this process (``hub run`` in a BashOperator), as the DAG tasks name themselves
+    in ``triggered_by`` (airflow_hub.tasks): ``hub trace`` links each write to the DAG run that did it."""
+    run_id = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    if not run_id:
+        return None
+    return f"airflow {os.environ.get('AIRFLOW_CTX_TASK_ID', 'task')} {run_id}"[:128]
+
+
 def _only_progress(batch: BatchCommit) -> bool:
     """Whether the batch changes nothing but the checkpoint and the run's counters."""
     return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done or batch.log
-                or batch.failures or batch.resolved)
+                or batch.failures or batch.resolved or batch.search)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -106,7 +106,12 @@ class CrmTables:
         return self.add("invoices", deal_id=deal_id, number=number, issued_on=issued_on, amount=Decimal(amount))
 
     def delete_deal(self, deal_id: int) -> None:
-        self.delete("deal_items", deal_id=deal_id)
+        """What the CRM does when a manager deletes a deal: its lines and invoices go, its payments stay
+        (unlinked), so the foreign keys a real database enforces hold."""
+        for payment in self.rows("payments", deal_id=deal_id):
+            self.update("payments", payment["id"], deal_id=None)
+        for child in ("deal_items", "invoices"):
+            self.delete(child, deal_id=deal_id)
         self.delete("deals", id=deal_id)
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -18,6 +19,7 @@ from connectors.onec.options import ODataTargetOptions
 from hub.connections import from_mapping
 from hub.connector import WriteAction
 from hub.errors import RetriableError
+from hub.testing.databases import postgres_schema
 from sandbox.onec.faults import FaultKind, Faults
 from sandbox.onec.seed import seed_nomenclature
 from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
@@ -27,10 +29,17 @@ PRODUCTS = [("PAP-A4-500", "Бумага А4"), ("CRT-HP-85A", "Картридж
             ("LED-36W", "Светильник 36 Вт"), ("CEM-M500", "Цемент М500")]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[OneCWorld]:
-    with onec_world(tmp_path, f"sqlite:///{tmp_path / 'crm.db'}", batch_size=7) as opened:
-        yield opened
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneCWorld]:
+    """The CRM in SQLite, then in the real PostgreSQL: convergence must not depend on the CRM's database."""
+    if request.param == "sqlite":
+        with onec_world(tmp_path, f"sqlite:///{tmp_path / 'crm.db'}", batch_size=7) as opened:
+            yield opened
+        return
+    with postgres_schema("hub_onec_faults") as url:
+        schema = unquote(url.split("search_path%3D", 1)[1])
+        with onec_world(tmp_path, url, db_schema=schema, batch_size=7) as opened:
+            yield opened
 
 
 def posts_to(world: OneCWorld, set_name: str) -> int:

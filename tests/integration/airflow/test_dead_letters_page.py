@@ -38,7 +38,7 @@ def strict_leads(dagbag, airflow_db, hub_env: Path, mappings: Path, tmp_path: Pa
     crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
     create_schema(crm_url)
     monkeypatch.setenv("HUB_MAPPINGS_DIR", str(mappings))
-    monkeypatch.setenv("AIRFLOW_CONN_CRM", json.dumps({"conn_type": "hub_crm_db", "extra": {"url": crm_url}}))
+    monkeypatch.setenv("AIRFLOW_CONN_STRICT_CRM", json.dumps({"conn_type": "hub_crm_db", "extra": {"url": crm_url}}))
     return dagbag().dags["strict_leads"]
 
 

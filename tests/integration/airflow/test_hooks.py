@@ -125,3 +125,36 @@ def test_tasks_get_the_airflow_connection_then_the_hub_s_own_sources(
     assert resolver.get("hub").conn_type == "hub_state"  # the hub's own database, built in
     with pytest.raises(ConfigError, match="connection 'nowhere' is not defined"):
         resolver.get("nowhere")
+
+
+def test_the_test_button_names_the_connection_and_the_cause(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API server's own Test route (it tests the form under a random id): the answer names the stored
+    connection the form is, and why it failed."""
+    import socket
+
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.connections import ConnectionBody
+    from airflow.api_fastapi.core_api.routes.public.connections import test_connection
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: connections are refused
+    with create_session() as session:
+        session.add(Connection(conn_id="onec_button", conn_type="hub_onec_odata", host="127.0.0.1", port=port,
+                               schema="buh", login="exchange", password="Pa55-button"))
+    form = ConnectionBody(connection_id="onec_button", conn_type="hub_onec_odata", host="127.0.0.1", port=port,
+                          schema="buh", login="exchange")
+    try:
+        answer = test_connection(form, SimpleAuthManagerUser(username="admin", role="admin"), create_auth_manager())
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "onec_button").delete()
+
+    assert answer.status is False
+    assert answer.message.startswith(f"connection refused by 127.0.0.1:{port}: connection 'onec_button' "
+                                     f"(hub_onec_odata at 127.0.0.1:{port}): "), answer.message
+    assert "Pa55-button" not in answer.message

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.crm import STAGES, build_metadata, generate, load_schema
+from sandbox.crm import SCHEMA_FILE, STAGES, build_metadata, ddl, generate, load_schema
 from sandbox.inn import complete_inn, is_valid_inn, make_inn, make_kpp
 
 from .support import SEED_CLIENTS, Backend
@@ -146,3 +146,8 @@ def test_the_connector_sees_the_declared_keys_of_the_reference_schema(crm: Backe
         for table, key in expected.items():
             info = connector.describe(table)
             assert info is not None and key in info.unique_keys, table
+
+
+def test_the_committed_firebird_ddl_is_what_the_schema_file_gives() -> None:
+    committed = (SCHEMA_FILE.parent / "firebird.sql").read_text(encoding="utf-8")
+    assert committed == ddl("firebird"), "config/crm/firebird.sql is stale: python -m sandbox.crm ddl firebird > it"

@@ -13,8 +13,8 @@ from sandbox.onec.world import MAPPINGS, OneCWorld, connection_values
 ONEC_MAPPINGS = sorted(MAPPINGS.glob("*1c*.yaml"))
 
 
-def test_every_shipped_1c_mapping_is_valid_against_the_server(world: OneCWorld) -> None:
-    findings = world.hub.validate(ONEC_MAPPINGS)
+def test_every_shipped_1c_mapping_is_valid_against_the_server(any_world: OneCWorld) -> None:
+    findings = any_world.hub.validate(ONEC_MAPPINGS)
 
     assert [str(f.error) for f in findings if not f.warning] == []
     assert len(ONEC_MAPPINGS) == 8
@@ -38,11 +38,11 @@ def broken_copy(tmp_path: Path, old: str, new: str, name: str = "counterparties_
     # the hub tells its contact rows from the accountant's by values it writes itself
     ("    owns: [Тип, Вид_Key]", "    owns: [Тип, ВидКИ]", "'ВидКИ'"),
 ])
-def test_a_name_missing_from_metadata_is_reported_with_file_and_line(world: OneCWorld, tmp_path: Path, old: str,
+def test_a_name_missing_from_metadata_is_reported_with_file_and_line(any_world: OneCWorld, tmp_path: Path, old: str,
                                                                      new: str, named: str) -> None:
     path, line = broken_copy(tmp_path, old, new)
 
-    errors = [f.error for f in world.hub.validate([path]) if not f.warning]
+    errors = [f.error for f in any_world.hub.validate([path]) if not f.warning]
 
     assert errors, "the mapping names something 1C does not have"
     assert any(e.file == str(path) and e.line == line and named in str(e) for e in errors), [str(e) for e in errors]
@@ -69,10 +69,10 @@ def test_a_name_missing_from_metadata_is_reported_with_file_and_line(world: OneC
      "fields.КонтактнаяИнформация.fields.Тип", "'Email'"),
 ])
 def test_options_and_enumeration_values_are_checked_against_the_server(
-        world: OneCWorld, tmp_path: Path, name: str, old: str, new: str, path: str, named: str) -> None:
+        any_world: OneCWorld, tmp_path: Path, name: str, old: str, new: str, path: str, named: str) -> None:
     broken, line = broken_copy(tmp_path, old, new, name)
 
-    errors = [f.error for f in world.hub.validate([broken]) if not f.warning]
+    errors = [f.error for f in any_world.hub.validate([broken]) if not f.warning]
 
     assert [(e.file, e.line, e.path) for e in errors if named in str(e)] == [(str(broken), line, path)], \
         [str(e) for e in errors]

@@ -6,7 +6,8 @@ real HTTP, with the CRM in SQLite and in the real PostgreSQL:
 * a document marked for deletion is not left posted;
 * a plain 500 (no OData error body) or an HTML page is a transient fault, not the end of the run;
 * an ambiguous match is never resolved by chance;
-* an object that 1C documents refer to is reported as such before anyone deletes or marks it.
+* an object that 1C documents refer to is reported as such before anyone deletes or marks it;
+* leaving the scope is not a deletion; a value a conversion empties is a warning; an unknown outcome settles.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from connectors.onec.options import ODataTargetOptions
 from hub.connector import WriteAction
+from hub.errors import RetriableError
 from hub.testing.databases import postgres_schema
 from sandbox.onec.faults import Faults
 from sandbox.onec.seed import seed_nomenclature
@@ -280,3 +282,64 @@ def test_a_client_deleted_in_the_crm_whose_counterparty_has_documents_in_1c_wait
     assert report.counts.deleted == 0 and letter.error_class == "NeedsPerson"
     assert f"Document_ПоступлениеНаРасчетныйСчет {receipt['Number']} of 05.03.2025" in letter.message
     assert world.sim.store.get(PARTNERS, ref)["DeletionMark"] is False, "not marked while documents refer to it"
+
+
+# -- item 2: leaving the scope is not a deletion -----------------------------------------------------------
+
+
+def test_a_client_whose_only_deal_was_lost_keeps_its_counterparty_unmarked(world: OneCWorld) -> None:
+    client, ref = created_counterparty(world)
+    [deal] = world.crm.rows("deals", client_id=client)
+    world.crm.update("deals", deal["id"], stage="lost")
+
+    plan = world.hub.plan("counterparties_to_1c")
+    report = world.run("counterparties_to_1c")
+
+    assert (plan.counts.deleted, report.counts.deleted) == (0, 0)
+    assert report.counts.out_of_scope == 1, "left the scope: counted as such, not deleted"
+    assert world.sim.store.get(PARTNERS, ref)["DeletionMark"] is False
+
+
+# -- item 9: nothing is dropped silently ---------------------------------------------------------------------
+
+
+def test_an_invalid_crm_phone_is_a_warning_naming_the_client_not_a_silent_gap(world: OneCWorld) -> None:
+    client = world.crm.client("ООО «Квадрат»", "7707654321", "770701001", phone="12-34", email="info@kvadrat.ru")
+    world.crm.deal(client, "shipped", ITEM)
+
+    report = world.run("counterparties_to_1c")
+
+    [counterparty] = world.onec(PARTNERS, ИНН="7707654321")
+    assert [row["Тип"] for row in counterparty["КонтактнаяИнформация"]] == ["АдресЭлектроннойПочты"]
+    assert report.counts.created == 1 and report.counts.warnings == 1
+    [warning] = report.warnings
+    assert warning.source_key == str(client) and "phone" in f"{warning.field} {warning.problem}"
+    assert "12-34" not in warning.problem, "the value itself never goes to a log or a note"
+
+
+# -- item 10: the effect ledger settles ------------------------------------------------------------------------
+
+
+class LoseTheAnswerThenFailEverything(Faults):
+    """1C applies the create, its answer is lost, and 1C stays unreachable until the run gives up: the
+    create's outcome is unknown when the run ends."""
+
+    def lose_response(self) -> bool:
+        self.failure_rate, self.kinds, self.weights = 1.0, ("503",), None
+        return True
+
+
+def test_a_create_left_unknown_by_a_failed_run_is_settled_by_lookup_in_the_next(world: OneCWorld) -> None:
+    client = world.crm.client("ООО «Меридиан»", "7703456781", "770301001", phone="+7 495 000-00-01")
+    world.crm.deal(client, "shipped", ITEM)
+    world.sim.faults = LoseTheAnswerThenFailEverything()
+    with pytest.raises(RetriableError):
+        world.run("counterparties_to_1c")
+    assert len(world.onec(PARTNERS, ИНН="7703456781")) == 1, "1C applied the create"
+
+    world.sim.faults = Faults.none()
+    report = world.run("counterparties_to_1c")
+
+    assert (report.ledger_settled, report.ledger_unknown, report.counts.created) == (1, 0, 0)
+    assert len(world.onec(PARTNERS, ИНН="7703456781")) == 1, "settled by lookup, never created twice"
+    assert world.run("counterparties_to_1c").counts.updated == 0

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.state.store import StateStore
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import firebird_database, mariadb_database, postgres_schema
 
 MAPPING = """\
 exchange: contacts_copy
@@ -41,12 +41,15 @@ CONTACTS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb),
+                        pytest.param("firebird", marks=pytest.mark.firebird)])
 def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crm.db'}"
         return
-    with postgres_schema("hub_warnings") as url:
+    databases = {"postgres": postgres_schema, "mariadb": mariadb_database, "firebird": firebird_database}
+    with databases[request.param]("hub_warnings") as url:
         yield url
 
 

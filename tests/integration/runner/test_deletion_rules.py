@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from connectors.crm_db import CrmDbConnector
 from hub.cli import app
 from hub.state.store import StateStore
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import firebird_database, mariadb_database, postgres_schema
 from hub.testing.memory import DATABASES, database
 
 MAPPING = """\
@@ -59,12 +59,15 @@ class BlindCrmDb(CrmDbConnector):
         return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb),
+                        pytest.param("firebird", marks=pytest.mark.firebird)])
 def crm_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crm.db'}"
         return
-    with postgres_schema("hub_deletions") as url:
+    databases = {"postgres": postgres_schema, "mariadb": mariadb_database, "firebird": firebird_database}
+    with databases[request.param]("hub_deletions") as url:
         yield url
 
 

@@ -14,7 +14,7 @@ from hub.testing.intake_replicas import ExchangeLoop, environment, inbox_keys, i
 from sandbox.crm import seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.system]
-SUBMISSIONS = 3_000
+SUBMISSIONS = 20_000  # the acceptance size of issue 17
 
 
 @pytest.mark.parametrize("replicas", [2, 4])

@@ -4,14 +4,14 @@ An operator discards a dead letter with a reason (from the Airflow UI's dead-let
 ``hub dead-letters discard --reason``); the reason and the person stay with the letter.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

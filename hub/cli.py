@@ -335,19 +335,35 @@ def dead_letters_show(letter_id: int) -> None:
 def dead_letters_replay(
     exchange: Annotated[str, typer.Argument(help="the exchange whose dead letters to replay")],
     ids: Annotated[list[int] | None, typer.Argument(help="only these dead letters (default: all open ones)")] = None,
+    here: Annotated[bool, typer.Option(help="replay in this process even where Airflow is reachable "
+                                            "(HUB_AIRFLOW_URL), leaving no run in Airflow")] = False,
 ) -> None:
-    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data)."""
+    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data).
+
+    With HUB_AIRFLOW_URL (and HUB_AIRFLOW_USER, HUB_AIRFLOW_PASSWORD) set, the replay is a run of the exchange's
+    DAG, as from the dead-letters page in the Airflow UI, so it is in the exchange's history; --here runs it here."""
     with Hub() as hub:
-        report = hub.runner(exchange).replay(ids or None, "cli")
+        name = hub.mapping(exchange).exchange  # an unknown exchange is an error here, not in Airflow
+        if not here and os.environ.get("HUB_AIRFLOW_URL"):
+            from airflow_hub.replay import replay_in_airflow  # here: only deployments with Airflow need it
+
+            url = replay_in_airflow(name, ids or "all", os.environ)
+            out.print(f"replay started as a run of the {name} DAG: {url}\nits note says what it did "
+                      f"(`hub runs {name}` too, once it ran)", highlight=False, markup=False, soft_wrap=True)
+            return
+        report = hub.runner(name).replay(ids or None, "cli")
     _print_report(report, as_json=False)
 
 
 @dead_letters_app.command("discard")
 @handled
-def dead_letters_discard(ids: list[int]) -> None:
+def dead_letters_discard(
+    ids: list[int],
+    reason: Annotated[str | None, typer.Option(help="why: kept with the letter, shown in the Airflow UI")] = None,
+) -> None:
     """Mark dead letters as handled by hand: they are kept, but no longer open."""
     with Hub() as hub:
-        count = hub.store.discard_dead_letters(ids)
+        count = hub.store.discard_dead_letters(ids, reason, by=f"cli {_os_user()}")
     out.print(f"discarded {count} dead letter(s)")
 
 
@@ -364,6 +380,15 @@ def forget(
         name = hub.mapping(exchange).exchange  # an unknown exchange is an error, not "forgot 0"
         count = hub.store.forget_records(name, keys)
     out.print(f"forgot {count} of {len(keys)} source record(s) of {name}")
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container without /etc/passwd entry
+        return "unknown"
 
 
 # -- housekeeping --------------------------------------------------------------------------------------
@@ -414,8 +439,13 @@ def demo() -> None:
     out.print(table)
     for note in env.notes:
         out.print(note, highlight=False, markup=False)
-    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
-              highlight=False, markup=False)
+    home = env.home
+    out.print(f"state: {env.settings.state_url}; the demo's connections: {home / 'connections.yaml'}. Every hub "
+              f"command works on them with HUB_HOME={home}, e.g.\n"
+              f"  HUB_HOME={home} hub runs\n"
+              f"  HUB_HOME={home} hub dead-letters list\n"
+              f"  HUB_HOME={home} hub validate --offline   (online checks need the simulators: they stop with the "
+              f"demo; `hub airflow` keeps them running)", highlight=False, markup=False, soft_wrap=True)
 
 
 def _register_plugin_commands() -> None:

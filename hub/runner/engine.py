@@ -111,9 +111,12 @@ class Runner:
             run.report.ledger_unknown = self.store.unknown_effects(self.mapping.exchange).get(self.mapping.exchange, 0)
         return self._run("apply", triggered_by, body)
 
-    def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None) -> RunReport:
-        """Send dead letters (all open ones of this exchange, or ``ids``) through the current mapping."""
-        return self._run("replay", triggered_by, lambda run: self._replay(run, ids, apply=True))
+    def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None,
+               apply: bool = True) -> RunReport:
+        """Send dead letters (all open ones of this exchange, or ``ids``) through the current mapping; without
+        ``apply``, a plan of that (what the replay would change, writing nothing)."""
+        return self._run("replay" if apply else "plan", triggered_by,
+                         lambda run: self._replay(run, ids, apply=apply))
 
     # -- run lifecycle ----------------------------------------------------------------------------------
 

@@ -150,6 +150,8 @@ class DeadLetter(Base):
     run_id: Mapped[int | None] = mapped_column(Id)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    discard_reason: Mapped[str | None] = mapped_column(Text)  # why an operator discarded it
+    discarded_by: Mapped[str | None] = mapped_column(String(128))  # who: an Airflow user, or "cli"
 
 
 class Run(Base):

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, cast
 
@@ -535,8 +535,8 @@ class StateStore:
                           last_seen=now)
             if failure.source_key in existing:
                 letter_id, status = existing[failure.source_key]
-                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(
-                    status="open", attempts=DeadLetter.attempts + 1, **values))
+                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(  # open again: not discarded
+                    status="open", attempts=DeadLetter.attempts + 1, discard_reason=None, discarded_by=None, **values))
                 added += status != "open"
             else:
                 c.execute(table_of(DeadLetter).insert().values(
@@ -561,16 +561,36 @@ class StateStore:
     # -- dead letters ----------------------------------------------------------------------------------
 
     def dead_letters(self, exchange: str | None = None, status: LetterStatus | None = "open", limit: int = 100,
-                     ids: Sequence[int] | None = None) -> list[DeadLetter]:
-        query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
+                     ids: Sequence[int] | None = None, *, error_class: str | None = None,
+                     seen_before: dt.datetime | None = None, exchanges: Collection[str] | None = None,
+                     newest_first: bool = False) -> list[DeadLetter]:
+        """Dead letters, oldest first (or newest), filtered by exchange (one, or any of ``exchanges``), status,
+        error class and first seen before ``seen_before`` (older than an age)."""
+        query = select(DeadLetter).order_by(DeadLetter.id.desc() if newest_first else DeadLetter.id).limit(limit)
         if exchange:
             query = query.where(DeadLetter.exchange == exchange)
+        if exchanges is not None:
+            query = query.where(DeadLetter.exchange.in_(list(exchanges)))
         if status:
             query = query.where(DeadLetter.status == status)
         if ids:
             query = query.where(DeadLetter.id.in_(list(ids)))
+        if error_class:
+            query = query.where(DeadLetter.error_class == error_class)
+        if seen_before is not None:
+            query = query.where(DeadLetter.first_seen < seen_before)
         with self.engine.connect() as c:
             return list(c.execute(query).all())  # type: ignore[arg-type]
+
+    def dead_letter_groups(self, status: LetterStatus | None = "open") -> list[tuple[str, str, int, dt.datetime]]:
+        """(exchange, error class, how many, oldest first seen) of the dead letters with ``status``."""
+        query = (select(DeadLetter.exchange, DeadLetter.error_class, func.count(), func.min(DeadLetter.first_seen))
+                 .group_by(DeadLetter.exchange, DeadLetter.error_class)
+                 .order_by(DeadLetter.exchange, DeadLetter.error_class))
+        if status:
+            query = query.where(DeadLetter.status == status)
+        with self.engine.connect() as c:
+            return [(row[0], row[1], int(row[2]), row[3]) for row in c.execute(query)]
 
     def open_dead_letters(self, exchange: str) -> list[OpenLetter]:
         """Every open dead letter of ``exchange``, without payloads."""
@@ -586,10 +606,12 @@ class StateStore:
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
 
-    def discard_dead_letters(self, ids: Sequence[int]) -> int:
+    def discard_dead_letters(self, ids: Sequence[int], reason: str | None = None, by: str | None = None) -> int:
+        """Mark open dead letters as handled by hand, keeping why and by whom; returns how many were open."""
         with self.engine.begin() as c:
             return c.execute(update(DeadLetter).where(DeadLetter.id.in_(list(ids)), DeadLetter.status == "open")
-                             .values(status="discarded", last_seen=utcnow())).rowcount
+                             .values(status="discarded", last_seen=utcnow(), discard_reason=reason,
+                                     discarded_by=by[:128] if by else None)).rowcount
 
     # -- inbox -----------------------------------------------------------------------------------------
 

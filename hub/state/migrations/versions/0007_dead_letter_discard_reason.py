@@ -3,7 +3,7 @@
 An operator discards a dead letter with a reason (from the Airflow UI's dead-letters page or
 ``hub dead-letters discard --reason``); the reason and the person stay with the letter.
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 """
 

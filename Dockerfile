@@ -1,6 +1,6 @@
 # The image of every hub and Airflow process in docker-compose.yml: the project and its locked dependencies.
 # dags/, mappings/ and config/ are mounted at run time (see docker-compose.yml), so changing an exchange needs
-# no new image.
+# no new image. The simulators (sandbox/) stay out: they are for the tests and the demo of a dev checkout.
 FROM python:3.11-slim
 
 ENV UV_COMPILE_BYTECODE=1 \
@@ -21,7 +21,6 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY hub ./hub
 COPY connectors ./connectors
-COPY sandbox ./sandbox
 COPY airflow_hub ./airflow_hub
 # Out-of-tree connector packages (docs/connectors.md): `--build-arg EXTRA_PACKAGES="hub-connector-prices==1.2.0"`,
 # and whatever config/extra-requirements.txt lists (packages under plugins/ included), after the locked sync

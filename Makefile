@@ -32,8 +32,10 @@ test: $(VENV)/.synced  ## the whole test suite (starts PostgreSQL, MariaDB, Redi
 	bash .ci/services
 	$(VENV)/bin/pytest
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced  ## ruff, the layer contracts (import-linter, pyproject.toml) and mypy on hub/ and connectors/
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 airflow: $(VENV)/.synced  ## Airflow standalone on SQLite with the hub's DAGs
 	$(VENV)/bin/hub airflow

@@ -7,4 +7,6 @@ MANIFEST = Manifest(
     name="airflow",
     commands=(Command("top", "airflow", "airflow_hub.cli:airflow_command"),),
     waker="airflow_hub.wakeup:waker_from_env",
+    connection_store="airflow_hub.resolver:airflow_connection",
+    replayer="airflow_hub.replay:replay_in_airflow",
 )

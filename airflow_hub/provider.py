@@ -1,4 +1,4 @@
-"""The hub as an Airflow provider: its connection types and the run-notes plugin.
+"""The hub as an Airflow provider: its connection types, the run-notes plugin and the operator pages.
 
 Airflow finds this through the ``apache_airflow_provider`` entry point (pyproject.toml), as it finds any provider
 package; the ``connection-types`` entries are Airflow's provider.yaml shape, built from the connection types of
@@ -20,7 +20,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": PACKAGE_NAME,
         "name": "Integration hub",
         "description": "Connections of the installed connector packages (CRM database, 1C, Asterisk AMI, website "
-                       "forms...) and the notes on exchange DAG runs.",
+                       "forms...), the notes on exchange DAG runs and the dead-letters page.",
         "connection-types": [provider_info(ct) for ct in registry.connection_types()],
-        "plugins": [{"name": "hub_run_notes", "plugin-class": "airflow_hub.notes.HubRunNotesPlugin"}],
+        "plugins": [{"name": "hub_run_notes", "plugin-class": "airflow_hub.notes.HubRunNotesPlugin"},
+                    {"name": "hub_operations", "plugin-class": "airflow_hub.ui.plugin.HubOperationsPlugin"}],
     }

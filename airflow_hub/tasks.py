@@ -10,7 +10,9 @@ XComs: the note goes through the same masker.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -22,7 +24,7 @@ from airflow_hub.resolver import AirflowConnectionResolver
 from hub import metrics
 from hub.app import Hub
 from hub.causes import network_cause
-from hub.errors import FatalError
+from hub.errors import ConfigError, FatalError
 from hub.runner import RunReport
 from hub.runner.report import Outcome
 from hub.settings import HubSettings
@@ -44,7 +46,12 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
     hub = Hub(settings, AirflowConnectionResolver(settings.connections_file))
     try:
         try:
-            report = hub.plan(exchange, triggered_by) if mode == "plan" else hub.run(exchange, triggered_by)
+            replay = replay_ids(dag_run.conf)
+            if replay is not None:  # a run the dead-letters page (or `hub dead-letters replay`) triggered
+                ids = None if replay == "all" else replay
+                report = hub.runner(exchange).replay(ids, triggered_by, apply=mode == "apply")
+            else:
+                report = hub.plan(exchange, triggered_by) if mode == "plan" else hub.run(exchange, triggered_by)
         except Exception as exc:
             line = failure_line(hub, exchange, mode, triggered_by, exc)
             if not isinstance(exc, FatalError):  # retried: say which try this was (the note changes on each)
@@ -58,9 +65,10 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
         hub.close()
     for level, line in sample_lines(report):
         log.log(level, "%s", line)
+    note = replay_prefix(replay) + report.one_line()
     # a run that rejected records is not a plain success: its summary is a warning in the log too
-    log.log(logging.WARNING if report.counts.rejected else logging.INFO, "%s", report.one_line())
-    ti.xcom_push(NOTE_KEY, redact(report.one_line()))
+    log.log(logging.WARNING if report.counts.rejected else logging.INFO, "%s", note)
+    ti.xcom_push(NOTE_KEY, redact(note))
     if mode == "apply":
         observe(hub_settings=settings, exchange=exchange, report=report)
     counts = report.counts
@@ -68,6 +76,32 @@ def run_step(exchange: str, mode: Step, mappings_dir: str,
         alias, produces = announce  # the exchanges triggered by the target run next, told what changed
         context["outlet_events"][alias].add(produces, extra={"exchange": exchange, **counts.as_dict()})
     return report.summary()
+
+
+#: the DAG run's ``conf`` key of a replay run: a list of dead letter ids, or "all" (every open one)
+REPLAY_KEY = "replay"
+
+
+def replay_ids(conf: Mapping[str, Any] | None) -> list[int] | Literal["all"] | None:
+    """The dead letters a run's ``conf`` asks to replay (``{"replay": [3, 7]}`` or ``{"replay": "all"}``); None
+    for an ordinary run. Anything else is a configuration error, said in one line."""
+    if not conf or REPLAY_KEY not in conf:
+        return None
+    wanted = conf[REPLAY_KEY]
+    if wanted == "all":
+        return "all"
+    if isinstance(wanted, list) and wanted and all(isinstance(i, int) and not isinstance(i, bool) for i in wanted):
+        return wanted
+    raise ConfigError(f'conf.{REPLAY_KEY}: expected a list of dead letter ids or "all", got {json.dumps(wanted)[:80]}')
+
+
+def replay_prefix(replay: list[int] | Literal["all"] | None) -> str:
+    """What a replay run's note starts with, so the runs list tells it from an ordinary run."""
+    if replay is None:
+        return ""
+    if replay == "all":
+        return "replay of all open dead letters: "
+    return f"replay of dead letter{'s' if len(replay) > 1 else ''} {', '.join(f'#{i}' for i in replay)}: "
 
 
 def observe(hub_settings: HubSettings, exchange: str, report: RunReport) -> None:

@@ -35,13 +35,13 @@ def network_cause(exc: BaseException) -> str | None:
     cause = next((found for e in chain if (found := _classify(e))), None)
     if cause is None:
         return None
-    peer = next((found for e in chain if (found := _peer(e))), None)
-    if peer is None:
+    address = next((peer for e in chain if (peer := _peer(e))), None)
+    if address is None:
         return cause
     word = {"connection refused": "by", "connection reset": "by", "DNS lookup failed": "for"}.get(cause, "with")
     if cause == "DNS lookup failed":
-        peer = peer.rsplit(":", 1)[0]
-    return f"{cause} {word} {peer}"
+        address = address.rsplit(":", 1)[0]
+    return f"{cause} {word} {address}"
 
 
 def _chain(exc: BaseException, seen: set[int] | None = None) -> Iterator[BaseException]:
@@ -79,7 +79,7 @@ def _peer(exc: BaseException) -> str | None:
     """The address the failed call went to, from what the libraries keep on their exceptions."""
     request = _request(exc)
     if request is not None:
-        parts = urlsplit(str(request.url))
+        parts = urlsplit(str(getattr(request, "url", "")))
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
         return f"{parts.hostname}:{port}" if parts.hostname else None
     conn = getattr(exc, "conn", None) or getattr(exc, "pool", None)  # urllib3's NewConnectionError, pool errors
@@ -88,8 +88,7 @@ def _peer(exc: BaseException) -> str | None:
         return f"{host}:{port}" if port else host
     found = _PEER_IN_TEXT.search(str(exc))
     if found:
-        host, port = found.group(1) or found.group(3), found.group(2) or found.group(4)
-        return f"{host}:{port}"
+        return f"{found.group(1) or found.group(3)}:{found.group(2) or found.group(4)}"
     return None
 
 

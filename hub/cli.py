@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast, get_args
 
 import typer
 from rich.console import Console
@@ -21,11 +21,12 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub, first_line
 from hub.errors import ConfigError, HubError
-from hub.logs import configure
+from hub.logs import configure as configure_logs
 from hub.manifest import resolve
 from hub.runner import RunReport
 from hub.runner.report import shown_status
 from hub.settings import HubSettings
+from hub.state.models import LetterStatus
 
 app = typer.Typer(help="Integration hub: moves only the agreed data between CRM, 1C, Asterisk and website forms.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,13 +36,6 @@ app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(db_app, name="db")
 new_app = typer.Typer(help="Make a new package from a template.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
-
-
-@app.callback()
-def _logs_to_stderr() -> None:
-    """Logs go to stderr, at ``HUB_LOG_LEVEL`` (INFO): stdout is the command's output (tables, ``--json``),
-    which a warning line such as a retried request must never corrupt. Services configure their own."""
-    configure(level=os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 def _width() -> int | None:
@@ -83,6 +77,14 @@ def handled(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _logging(debug: Annotated[bool, typer.Option(
+        "--debug", help="log at DEBUG: a connector's unexpected failure shows its traceback")] = False) -> None:
+    # logs go to stderr (stdout is the command's output: tables, --json, which a retry's warning line must never
+    # corrupt), at HUB_LOG_LEVEL (INFO); without this structlog would print every level to stdout
+    configure_logs(level="DEBUG" if debug else os.environ.get("HUB_LOG_LEVEL", "INFO").upper())
 
 
 # -- validate ------------------------------------------------------------------------------------------
@@ -296,13 +298,21 @@ def _run_text(run: Any) -> str:
 
 # -- dead letters --------------------------------------------------------------------------------------
 
+def _letter_status(status: str) -> LetterStatus | None:
+    if status == "all":
+        return None
+    if status not in get_args(LetterStatus):
+        raise ConfigError(f"--status {status!r}: use open, resolved, discarded or all")
+    return cast(LetterStatus, status)  # checked just above
+
+
 @dead_letters_app.command("list")
 @handled
 def dead_letters_list(exchange: Annotated[str | None, typer.Option()] = None,
                       status: Annotated[str, typer.Option(help="open | resolved | discarded | all")] = "open",
                       limit: int = 50) -> None:
     with Hub() as hub:
-        letters = hub.store.dead_letters(exchange, None if status == "all" else status, limit)
+        letters = hub.store.dead_letters(exchange, _letter_status(status), limit)
     table = Table("id", "exchange", "source key", "error", "message", "attempts", "first seen", "last seen", "status")
     for letter in letters:
         table.add_row(str(letter.id), letter.exchange, Text(letter.source_key), letter.error_class,
@@ -330,19 +340,39 @@ def dead_letters_show(letter_id: int) -> None:
 def dead_letters_replay(
     exchange: Annotated[str, typer.Argument(help="the exchange whose dead letters to replay")],
     ids: Annotated[list[int] | None, typer.Argument(help="only these dead letters (default: all open ones)")] = None,
+    here: Annotated[bool, typer.Option(help="replay in this process even where Airflow is reachable "
+                                            "(HUB_AIRFLOW_URL), leaving no run in Airflow")] = False,
 ) -> None:
-    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data)."""
+    """Send dead letters through the exchange's current mapping (after fixing the mapping or the data).
+
+    With HUB_AIRFLOW_URL (and HUB_AIRFLOW_USER, HUB_AIRFLOW_PASSWORD) set, the replay is a run of the exchange's
+    DAG, as from the dead-letters page in the Airflow UI, so it is in the exchange's history; --here runs it here."""
     with Hub() as hub:
-        report = hub.runner(exchange).replay(ids or None, "cli")
+        name = hub.mapping(exchange).exchange  # an unknown exchange is an error here, not in Airflow
+        if not here and os.environ.get("HUB_AIRFLOW_URL"):
+            from hub.registry import replayer  # here: only deployments with Airflow need it
+
+            replay_in_orchestrator = replayer()
+            if replay_in_orchestrator is None:
+                raise ConfigError("HUB_AIRFLOW_URL is set, but no installed package replays in Airflow "
+                                  "(is airflow_hub installed?); use --here to replay in this process")
+            url = replay_in_orchestrator(name, ids or "all", os.environ)
+            out.print(f"replay started as a run of the {name} DAG: {url}\nits note says what it did "
+                      f"(`hub runs {name}` too, once it ran)", highlight=False, markup=False, soft_wrap=True)
+            return
+        report = hub.runner(name).replay(ids or None, "cli")
     _print_report(report, as_json=False)
 
 
 @dead_letters_app.command("discard")
 @handled
-def dead_letters_discard(ids: list[int]) -> None:
+def dead_letters_discard(
+    ids: list[int],
+    reason: Annotated[str | None, typer.Option(help="why: kept with the letter, shown in the Airflow UI")] = None,
+) -> None:
     """Mark dead letters as handled by hand: they are kept, but no longer open."""
     with Hub() as hub:
-        count = hub.store.discard_dead_letters(ids)
+        count = hub.store.discard_dead_letters(ids, reason, by=f"cli {_os_user()}")
     out.print(f"discarded {count} dead letter(s)")
 
 
@@ -359,6 +389,15 @@ def forget(
         name = hub.mapping(exchange).exchange  # an unknown exchange is an error, not "forgot 0"
         count = hub.store.forget_records(name, keys)
     out.print(f"forgot {count} of {len(keys)} source record(s) of {name}")
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container without /etc/passwd entry
+        return "unknown"
 
 
 # -- housekeeping --------------------------------------------------------------------------------------
@@ -410,7 +449,7 @@ def demo() -> None:
     """Run every exchange once on embedded defaults: SQLite files under var/demo, simulators in-process."""
     from hub.demo import run_demo
 
-    configure(level="WARNING")  # the summary is the output; the services' info logs would drown it
+    configure_logs(level="WARNING")  # the summary is the output; the services' info logs would drown it
     reports, env = run_demo()
     table = Table("exchange", "status", "read", "created", "updated", "deleted", "unchanged", "filtered",
                   "rejected", "dead letters", "seconds", title="what each exchange did")
@@ -424,8 +463,13 @@ def demo() -> None:
         out.print(f"skipped {skipped.what}: {skipped.reason}", highlight=False, markup=False)
     for note in env.notes:
         out.print(note, highlight=False, markup=False)
-    out.print(f"state: {env.settings.state_url}; run `HUB_HOME={env.home} hub runs` to see the run log",
-              highlight=False, markup=False)
+    home = env.home
+    out.print(f"state: {env.settings.state_url}; the demo's connections: {home / 'connections.yaml'}. Every hub "
+              f"command works on them with HUB_HOME={home}, e.g.\n"
+              f"  HUB_HOME={home} hub runs\n"
+              f"  HUB_HOME={home} hub dead-letters list\n"
+              f"  HUB_HOME={home} hub validate --offline   (online checks need the simulators: they stop with the "
+              f"demo; `hub airflow` keeps them running)", highlight=False, markup=False, soft_wrap=True)
 
 
 @new_app.command("connector")
@@ -452,9 +496,14 @@ def new_connector(
 
 def _register_package_commands() -> None:
     """Connector packages add commands (``hub serve intake``, ``hub listen ami``, ``hub airflow``) in their
-    manifests."""
+    manifests.
+
+    Not when this process is the ``hub`` command running one of its own commands (``hub run``): loading the
+    commands imports their packages (HTTP clients, Airflow's API), up to a second of every run's start-up."""
     from hub.registry import commands
 
+    if _runs_builtin_command(sys.argv):
+        return
     for group, typer_app in (("serve", serve_app), ("listen", listen_app), ("top", app)):
         for manifest, command in commands(group):  # type: ignore[arg-type]
             try:
@@ -463,6 +512,15 @@ def _register_package_commands() -> None:
                 log.debug("command %s of %s is not available: %s", command.name, manifest.name, exc)
                 continue
             typer_app.command(command.name)(handled(function))
+
+
+def _runs_builtin_command(argv: list[str]) -> bool:
+    if not argv or Path(argv[0]).name not in ("hub", "cli.py"):
+        return False  # imported by something else (tests, Airflow): every command is wanted
+    first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    own = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
+    own |= {g.name for g in app.registered_groups if g.name and g.name not in ("serve", "listen")}
+    return first in own
 
 
 serve_app = typer.Typer(help="Run an ingress service (e.g. the website form intake).", no_args_is_help=True)

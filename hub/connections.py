@@ -135,24 +135,41 @@ def to_airflow_uri(conn: Connection) -> str:
 HUB_CONNECTION = "hub"
 
 
-class ConnectionResolver:
-    """Resolves connection ids: environment first (``AIRFLOW_CONN_<ID>``), then the connections file."""
+def airflow_configured(env: Mapping[str, str]) -> bool:
+    """Whether Airflow is set up where this runs: its metadata database is configured, or ``AIRFLOW_HOME`` (default
+    ``~/airflow``) has an ``airflow.cfg``. Then connections are found as Airflow finds them."""
+    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        return True
+    home = Path(env.get("AIRFLOW_HOME") or Path.home() / "airflow")
+    return (home / "airflow.cfg").is_file()
 
-    def __init__(self, file: Path | None = None, env: Mapping[str, str] | None = None):
+
+class ConnectionResolver:
+    """Resolves connection ids: environment first (``AIRFLOW_CONN_<ID>``), then, where Airflow is configured
+    (:func:`airflow_configured`; ``airflow=None`` asks it), Airflow's secrets backends and metadata database, then
+    the connections file, then the built-in ``hub``."""
+
+    def __init__(self, file: Path | None = None, env: Mapping[str, str] | None = None, airflow: bool | None = None):
         self._env = os.environ if env is None else env
         self._file = file
         self._file_cache: dict[str, Any] | None = None
+        self._airflow = airflow_configured(self._env) if airflow is None else airflow
 
     def get(self, conn_id: str) -> Connection:
         env_value = self._env.get(f"AIRFLOW_CONN_{conn_id.upper()}")
         if env_value:
             return parse_airflow_value(conn_id, env_value)
+        if self._airflow and conn_id != HUB_CONNECTION:
+            found = _from_airflow(conn_id)
+            if found is not None:
+                return found
         entry = self._file_entries().get(conn_id)
         if entry is None and conn_id == HUB_CONNECTION:
             return Connection(conn_id=HUB_CONNECTION, conn_type="hub_state")  # the hub's own database
         if entry is None:
+            airflow = "add it in Airflow's Connections, " if self._airflow else ""
             raise ConfigError(
-                f"connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()} "
+                f"connection {conn_id!r} is not defined: {airflow}set AIRFLOW_CONN_{conn_id.upper()} "
                 f"or add it to {self._file or 'the file named by HUB_CONNECTIONS_FILE'}"
             )
         if isinstance(entry, str):
@@ -178,3 +195,13 @@ class ConnectionResolver:
                     raise ConfigError(f"{self._file}: expected a mapping of connection id -> connection")
                 self._file_cache = loaded
         return self._file_cache
+
+
+def _from_airflow(conn_id: str) -> Connection | None:
+    from hub.registry import stored_connection  # here: the registry loads the installed packages' manifests
+
+    try:
+        found: Connection | None = stored_connection(conn_id)
+    except ImportError:  # Airflow is configured, but not installed beside this hub
+        return None
+    return found

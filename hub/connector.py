@@ -10,14 +10,14 @@ runner and ``hub validate`` read the capabilities to decide how to plan and what
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hub.connections import Connection, ConnectionResolver
-from hub.errors import ConfigError, RecordError
+from hub.errors import ConfigError, DataError, RecordError
 from hub.mapping.model import Incremental, IncrementalStrategy, WriteMode
 from hub.settings import HubSettings
 
@@ -27,6 +27,7 @@ FieldKind = Literal[
     "string", "integer", "decimal", "float", "boolean", "date", "datetime", "uuid", "json", "list", "binary", "any",
 ]
 ActionKind = Literal["create", "update", "delete"]
+OptionsModel = TypeVar("OptionsModel", bound=BaseModel)
 ResultStatus = Literal["created", "updated", "deleted", "unchanged", "rejected"]
 
 
@@ -76,12 +77,36 @@ class ReadRequest:
     known_versions: Callable[[Sequence[str]], dict[str, str]] | None = None
 
 
+@dataclass(frozen=True)
+class SourceRejection:
+    """One row or file a source could not read (a corrupt file, a row with a bad value): it goes to dead letters
+    with its reason and what was read of it, and the read goes on. Built by :meth:`of`."""
+
+    key: str  # the record's key if it could be read (a later good read resolves the letter), else "file:line"
+    error: RecordError  # its message says where: "prices.csv:12: column 'price': '12,3,4' is not a number"
+    raw: Record  # the dead letter's payload: what was read of it, and where (SOURCE_REJECTED marks it)
+
+    @classmethod
+    def of(cls, key: str, problem: str, *, file: str | None = None, line: int | None = None,
+           raw: Record | None = None) -> SourceRejection:
+        where = f"{file}:{line}: " if file and line is not None else f"{file}: " if file else ""
+        payload: Record = {SOURCE_REJECTED: True, "file": file, "line": line, "raw": raw or {}}
+        return cls(key, DataError(where + problem), payload)
+
+
+#: the payload mark of a dead letter a source made (a replay cannot send it through the mapping: the source
+#: itself must be fixed; once it is read again, a record with the same key resolves the letter)
+SOURCE_REJECTED = "$source_rejected"
+
+
 @dataclass
 class SourceBatch:
     records: list[Record]
     checkpoint: Any  # the state to save once this batch is applied; resuming from it skips nothing
     #: version strategy: keys seen with an unchanged version (still present; not re-read)
     unchanged_keys: list[str] = field(default_factory=list)
+    #: rows or files of this batch the source could not read: dead letters; the batch goes on without them
+    rejected: list[SourceRejection] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,8 +211,12 @@ class Connector:
         """
         return record
 
+    def use_target_options(self, entity: str, options: BaseModel) -> None:
+        """The run's target options, given before any lookup (for a connector whose lookups need them, e.g. an
+        API's auth and paths declared in the mapping)."""
+
     def lookup(self, entity: str, by: Sequence[str], values: Sequence[tuple[Any, ...]],
-               fields: Sequence[str]) -> dict[tuple[Any, ...], Record]:
+               fields: Sequence[str]) -> Mapping[tuple[Any, ...], Record | AmbiguousMatch]:
         """Existing objects whose ``by`` fields equal one of ``values``, keyed by those values; where several
         objects have the same values, an :class:`AmbiguousMatch` naming them instead of a record."""
         raise NotImplementedError
@@ -218,14 +247,13 @@ def connector_class(name: str) -> type[Connector]:
     return find(name)
 
 
-def parse_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
+def parse_options(model: type[OptionsModel], options: dict[str, Any], where: str) -> OptionsModel:
     try:
         return model.model_validate(options)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path = ".".join(str(p) for p in first["loc"])
-        error = ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}")
-        # where and what, apart, so that `hub validate` can name the line
-        error.loc = tuple(part for part in first["loc"] if part != "[key]")  # type: ignore[attr-defined]
-        error.problem = first["msg"].removeprefix("Value error, ")  # type: ignore[attr-defined]
-        raise error from None
+        # where and what, apart too, so that `hub validate` can name the line
+        raise ConfigError(f"{where}.options{'.' + path if path else ''}: {first['msg']}",
+                          loc=tuple(part for part in first["loc"] if part != "[key]"),
+                          problem=first["msg"].removeprefix("Value error, ")) from None

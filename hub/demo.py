@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import yaml
+
 from hub import registry
 from hub.app import Hub
 from hub.connections import ConnectionResolver
@@ -30,6 +32,13 @@ from hub.settings import HubSettings
 from hub.wakeup import target_asset as _target_asset
 
 DEMO_HOME = Path("var/demo")
+CONNECTIONS_FILE = "connections.yaml"  # in the demo's home: see HubSettings.from_env
+
+
+def demo_port(default: int) -> int:
+    """A simulator's port: ``default`` moved by ``HUB_DEMO_PORT_OFFSET`` (so that two demos, e.g. two test
+    runs, can run side by side on one machine)."""
+    return default + int(os.environ.get("HUB_DEMO_PORT_OFFSET") or 0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,14 @@ class DemoEnv:
     def export(self) -> None:
         for conn_id, value in self.connections.items():
             os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
+
+    def write_connections(self) -> Path:
+        """The demo's connections in ``<home>/connections.yaml``, which the ``hub`` CLI reads with
+        ``HUB_HOME=<home>`` after the demo, as it reads any connections file (demo credentials only)."""
+        path = self.home / CONNECTIONS_FILE
+        path.write_text(yaml.safe_dump(dict(sorted(self.connections.items())), allow_unicode=True), encoding="utf-8")
+        path.chmod(0o600)
+        return path
 
     def hub(self) -> Hub:
         return Hub(self.settings, ConnectionResolver(self.settings.connections_file))
@@ -120,6 +137,7 @@ def running(env: DemoEnv) -> Iterator[list[DemoPart]]:
                 continue
             started.append(part)
         env.export()
+        env.write_connections()
         yield started
 
 

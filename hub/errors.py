@@ -5,7 +5,8 @@
     │   ├── ConfigError       a mapping, a connection or a setting is wrong
     │   │   └── MappingError  ... with the file, line and field path that are wrong
     │   ├── AuthError         the peer refused our credentials
-    │   └── TooManyRejected   a run rejected more records than its mapping's alerts allow (its writes stay)
+    │   ├── TooManyRejected   a run rejected more records than its mapping's alerts allow (its writes stay)
+    │   └── ConnectorFailure  a connector raised something else (a bug): one line naming it and the record
     ├── RetriableError        transient (network, timeout, lock, 502/503/504): retried with backoff
     │   ├── ConcurrentEdit    the target object changed since it was read: the write is re-planned
     │   └── ExchangeBusy      another run of the exchange holds its run lock: try again later
@@ -35,7 +36,14 @@ class FatalError(HubError):
 
 
 class ConfigError(FatalError):
-    pass
+    """The message is the whole line for a person; ``loc`` (the path inside the options or settings that is
+    wrong, empty when unknown) and ``problem`` (the message without its place) let ``hub validate`` point at the
+    file line of that place instead."""
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = (), problem: str | None = None):
+        super().__init__(message)
+        self.loc = loc
+        self.problem = message if problem is None else problem
 
 
 class MappingError(ConfigError):
@@ -46,7 +54,7 @@ class MappingError(ConfigError):
         self.file = file
         self.line = line
         self.path = path
-        super().__init__(self.render())
+        super().__init__(self.render(), problem=problem)
 
     def render(self) -> str:
         where = self.file or "<mapping>"
@@ -63,6 +71,17 @@ class AuthError(FatalError):
 class TooManyRejected(FatalError):
     """Raised after a run committed everything it could: the run is marked failed so that alerts fire; retrying
     would only reject the same records again."""
+
+
+class ConnectorFailure(FatalError):
+    """A connector raised something that is not a hub error (a bug, an answer nobody foresaw). The message is
+    one line naming the connector, what it was doing and the record(s); the original exception, with its
+    traceback, is the ``__cause__`` (``hub --debug`` and the DEBUG log show it)."""
+
+    def __init__(self, message: str, *, connector: str = "", records: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.connector = connector
+        self.records = records
 
 
 class RetriableError(HubError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ _SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|co
 _URL_CREDENTIALS = re.compile(r"(?<=://)([^/@:\s]+):([^/@\s]+)@")
 
 
-def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if _SECRET_KEY.search(key):
             event[key] = "***"
@@ -41,9 +42,15 @@ def configure(json: bool = False, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_to_current_stderr,
         cache_logger_on_first_use=False,
     )
+
+
+def _to_current_stderr(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr as it is when the line is written, not when the logs were configured: a test runner (pytest,
+    # click's CliRunner) swaps it, and a stream it closed must not break every later log line
+    return structlog.PrintLogger(sys.stderr)
 
 
 def get_logger(name: str) -> Any:

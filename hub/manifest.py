@@ -113,6 +113,12 @@ class Manifest:
     tables: Tables | None = None
     #: ``() -> Waker | None``: the package's way to wake event-driven exchanges, None when not configured here
     waker: Ref | Callable[[], Any] | None = None
+    #: ``(conn_id) -> Connection | None``: the orchestrator's own store of connections (Airflow's secrets backends
+    #: and metadata database), asked for an id the environment does not define where that orchestrator is set up
+    connection_store: Ref | None = None
+    #: ``(exchange, ids | "all", env) -> str``: dead letters replayed as a run in the orchestrator, so the replay is
+    #: in the exchange's history there; returns a link to that run
+    replayer: Ref | None = None
     #: inbox streams the package's ingress services fill -> the system they come from, as operators call it
     #: (DAG tags: "pbx -> crm" for an exchange reading the inbox stream ``calls``)
     inbox_streams: Mapping[str, str] = field(default_factory=dict)

@@ -127,5 +127,20 @@ def waker() -> Any:
     return None
 
 
+def stored_connection(conn_id: str) -> Any:
+    """The connection ``conn_id`` from an orchestrator's own store (Airflow's), None when none has it."""
+    for m in manifests():
+        if m.connection_store is not None:
+            found = resolve(m.connection_store)(conn_id)
+            if found is not None:
+                return found
+    return None
+
+
+def replayer() -> Any:
+    """The orchestrator's way to replay dead letters as one of its runs, None when no package offers one."""
+    return next((resolve(m.replayer) for m in manifests() if m.replayer is not None), None)
+
+
 def _installed_names() -> str:
     return "installed: " + (", ".join(m.name for m in manifests()) or "none")

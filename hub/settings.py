@@ -73,6 +73,9 @@ class HubSettings(BaseModel):
         if retry:
             values["retry"] = retry
         values.update(overrides)
+        home_file = Path(values.get("home", "var")) / "connections.yaml"
+        if not values.get("connections_file") and home_file.exists():  # e.g. what `hub demo` leaves behind
+            values["connections_file"] = home_file
         try:
             return cls(**values)
         except ValidationError as exc:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hub.demo import DemoEnv
+from hub.demo import DemoEnv, demo_port
 from hub.errors import ConfigError
 from sandbox.onec.seed import Accountant, seed_demo
 from sandbox.onec.server import OneCSimulator
@@ -39,10 +39,10 @@ class OneCPart:
             crm_url = json.loads(env.connections["crm"])["extra"]["url"]
             mirror_crm(sim, CrmTables(crm_url))
         try:
-            sim.start(port=ONEC_PORT)
+            sim.start(port=demo_port(ONEC_PORT))
         except OSError as exc:
             sim.stop()
-            raise ConfigError(f"cannot start the 1C simulator on 127.0.0.1:{ONEC_PORT}: {exc.strerror} "
+            raise ConfigError(f"cannot start the 1C simulator on 127.0.0.1:{demo_port(ONEC_PORT)}: {exc.strerror} "
                               "(is another hub demo running?)") from None
         with sim:
             env.connections["onec"] = json.dumps(sim.connection("odata"))

@@ -27,7 +27,7 @@ from connectors.telephony.listener import AmiListener
 from connectors.telephony.record import NumberPlan
 from connectors.telephony.recovery import CsvCdrSource
 from hub.connections import parse_airflow_value
-from hub.demo import DemoEnv
+from hub.demo import DemoEnv, demo_port
 from hub.state.store import StateStore
 from hub.wakeup import waker_from_env
 from sandbox.ami.server import CallSpec, SimulatorThread
@@ -52,7 +52,7 @@ class TelephonyPart:
     def start(self, env: DemoEnv) -> Iterator[None]:
         cdr = env.home / "ami" / "Master.csv"
         cdr.unlink(missing_ok=True)  # a fresh PBX every run
-        with SimulatorThread(port=AMI_PORT, secret=DEMO_SECRET, cdr_path=cdr, zone=ZONE,
+        with SimulatorThread(port=demo_port(AMI_PORT), secret=DEMO_SECRET, cdr_path=cdr, zone=ZONE,
                              clock_start=PBX_START) as sim:
             env.connections["pbx"] = json.dumps({
                 "conn_type": "hub_asterisk_ami", "host": "127.0.0.1", "port": sim.port, "login": "hub",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from connectors.website.server import IntakeService
-from hub.demo import DemoEnv
+from hub.demo import DemoEnv, demo_port
 from hub.wakeup import waker_from_env
 from sandbox.website import SCENARIO_SOURCES, WebsiteSimulator, raw_http, scenario
 from sandbox.website_api import ShopApi, ShopApiServer
@@ -47,12 +47,12 @@ class WebsitePart:
         for source in (*SCENARIO_SOURCES, "shop_api"):
             env.connections[f"website_{source}"] = json.dumps(
                 {"conn_type": "hub_website", "password": demo_secret(source), "host": "127.0.0.1",
-                 "port": SHOP_API_PORT})
+                 "port": demo_port(SHOP_API_PORT)})
         env.export()  # the intake reads its sources' secrets when it starts
         hub = env.hub()
         try:
-            with ShopApiServer(shop_api(), port=SHOP_API_PORT), \
-                    IntakeService(hub, [EXCHANGE], port=INTAKE_PORT, waker=waker_from_env()) as intake:
+            with ShopApiServer(shop_api(), port=demo_port(SHOP_API_PORT)), \
+                    IntakeService(hub, [EXCHANGE], port=demo_port(INTAKE_PORT), waker=waker_from_env()) as intake:
                 self._intake = intake
                 env.notes.append(f"website intake: {intake.url}/docs (form sources: "
                                  f"{', '.join(s.name for s in intake.sources)})")

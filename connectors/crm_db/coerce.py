@@ -105,13 +105,16 @@ class Coercer:
     def _datetime(self, spec: ColumnSpec) -> Converter:
         step = 10 ** (6 - min(max(spec.fraction_digits, 0), 6))
 
-        def convert(value: Any) -> datetime:
-            if isinstance(value, str):
-                value = _parse_datetime(value.strip())
-            elif isinstance(value, date) and not isinstance(value, datetime):
-                value = datetime.combine(value, time())
-            elif not isinstance(value, datetime):
-                raise ValueError(f"expected a date and time, got {type(value).__name__}")
+        def convert(raw: Any) -> datetime:
+            value: datetime
+            if isinstance(raw, str):
+                value = _parse_datetime(raw.strip())
+            elif isinstance(raw, datetime):
+                value = raw
+            elif isinstance(raw, date):
+                value = datetime.combine(raw, time())
+            else:
+                raise ValueError(f"expected a date and time, got {type(raw).__name__}")
             if spec.timezone:  # naive values are local time of the connection
                 value = value.astimezone(self.timezone) if value.tzinfo else value.replace(tzinfo=self.timezone)
             elif value.tzinfo:  # the column keeps local time of the connection

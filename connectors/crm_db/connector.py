@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.crm_db.coerce import Coercer
 from connectors.crm_db.dialects import DialectStrategy
-from connectors.crm_db.engine import create_engine
+from connectors.crm_db.engine import create_engine, reading
 from connectors.crm_db.errors import translated
 from connectors.crm_db.matching import normal_key, select_matching
 from connectors.crm_db.options import CrmDbSourceOptions, ExistsFilter
@@ -195,11 +195,11 @@ class CrmDbConnector(Connector):
                 to_send.append(converted)
         found: dict[tuple[Any, ...], Record] = {}
         returned = list(dict.fromkeys([*schema.primary_key, *by, *fields]))
-        with translated(strategy, self.where), engine.connect() as conn:
+        with translated(strategy, self.where), reading(engine) as conn:
             for row in select_matching(conn, schema, by, to_send, fields, strategy):
-                original = wanted.get(normal_key((row[name] for name in by), strategy))
-                if original is not None and original not in found:  # several rows: the lowest key wins
-                    found[original] = {name: row[name] for name in returned}
+                asked = wanted.get(normal_key((row[name] for name in by), strategy))
+                if asked is not None and asked not in found:  # several rows: the lowest key wins
+                    found[asked] = {name: row[name] for name in returned}
         return found
 
     # -- writing

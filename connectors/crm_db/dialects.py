@@ -317,7 +317,7 @@ class SqliteStrategy(DialectStrategy):
         indexes = conn.exec_driver_sql(f"PRAGMA {prefix}index_list({quote(table.name)})").all()
         for _seq, name, unique, _origin, partial in indexes:
             if unique and not partial:
-                info = conn.exec_driver_sql(f"PRAGMA {prefix}index_info({quote(name)})")
+                info = conn.exec_driver_sql(f"PRAGMA {prefix}index_info({quote(str(name))})")
                 columns = tuple(row[2] for row in info)
                 if all(columns):  # an expression index has no column names
                     keys.append(columns)

@@ -134,7 +134,7 @@ class FirebirdStrategy(DialectStrategy):
                    f"VALUES ({marks}) MATCHING ({', '.join(quote(c) for c in match)})")
             if returning:
                 pk = quote(next(iter(table.primary_key.columns)).name)
-                items = [f"OLD.{pk} IS NULL" if item is _INSERTED else f"NEW.{quote(item.name)}"  # type: ignore[attr-defined]
+                items = [f"OLD.{pk} IS NULL" if item is _INSERTED else f"NEW.{quote(item.name)}"
                          for item in returning]
                 sql += " RETURNING " + ", ".join(items)
             self._upsert_sql[key] = sql

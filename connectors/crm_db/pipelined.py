@@ -35,7 +35,8 @@ def execute_many_returning(conn: sa.Connection, sql: str, params: Sequence[dict[
         cursor.executemany(sql, params, returning=returning)
         rows = _all_results(cursor) if returning else []
     except psycopg.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, driver, cursor)
+        # psycopg's Error is the DBAPI error SQLAlchemy means; SQLAlchemy types it as its own DBAPI protocol
+        lost = conn.dialect.is_disconnect(exc, driver, cursor)  # type: ignore[arg-type]
         if lost:
             conn.invalidate(exc)
         # no parameters in the error: they are the rows' values (personal data)

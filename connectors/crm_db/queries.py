@@ -35,7 +35,8 @@ def after(columns: Sequence[sa.ColumnElement[Any]], values: Sequence[Any]) -> Co
     """
     first, rest = columns[0], columns[1:]
     if not rest:
-        return first > values[0]
+        beyond: ColumnElement[bool] = first > values[0]
+        return beyond
     tail = sa.or_(first > values[0], sa.and_(first == values[0], after(rest, values[1:])))
     return sa.and_(first >= values[0], tail)
 

@@ -13,7 +13,6 @@ open while the runner applies a batch. Child rows (``options.children``) cost on
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -28,14 +27,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.crm_db.coerce import Coercer
 from connectors.crm_db.dialects import DialectStrategy
+from connectors.crm_db.engine import reading
 from connectors.crm_db.errors import translated
 from connectors.crm_db.options import ChildRows, CrmDbSourceOptions, ExistsFilter
 from connectors.crm_db.queries import after, chunked, filters, in_values, selectable, to_json
 from connectors.crm_db.schema import SchemaCache, TableSchema
 from hub.connector import ReadRequest, Record, SourceBatch
 from hub.errors import ConfigError
+from hub.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass
@@ -111,7 +112,8 @@ class TableReader:
         if nullable:
             raise ConfigError(f"{what}: key column(s) {', '.join(nullable)} allow NULL; a key must be NOT NULL")
         if tuple(key) != schema.primary_key and schema.conflict_key(key) is None:
-            log.warning("%s: key %s is not a primary or unique key; rows sharing a key may be skipped", what, key)
+            log.warning("the key is not a primary or unique key; rows sharing a key may be skipped", stream=what,
+                        key=list(key))
 
     def _child_plan(self, name: str, child: ChildRows, what: str) -> ChildPlan:
         where = f"{what} options.children.{name}"
@@ -185,7 +187,7 @@ class TableReader:
         if start is not None:
             stmt = stmt.where(start)
         stmt = stmt.order_by(*(table.c[name] for name in plan.order)).limit(limit)
-        with translated(self._strategy, self._where), self._engine.connect() as conn:
+        with translated(self._strategy, self._where), reading(self._engine) as conn:
             rows = conn.execute(stmt).all()
         # plain dicts built from the tuples: several times cheaper than a RowMapping lookup per field
         return [dict(zip(plan.selected, row, strict=True)) for row in rows]

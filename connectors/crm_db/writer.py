@@ -95,11 +95,10 @@ class TableWriter:
         else:
             row = self._coercer.record(self._schema, action.fields)
             match = tuple(self._coercer.record(self._schema, action.match).values()) if action.match else ()
-        return Pending(index, action, row, match_columns, match, self._key(action.target_key))
+        return Pending(index, action, row, match_columns, match,
+                       None if action.target_key is None else self._key(action.target_key))
 
-    def _key(self, value: Any) -> tuple[Any, ...] | None:
-        if value is None:
-            return None
+    def _key(self, value: Any) -> tuple[Any, ...]:
         pk = self._schema.primary_key
         if len(pk) > 1 and isinstance(value, str):
             value = _parse_composite(value)
@@ -208,7 +207,9 @@ class TableWriter:
                     for item, row in zip(items, returned, strict=True)}
         results: Results = {}
         for item in items:  # no RETURNING (MySQL): the driver reports each new id
-            results[item.index] = item.result("created", key_value(conn.execute(stmt, item.row).inserted_primary_key))
+            inserted = conn.execute(stmt, item.row).inserted_primary_key
+            assert inserted is not None  # a single-row INSERT always has one (empty without a primary key)
+            results[item.index] = item.result("created", key_value(inserted))
         return results
 
     # -- update and delete: both find the rows by primary key first

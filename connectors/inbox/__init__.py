@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 # imported on first use: loading the package (its manifest, at every start) must not import its drivers
-_EXPORTS = {"InboxConnector": "connectors.inbox.connector"}
+_EXPORTS = {"InboxConnector": "hub.inbox"}  # the reader lives in the core: the website connector extends it
 
 __all__ = ["InboxConnector"]
 

@@ -3,4 +3,4 @@ built-in connection ``hub`` (no connection type of its own)."""
 
 from hub.manifest import Manifest
 
-MANIFEST = Manifest(name="inbox", connectors={"inbox": "connectors.inbox.connector:InboxConnector"})
+MANIFEST = Manifest(name="inbox", connectors={"inbox": "hub.inbox:InboxConnector"})

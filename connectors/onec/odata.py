@@ -188,9 +188,9 @@ class ODataConnector(Connector):
         for start in range(0, len(to_send), chunk):
             condition = any_of(target, by, to_send[start:start + chunk], self.zone, where)
             for row in reader.fetch(select, condition, target.key):
-                original = wanted.get(_normal(tuple(row.get(name) for name in by)))
-                if original is not None:
-                    rows.setdefault(original, []).append(row)
+                asked = wanted.get(_normal(tuple(row.get(name) for name in by)))
+                if asked is not None:
+                    rows.setdefault(asked, []).append(row)
         found: dict[tuple[Any, ...], Record | AmbiguousMatch] = {}
         for original, candidates in rows.items():
             candidates = [r for r in candidates if not r.get("DeletionMark")] or candidates

@@ -77,9 +77,9 @@ class EntityReader:
         inc = request.incremental
         version = inc.version_field if inc.version_field else None
         cursor = inc.cursor if inc.strategy == "cursor" else None
-        for name in (version, cursor):
-            if name:
-                self.entity.prop(name, where)
+        for ordering in (version, cursor):
+            if ordering:
+                self.entity.prop(ordering, where)
         if version and len(key) != 1:
             raise ConfigError(f"{where}: reading by version needs a single key field such as Ref_Key")
         select = None
@@ -181,7 +181,8 @@ class EntityReader:
         key, version = plan.key[0], plan.version or ""
         keys = [str(h[key]) for h in headers]
         known = request.known_versions(keys) if request.known_versions else {}
-        changed, unchanged = [], []
+        changed: list[str] = []
+        unchanged: list[str] = []
         for k, h in zip(keys, headers, strict=True):
             (unchanged if known.get(k) == _text(h.get(version)) else changed).append(k)
         full = self.by_keys(changed, plan.select) if changed else {}

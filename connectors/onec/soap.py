@@ -86,7 +86,8 @@ class SoapConnector(Connector):
         binding = next((b for b in client.wsdl.bindings.values() if type(b).__name__ == "Soap11Binding"), None)
         if binding is None:
             raise ConfigError(f"{self.where}: the WSDL of {name!r} has no SOAP 1.1 binding")
-        return client.create_service(binding.name, address)  # 1C's WSDL names 1C's own host: use ours
+        service: ServiceProxy = client.create_service(binding.name, address)  # 1C's WSDL names 1C's own host
+        return service
 
     def _load(self, wsdl: str) -> Client:
         session = session_for(self.connection)  # kept with the parsed client, for every call through it
@@ -167,7 +168,7 @@ class SoapConnector(Connector):
             chunk = records[offset:offset + request.batch_size]
             end = offset + len(chunk)
             if cursor:
-                values = [r.get(cursor) for r in chunk if r.get(cursor) is not None]
+                values = [value for r in chunk if (value := r.get(cursor)) is not None]
                 if values:
                     top = max(values)
                     best = _encode(top) if best is None or top > _decode(best) else best
@@ -183,10 +184,11 @@ class SoapConnector(Connector):
             if value == "$cursor":
                 if cursor is None:
                     raise ConfigError("source.options.arguments: '$cursor' needs incremental strategy 'cursor'")
-                value = self._cursor_argument(saved, options.start, lookback)
+                arguments[name] = self._cursor_argument(saved, options.start, lookback)
             elif isinstance(value, str) and _looks_like_datetime(value):
-                value = dt.datetime.fromisoformat(value)
-            arguments[name] = value
+                arguments[name] = dt.datetime.fromisoformat(value)
+            else:
+                arguments[name] = value
         return arguments
 
     def _cursor_argument(self, saved: Any, start: str | None, lookback: int) -> Any:
@@ -233,11 +235,11 @@ class CheckedTransport(Transport):
     the web server or an HTML page (even with status 200) is transient, a 401 is an authentication error."""
 
     def __init__(self, where: str, **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # zeep has no annotations
         self.where = where
 
     def post(self, address: str, message: Any, headers: dict[str, str]) -> requests.Response:
-        response = super().post(address, message, headers)
+        response: requests.Response = super().post(address, message, headers)  # type: ignore[no-untyped-call]
         status, content_type = response.status_code, response.headers.get("Content-Type", "").lower()
         if status == 401:
             raise AuthError(f"{self.where}: 1C refused the user (HTTP 401)")

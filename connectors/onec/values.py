@@ -23,6 +23,7 @@ import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -173,7 +174,7 @@ def _readers(props: dict[str, Prop], zone: ZoneInfo) -> list[tuple[str, Callable
         elif prop.edm in NUMBER_EDM:
             readers.append((name, _read_number))
         elif prop.edm == "Edm.DateTime":
-            readers.append((name, lambda v, z=zone: _read_datetime(v, z)))
+            readers.append((name, partial(_read_datetime, zone=zone)))
     return readers
 
 

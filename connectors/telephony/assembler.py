@@ -375,6 +375,6 @@ def _pbx_time(event: Event, now: float) -> float:
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value not in (None, "") else None
+        return int(value) if value else None
     except ValueError:
         return None

@@ -26,9 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, FieldKind, ReadRequest, SourceBatch
 from hub.errors import ConfigError
-from hub.state.store import StateStore
+from hub.state import StateStore
 
 Missed = Literal["no_answer", "busy", "failed"]
+ALL_MISSED: tuple[Missed, ...] = ("no_answer", "busy", "failed")
 #: how long an answered call is remembered, for calls that reach the inbox out of order (a long missed call
 #: ends after the callback that followed it; a gap's calls are backfilled later)
 ANSWERED_MEMORY = dt.timedelta(hours=2)
@@ -44,7 +45,7 @@ class CallbackOptions(BaseModel):
 
     window_minutes: float = Field(5.0, ge=0, description="a missed call returned within this needs no task")
     close_within_days: float = Field(14.0, gt=0, description="how long an open task waits for its number")
-    include: list[Missed] = Field(default_factory=lambda: ["no_answer", "busy", "failed"],
+    include: list[Missed] = Field(default_factory=lambda: list(ALL_MISSED),
                                   description="inbound outcomes that count as missed")
 
 

@@ -39,7 +39,7 @@ EventSink = Callable[[dict[str, str], float, float], None]
 _ids = itertools.count(1)
 
 
-class AmiClient(AMIClient):
+class AmiClient(AMIClient):  # type: ignore[misc]  # asterisk-ami ships no types: its base class is Any
     """``asterisk.ami.AMIClient`` with a connect timeout, a blocking socket, safe sends and a reader that
     always reports its end."""
 

@@ -31,14 +31,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, text
 
 from connectors.telephony.config import PbxConfig
 from connectors.telephony.listener import AmiListener
 from hub.logs import get_logger
-from hub.state.leases import Leases
-from hub.state.models import Lease
-from hub.state.store import StateStore
+from hub.state import Leases, StateStore
 
 log = get_logger(__name__)
 
@@ -78,10 +76,7 @@ class HeldLease:
             connection.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout}"))
 
     def holds(self, connection: Connection) -> bool:
-        query = select(Lease.holder).where(Lease.name == self.name)
-        if connection.dialect.name != "sqlite":  # SQLite: this transaction holds the write lock already
-            query = query.with_for_update(read=True)
-        return connection.execute(query).scalar() == self.holder
+        return Leases.holds(connection, self.name, self.holder)
 
 
 class LeasedListener:

@@ -25,7 +25,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -40,7 +39,7 @@ from connectors.telephony.state import ListenerState, OriginateJournal, Snapshot
 from hub import metrics
 from hub.errors import AuthError, ConfigError, FatalError, HubError, RetriableError
 from hub.logs import get_logger
-from hub.state.store import InboxItem, StateStore, Stored
+from hub.state import InboxItem, StateStore, Stored
 from hub.wakeup import NullWaker, Waker, inbox_asset
 
 log = get_logger(__name__)
@@ -89,6 +88,27 @@ class _Recovered:
     calls: list[tuple[str, list[Cdr]]] | None  # None: the CDR could not be read
 
 
+# what the reader, the checks and the recovery thread hand the committer, in one queue (one order)
+@dataclass(frozen=True)
+class _Event:
+    event: dict[str, str]
+    wall: float  # time.time() when read
+    perf: float  # time.perf_counter() when read
+
+
+@dataclass(frozen=True)
+class _Disconnected:
+    at: float  # local time: the stream stops here, a gap begins
+
+
+@dataclass(frozen=True)
+class _Stop:
+    pass
+
+
+_Message = _Event | _Live | _Disconnected | _Recovered | _Stop
+
+
 class AmiListener:
     def __init__(self, config: PbxConfig, store: StateStore, *, stream: str = "calls",
                  originate_stream: str = "originate_results", waker: Waker | None = None,
@@ -110,7 +130,7 @@ class AmiListener:
         self.state = ListenerState(store.engine, config.name)
         self.journal = OriginateJournal(store.engine, config.name)  # what click-to-call dialed
         self.connected = threading.Event()
-        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._recoveries: queue.SimpleQueue[_Recovery | None] = queue.SimpleQueue()
         self._snapshots: queue.SimpleQueue[Snapshot | None] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -144,7 +164,7 @@ class AmiListener:
         try:
             self._supervise(self._stop)
         finally:
-            self._queue.put(("stop",))
+            self._queue.put(_Stop())
             self._recoveries.put(None)
             self._committer_done.wait(30)
             self._snapshots.put(None)
@@ -209,7 +229,7 @@ class AmiListener:
         finally:
             metrics.listener_connected(self.config.name, False)
             # after every event read before it (same queue): the stream stops here, a gap begins
-            self._queue.put(("disconnected", time.time() + self._clock_offset))
+            self._queue.put(_Disconnected(time.time() + self._clock_offset))
             session.close(logoff=stop.is_set())
 
     def _check_live(self, session: AmiSession, since: float, pbx_now: float) -> None:
@@ -220,11 +240,11 @@ class AmiListener:
             log.warning("cannot list live channels; calls whose end was lost wait for the next check",
                         pbx=self.config.name, error=str(exc))
             channels = None
-        self._queue.put(("live", _Live(channels, since, pbx_now)))
+        self._queue.put(_Live(channels, since, pbx_now))
 
     def _on_event(self, event: dict[str, str], wall: float, perf: float) -> None:
         """On the reader thread: hand over and return at once."""
-        self._queue.put(("event", event, wall, perf))
+        self._queue.put(_Event(event, wall, perf))
 
     # -- committer ----------------------------------------------------------------------------------------
 
@@ -239,26 +259,25 @@ class AmiListener:
                     break  # the lease is lost: whatever is still queued is the new holder's to recover
                 batch = self._drain()
                 now = time.time()
-                for item in batch:
-                    kind = item[0]
-                    if kind == "event":
-                        event = item[1]
+                for message in batch:
+                    if isinstance(message, _Event):
+                        event = message.event
                         self.stats.events += 1
                         if event.get("Event") == "OriginateResponse":
                             result = self._originate_result(event)
                             if result is not None:
                                 originates.append(result)
                             continue
-                        completed.extend(self.assembler.feed(event, item[2], item[3]))
+                        completed.extend(self.assembler.feed(event, message.wall, message.perf))
                         self._advance_watermark(event)
-                    elif kind == "live":
-                        self._apply_live(item[1], now)
-                    elif kind == "disconnected":
+                    elif isinstance(message, _Live):
+                        self._apply_live(message, now)
+                    elif isinstance(message, _Disconnected):
                         if self._gap_from is None:
-                            self._gap_from = self._watermark if self._watermark is not None else item[1]
-                    elif kind == "recovered":
-                        completed.extend(self._apply_recovered(item[1]))
-                    elif kind == "stop":
+                            self._gap_from = self._watermark if self._watermark is not None else message.at
+                    elif isinstance(message, _Recovered):
+                        completed.extend(self._apply_recovered(message))
+                    else:  # _Stop
                         stopping = True
                 if now >= next_tick:
                     completed.extend(self.assembler.tick(now))
@@ -279,7 +298,7 @@ class AmiListener:
         finally:
             self._committer_done.set()
 
-    def _drain(self, limit: int = 5000) -> list[tuple[Any, ...]]:
+    def _drain(self, limit: int = 5000) -> list[_Message]:
         try:
             batch = [self._queue.get(timeout=0.05)]
         except queue.Empty:
@@ -502,7 +521,7 @@ class AmiListener:
             delay = request.not_before - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 return
-            self._queue.put(("recovered", _Recovered(request, self._read_cdr(request.start, request.end))))
+            self._queue.put(_Recovered(request, self._read_cdr(request.start, request.end)))
 
     def _read_cdr(self, start: float, end: float) -> list[tuple[str, list[Cdr]]] | None:
         if self.cdr_source is None:

@@ -35,7 +35,7 @@ from connectors.telephony.record import NumberPlan
 from connectors.telephony.state import OriginateJournal
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, Record, WriteAction, WriteResult
 from hub.errors import BusinessError, ConfigError, DataError, DependencyMissing, OutcomeUnknown, RetriableError
-from hub.state.engine import make_engine
+from hub.state import make_engine
 
 ENTITY = "originate"
 PLACEHOLDERS = {"request_id", "extension", "number"}

@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from connectors.crm_db.engine import engine_url
 from connectors.telephony.calls import Cdr
 from connectors.telephony.config import PbxConfig
 from connectors.telephony.record import cdr_time, oldest_uniqueid
 from hub.connections import ConnectionResolver
 from hub.errors import ConfigError, RetriableError
+from hub.sql import engine_url
 
 #: Master.csv columns in order (cdr.conf [csv] loguniqueid=yes, loguserfield=yes; newcdrcolumns adds 3)
 CSV_COLUMNS = ("AccountCode", "Source", "Destination", "DestinationContext", "CallerID", "Channel",

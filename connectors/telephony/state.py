@@ -25,9 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.telephony.fence import LeaseLost, NoFence, WriteFence
-from hub.state.migrate import upgrade
-from hub.state.models import utcnow
-from hub.state.upsert import upsert
+from hub.state import upgrade, upsert_rows, utcnow
 
 metadata = sa.MetaData()
 
@@ -102,7 +100,7 @@ class ListenerState:
         with self.engine.connect() as c:
             watermark = c.execute(sa.select(listener_table.c.watermark)
                                   .where(listener_table.c.pbx == self.pbx)).scalar()
-            states = [json.loads(s) for (s,) in c.execute(sa.select(in_flight_table.c.state)
+            states = [json.loads(str(s)) for (s,) in c.execute(sa.select(in_flight_table.c.state)
                                                           .where(in_flight_table.c.pbx == self.pbx))]
         return watermark, states
 
@@ -116,16 +114,16 @@ class ListenerState:
         legs, watermark = snapshot.legs, snapshot.watermark
         with self.engine.begin() as c:
             fence.start(c)
-            upsert(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
+            upsert_rows(c, in_flight_table, [dict(pbx=self.pbx, linkedid=lid, state=state, updated_at=now)
                                         for lid, state in snapshot.changed.items()],
                    ["pbx", "linkedid"], ["state", "updated_at"])
             for chunk in _chunks(gone, 500):
                 c.execute(sa.delete(in_flight_table).where(in_flight_table.c.pbx == self.pbx,
                                                            in_flight_table.c.linkedid.in_(chunk)))
-            upsert(c, legs_table, [dict(pbx=self.pbx, uniqueid=uid, linkedid=lid, committed_at=now)
+            upsert_rows(c, legs_table, [dict(pbx=self.pbx, uniqueid=uid, linkedid=lid, committed_at=now)
                                    for uid, lid in legs.items()], ["pbx", "uniqueid"], [])
             if watermark is not None:
-                upsert(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
+                upsert_rows(c, listener_table, [dict(pbx=self.pbx, watermark=watermark, updated_at=now)],
                        ["pbx"], ["watermark", "updated_at"])
             if not fence.holds(c):
                 raise LeaseLost(self.pbx)
@@ -137,7 +135,7 @@ class ListenerState:
             for chunk in _chunks(list(uniqueids), 500):
                 rows = c.execute(sa.select(legs_table.c.uniqueid, legs_table.c.linkedid).where(
                     legs_table.c.pbx == self.pbx, legs_table.c.uniqueid.in_(chunk)))
-                found.update({uid: lid for uid, lid in rows})
+                found.update({str(uid): str(lid) for uid, lid in rows})
         return found
 
     def forget_legs(self, older_than_days: float) -> int:

@@ -102,7 +102,7 @@ def create_app(sources: list[ServedSource], committer: InboxCommitter, limiter: 
             return _refusal(Refused(404, "unknown_source", "no form source at this path; see /docs"))
         if exc.status_code == 405:
             return _refusal(Refused(405, "method_not_allowed", "form sources accept POST only"))
-        return _refusal(Refused(exc.status_code, "malformed_body", str(exc.detail)[:200]))  # type: ignore[arg-type]
+        return _refusal(Refused(exc.status_code, "malformed_body", str(exc.detail)[:200]))
 
     return app
 

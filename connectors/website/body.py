@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from connectors.website.config import Limits
 from connectors.website.errors import Refused, malformed
@@ -247,11 +248,12 @@ def check(data: Any, limits: Limits) -> None:
             if depth > limits.max_depth:
                 raise Refused(422, "too_deep", f"the data is nested deeper than {limits.max_depth} levels",
                               field=name)
-            items = node.items() if isinstance(node, dict) else ((name, item) for item in node)
-            for key, item in items:
-                if isinstance(node, dict):
+            if isinstance(node, dict):
+                for key, item in node.items():
                     _check_text(key, MAX_KEY_CHARS, None, "a field name")
-                stack.append((item, depth + 1, key if isinstance(node, dict) else name))
+                    stack.append((item, depth + 1, key))
+            else:
+                stack.extend((item, depth + 1, name) for item in node)
             continue
         values += 1
         if values > limits.max_fields:

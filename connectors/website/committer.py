@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from hub.logs import get_logger
-from hub.state.store import InboxItem, StateStore, Stored
+from hub.state import InboxItem, StateStore, Stored
 
 log = get_logger("hub.website.committer")
 Committed = Callable[[list[InboxItem]], None]

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from connectors.inbox import InboxConnector
 from connectors.website.config import NORMALIZED_FIELDS, FormSource, WebsiteOptions
 from connectors.website.formats import FORMATS
 from connectors.website.formats.base import WrongType
@@ -28,6 +27,7 @@ from connectors.website.poll import SiteApi
 from hub.connections import ConnectionResolver
 from hub.connector import EntityInfo, FieldInfo, ReadRequest, Record, SourceBatch
 from hub.errors import ConfigError, FatalError
+from hub.inbox import InboxConnector
 from hub.mapping.model import Incremental
 
 FIELDS: dict[str, FieldInfo] = {

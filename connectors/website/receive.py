@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.website.auth import body_token, check_signature, check_token, header_or_query_token
 from connectors.website.body import decode_body
@@ -18,7 +19,7 @@ from connectors.website.errors import Refused
 from connectors.website.formats.base import WrongType
 from connectors.website.keys import submission_keys
 from connectors.website.sources import ServedSource
-from hub.state.store import InboxItem
+from hub.state import InboxItem
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def accept(source: ServedSource, request: Request) -> InboxItem | Ping:
     except WrongType as wrong:
         raise Refused(422, "wrong_type", str(wrong), field=wrong.key[:100]) from None
     key, seen_as = submission_keys(submission, request.received, source.config.dedup_window)
-    meta = {"via": "webhook", "client": request.client, "user_agent": request.headers.get("user-agent", "")[:300],
-            "body": body.kind}
+    meta: dict[str, Any] = {"via": "webhook", "client": request.client,
+                            "user_agent": request.headers.get("user-agent", "")[:300], "body": body.kind}
     if body.files_dropped:
         meta["files_dropped"] = body.files_dropped
     return InboxItem(stream=source.stream, dedup_key=key, payload={**submission.payload(), "submission_key": key},

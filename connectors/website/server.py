@@ -29,7 +29,7 @@ from connectors.website.sources import ServedSource, served_sources
 from hub.app import Hub
 from hub.errors import ConfigError
 from hub.logs import get_logger
-from hub.state.store import InboxItem
+from hub.state import InboxItem
 from hub.wakeup import Waker, inbox_asset, waker_from_env
 
 log = get_logger("hub.website.intake")

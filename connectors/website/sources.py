@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -34,8 +35,8 @@ class ServedSource:
         return f"/forms/{self.name}"
 
 
-def website_options(options: dict, where: str = "source") -> WebsiteOptions:
-    return parse_options(WebsiteOptions, options, where)  # type: ignore[return-value]
+def website_options(options: dict[str, Any], where: str = "source") -> WebsiteOptions:
+    return parse_options(WebsiteOptions, options, where)
 
 
 def served_sources(hub: Hub, exchanges: Iterable[str] | None = None) -> list[ServedSource]:

@@ -123,7 +123,8 @@ class _Emitter:
         self.field = field
 
     def expr(self, node: ast.expr) -> str:
-        return getattr(self, f"_{type(node).__name__}")(node)
+        translate: Callable[[ast.expr], str] = getattr(self, f"_{type(node).__name__}")
+        return translate(node)
 
     def _Constant(self, node: ast.Constant) -> str:
         value = node.value

@@ -254,7 +254,7 @@ def phone(ctx: EvalContext, value: Any, region: str | None = None) -> str | None
     text = _text(value)
     if _empty(text):
         return None
-    return to_e164(text, region or ctx.default_region)  # type: ignore[arg-type]
+    return to_e164(text, region or ctx.default_region)
 
 
 def _phone_loss(result: Any, value: Any, region: str | None = None) -> tuple[str, str] | None:
@@ -554,9 +554,3 @@ def _specs() -> dict[str, FunctionSpec]:
 
 FUNCTIONS: dict[str, FunctionSpec] = _specs()
 
-
-def register(spec: FunctionSpec) -> None:
-    """Let a connector package contribute a function (it must be pure or context-only, like these)."""
-    if spec.name in FUNCTIONS and FUNCTIONS[spec.name] is not spec:
-        raise ValueError(f"function {spec.name!r} is already registered")
-    FUNCTIONS[spec.name] = spec

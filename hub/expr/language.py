@@ -85,6 +85,7 @@ def normalize_call(node: ast.Call, spec: FunctionSpec) -> tuple[list[ast.expr], 
     kwonly: dict[str, ast.expr] = {}
     for keyword in node.keywords:
         name = keyword.arg
+        assert name is not None  # `**mapping` arguments are refused when the call is checked
         if name in keyword_only:
             kwonly[name] = keyword.value
             continue
@@ -239,7 +240,7 @@ def literal_value(node: ast.expr) -> Any:
     if isinstance(node, ast.Name):
         return CONSTANT_NAMES[node.id]
     if isinstance(node, ast.UnaryOp):
-        return -node.operand.value  # type: ignore[attr-defined, operator]
+        return -node.operand.value  # type: ignore[attr-defined]  # the parser allows only -<constant>
     return node.value  # type: ignore[attr-defined]
 
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import TypeGuard
 
 import phonenumbers
-from phonenumbers import PhoneMetadata
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY
+from phonenumbers import REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 # digits in common separators, with at most a leading "+"
 _PLAIN_NUMBER = re.compile(r"\s*(\+?)[\s().\-0-9]*")
@@ -41,6 +42,8 @@ def to_e164(text: str, region: str) -> str | None:
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
+            return None
+        if number.country_code is None:  # parse() always sets it; the type allows None
             return None
         country_code, national = number.country_code, phonenumbers.national_significant_number(number)
     # E.164 is "+", the country code and the national significant number; phonenumbers.format_number(E164)
@@ -133,7 +136,7 @@ def _regex_for_length(metadata: PhoneMetadata, length: int) -> re.Pattern[str] |
     its pattern differs from the fixed-line one (where they are the same the library tries fixed line alone).
     """
     general = metadata.general_desc
-    if not _allows(general, length):
+    if general is None or not _allows(general, length):
         return None
     types = [metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
              metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail, metadata.fixed_line]
@@ -146,7 +149,7 @@ def _regex_for_length(metadata: PhoneMetadata, length: int) -> re.Pattern[str] |
     return re.compile(f"(?=(?:{general.national_number_pattern})\\Z)(?:{alternatives})")
 
 
-def _has_pattern(desc: phonenumbers.PhoneNumberDesc | None) -> bool:
+def _has_pattern(desc: phonenumbers.PhoneNumberDesc | None) -> TypeGuard[phonenumbers.PhoneNumberDesc]:
     return desc is not None and bool(desc.national_number_pattern)
 
 

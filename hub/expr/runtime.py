@@ -93,9 +93,9 @@ def compare(a: Any, op: str, b: Any) -> bool:
     # as in arithmetic: Python compares Decimal and float exactly, so ``round_money(x) == 10.1`` would be false
     a, b = _decimal_meets_float(a, b)
     if op == "==":
-        return a == b
+        return bool(a == b)
     if op == "!=":
-        return a != b
+        return bool(a != b)
     if op in ("in", "not in"):
         try:
             found = b is not None and a in b
@@ -110,12 +110,12 @@ def compare(a: Any, op: str, b: Any) -> bool:
         return False
     try:
         if op == "<":
-            return a < b
+            return bool(a < b)
         if op == "<=":
-            return a <= b
+            return bool(a <= b)
         if op == ">":
-            return a > b
-        return a >= b
+            return bool(a > b)
+        return bool(a >= b)
     except TypeError:
         raise DataError(f"cannot compare {_kind(a)} {op} {_kind(b)}") from None
     except ArithmeticError:  # ordering a Decimal NaN raises decimal.InvalidOperation

@@ -58,7 +58,7 @@ def offline_findings(loaded: LoadedMapping) -> Iterator[Finding]:
         try:
             parse_options(model, spec.options, side)
         except ConfigError as exc:
-            yield Finding(_error(loaded, getattr(exc, "problem", str(exc)), side, "options", *getattr(exc, "loc", ())))
+            yield Finding(_error(loaded, exc.problem, side, "options", *exc.loc))
         if side == "source" and mapping.source.incremental.strategy not in cls.capabilities.incremental:
             yield Finding(_error(loaded, f"connector {spec.connector!r} cannot read with strategy "
                                          f"{mapping.source.incremental.strategy!r}", "source", "incremental"))

@@ -174,4 +174,4 @@ def _at(exc: ExpressionError) -> str:
 
 
 def _uses(text: str | None, names: frozenset[str]) -> bool:
-    return bool(text) and bool(parse(text).names & names)
+    return bool(text and parse(text).names & names)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from hub.errors import MappingError
 from hub.expr.language import ExpressionError, parse
@@ -175,13 +176,13 @@ def _clean(loc: tuple[Any, ...]) -> tuple[Any, ...]:
         part in _UNION_TAGS or part.startswith(("function-", "constrained-")))))
 
 
-def _message(error: dict[str, Any], loc: tuple[Any, ...]) -> str:
+def _message(error: ErrorDetails, loc: tuple[Any, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}" if loc else "unknown key"
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing" if loc else "required key is missing"
-    text = error["msg"] or kind
+    text: str = error["msg"] or kind
     if kind == "value_error":  # our own validators' messages: pydantic prefixes them with "Value error, "
         text = text.removeprefix("Value error, ")
     return text[0].lower() + text[1:]

@@ -69,6 +69,7 @@ def _build(node: yaml.Node, path: Path, located: LocatedData, file: str) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, index), located, file) for index, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)  # the only other kind of node the composer makes
     return _scalar(node)
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from hub.connector import parse_options
 from hub.errors import NeedsPerson
+from hub.runner.blame import blamed
 from hub.runner.items import Item
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def split_by_source(run: _Run, missing: Sequence[Missing]) -> tuple[list[Item], 
     source = run.mapping.source
     connector = run.pool.get(source.connector, source.connection)
     options = parse_options(type(connector).source_options, source.options, "source")
-    present = run._retried(partial(connector.source_keys_present, source.stream, tuple(source.key),
-                                   [key for key, _ in missing], options))
+    keys = [key for key, _ in missing]
+    with blamed(source.connector, f"checking which records of stream {source.stream!r} are still there", keys):
+        present = run._retried(partial(connector.source_keys_present, source.stream, tuple(source.key), keys, options))
     if present is None:
         return [], list(missing), bool(source.options)
     kept = []
@@ -62,7 +64,9 @@ def decide(run: _Run, gone: Sequence[Missing], guess: bool) -> list[Item]:
                 for key, target_key in gone]
     created = run.store.hub_created(run.mapping.exchange, [key for key, _ in gone])
     ours = [target_key for key, target_key in gone if target_key is not None and target_key in created.get(key, {})]
-    blockers = run._retried(partial(run.target.deletion_blockers, run.mapping.target.entity, ours)) if ours else {}
+    target = run.mapping.target
+    with blamed(target.connector, f"checking what refers to {target.entity!r} objects", [key for key, _ in gone]):
+        blockers = run._retried(partial(run.target.deletion_blockers, target.entity, ours)) if ours else {}
     items = []
     for key, target_key in gone:
         if target_key is None:

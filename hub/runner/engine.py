@@ -6,7 +6,9 @@ commits the batch's state (hashes, key map, ledger outcomes, dead letters, check
 transaction. Where the target's write is an idempotent upsert (it cannot duplicate when repeated), updates
 skip the ledger: the target search before each write and the upsert itself make a repeat harmless. Creates
 keep their pending entry even there: it is what tells a later run, after a kill between the write and the
-state commit, that the object exists (so that a deletion at the source still reaches it). A run
+state commit, that the object exists (so that a deletion at the source still reaches it). Once the create's
+outcome is committed, that entry is deleted in the same transaction instead of being marked done: the record
+log and the key map say who created the object (one row removed instead of a new row version per create). A run
 killed at any point resumes from the last committed checkpoint; records written before the kill but not
 committed are found again by the target lookup (or the ledger), never duplicated.
 """
@@ -23,10 +25,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from hub.connections import ConnectionResolver
 from hub.connector import (
+    SOURCE_REJECTED,
+    ActionKind,
     AmbiguousMatch,
     Connector,
     ReadRequest,
     SourceBatch,
+    SourceRejection,
     WriteAction,
     WriteResult,
     parse_options,
@@ -47,16 +52,17 @@ from hub.logs import get_logger
 from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
+from hub.runner.blame import blamed, failure
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
-from hub.runner.report import Change, FieldWarning, RunReport, Sample
+from hub.runner.report import Change, FieldWarning, Outcome, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
 from hub.search.entries import Indexer
 from hub.settings import HubSettings
 from hub.state import codec
-from hub.state.models import RunMode
+from hub.state.models import EffectStatus, RunMode
 from hub.state.runlock import RunLock
 from hub.state.runlog import LOCKED_MODES, mark_interrupted
 from hub.state.store import (
@@ -76,6 +82,8 @@ Progress = Callable[[RunReport], None]
 T = TypeVar("T")
 MASS_DELETE_SHARE = 0.5  # refuse to delete more than this share of known objects in one run
 DELETE_MARK = "$delete"  # a dead letter for a failed deletion carries this key in its payload
+#: what a write would have done, reported by a plan
+PLANNED_OUTCOMES: dict[ActionKind, Outcome] = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 class Runner:
@@ -103,9 +111,12 @@ class Runner:
             run.report.ledger_unknown = self.store.unknown_effects(self.mapping.exchange).get(self.mapping.exchange, 0)
         return self._run("apply", triggered_by, body)
 
-    def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None) -> RunReport:
-        """Send dead letters (all open ones of this exchange, or ``ids``) through the current mapping."""
-        return self._run("replay", triggered_by, lambda run: self._replay(run, ids, apply=True))
+    def replay(self, ids: Sequence[int] | None = None, triggered_by: str | None = None,
+               apply: bool = True) -> RunReport:
+        """Send dead letters (all open ones of this exchange, or ``ids``) through the current mapping; without
+        ``apply``, a plan of that (what the replay would change, writing nothing)."""
+        return self._run("replay" if apply else "plan", triggered_by,
+                         lambda run: self._replay(run, ids, apply=apply))
 
     # -- run lifecycle ----------------------------------------------------------------------------------
 
@@ -156,7 +167,7 @@ class Runner:
         reading = _Reading()
         completed = False
         for batch in self._read_with_retries(run, start, reading):
-            items = run.items_from_records(batch.records)
+            items = run.items_from_records(batch.records) + run.items_from_rejections(batch.rejected)
             run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
                         unchanged_keys=batch.unchanged_keys)
             completed = batch.checkpoint is None
@@ -182,7 +193,7 @@ class Runner:
                                   batch_size=self.batch_size, options=options,
                                   known_versions=self._known_versions)
             try:
-                for batch in connector.read(request):
+                for batch in _blamed_batches(source.connector, connector, request):
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                     if checkpoint is None:
@@ -213,7 +224,9 @@ class Runner:
             if missing:  # a deletion goes through the deletion rules again, whoever replays it
                 kept, gone, guess = deletions.split_by_source(run, missing)
                 run.apply_deletes(kept + deletions.decide(run, gone, guess), apply)
-            items = [Item(source_key=key, record=p) for key, p in payloads if not p.get(DELETE_MARK)]
+            # a row the source could not read waits for the source to be fixed (a good read resolves it)
+            items = [Item(source_key=key, record=p) for key, p in payloads
+                     if not p.get(DELETE_MARK) and not p.get(SOURCE_REJECTED)]
             if items:
                 run.process(items, apply=apply, checkpoint=None, save_checkpoint=False, unchanged_keys=[],
                             resolve_always=True)
@@ -239,6 +252,7 @@ class _Run:
         target = self.mapping.target
         self.target: Connector = pool.get(target.connector, target.connection)
         self.target_options = parse_options(type(self.target).target_options, target.options, "target")
+        self.target.use_target_options(target.entity, self.target_options)
         self.key_field = target.key or self.target.target_key_field(target.entity)
         self.can_lookup = self.target.capabilities.lookup
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
@@ -273,6 +287,15 @@ class _Run:
             items.append(item)
         return items
 
+    @staticmethod
+    def items_from_rejections(rejections: Iterable[SourceRejection]) -> list[Item]:
+        items = []
+        for rejection in rejections:
+            item = Item(source_key=rejection.key, record=rejection.raw)
+            item.reject(rejection.error)
+            items.append(item)
+        return items
+
     # -- the pipeline
 
     def process(self, items: list[Item], *, apply: bool, checkpoint: Any, save_checkpoint: bool,
@@ -294,8 +317,9 @@ class _Run:
             self._check_ledger([i for i in items if i.action])
             for item in items:
                 if item.action and item.pending:
-                    item.outcome = {"create": "created", "update": "updated", "delete": "deleted"}[item.action.kind]
-        self._finish(items, apply, checkpoint, save_checkpoint, unchanged_keys, resolve_always)
+                    item.outcome = PLANNED_OUTCOMES[item.action.kind]
+        self._finish(items, apply=apply, checkpoint=checkpoint, save_checkpoint=save_checkpoint,
+                     unchanged_keys=unchanged_keys, resolve_always=resolve_always)
 
     def _skip_unchanged_sources(self, items: list[Item]) -> None:
         """Fetch what is known of each record; a pure mapping skips records whose source did not change."""
@@ -339,13 +363,16 @@ class _Run:
                     if all(v is not None and v != "" for v in wanted.values()):
                         groups.setdefault(tuple(wanted), []).append((item, tuple(wanted.values())))
                 for by, members in groups.items():
-                    found = self._retried(partial(connector.lookup, rule.entity, by, list({v for _, v in members}),
-                                                  rule.fields))
+                    with blamed(rule.connector or target.connector, f"looking up {rule.entity!r}",
+                                [i.source_key for i, _ in members]):
+                        found = self._retried(partial(connector.lookup, rule.entity, by,
+                                                      list({v for _, v in members}), rule.fields))
                     for item, values in members:
-                        if isinstance(found.get(values), AmbiguousMatch):
-                            item.reject(_ambiguous(f"lookup {name!r}", by, values, found[values]))
+                        match = found.get(values)
+                        if isinstance(match, AmbiguousMatch):
+                            item.reject(_ambiguous(f"lookup {name!r}", by, values, match))
                         elif values in found:
-                            item.lookups[name] = found[values]
+                            item.lookups[name] = match
                 waiting = [i for i in waiting if i.pending and name not in i.lookups]
             for item in items:
                 item.lookups.setdefault(name, None)
@@ -360,7 +387,13 @@ class _Run:
                 mapped = self.compiled.map_record(item.record, context, item.lookups)
                 if context.losses:
                     item.losses = context.take_losses()
-                item.mapped = self.target.prepare(entity, mapped)
+                try:
+                    item.mapped = self.target.prepare(entity, mapped)
+                except HubError:
+                    raise
+                except Exception as exc:
+                    connector = self.mapping.target.connector
+                    raise failure(connector, f"preparing {entity!r}", [item.source_key], exc) from exc
                 item.content_hash = codec.content_hash(item.mapped)
             except RecordError as exc:
                 if context.losses:
@@ -379,22 +412,27 @@ class _Run:
             return
         target = self.mapping.target
         fields = sorted(set(self.compiled.mapping.fields) | ({self.key_field} if self.key_field else set()))
-        by_key = [i for i in items if self.key_field and i.prior and i.prior.target_key]
-        if by_key:
-            found = self.target.lookup(target.entity, (self.key_field,),
-                                       list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
+        key_field = self.key_field
+        by_key = [i for i in items if key_field and i.prior and i.prior.target_key]
+        if key_field and by_key:
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_key]):
+                found = self.target.lookup(target.entity, (key_field,),
+                                           list({(i.prior.target_key,) for i in by_key}), fields)  # type: ignore[union-attr]
             found = {(key_text(k[0]),): v for k, v in found.items()}
             for item in by_key:
-                item.existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                existing = found.get((item.prior.target_key,))  # type: ignore[union-attr]
+                item.existing = None if isinstance(existing, AmbiguousMatch) else existing  # ids are unique
         by_match = [i for i in items if i.existing is None and target.match]
         if by_match:
             values = {i.source_key: tuple(i.mapped.get(f) for f in target.match) for i in by_match}  # type: ignore
-            found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
+            with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_match]):
+                found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
-                item.existing = found.get(values[item.source_key])
-                if isinstance(item.existing, AmbiguousMatch):
-                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], item.existing))
-                    item.existing = None
+                match = found.get(values[item.source_key])
+                if isinstance(match, AmbiguousMatch):
+                    item.reject(_ambiguous(target.entity, target.match, values[item.source_key], match))
+                else:
+                    item.existing = match
             self._find_owners([i for i in by_match if i.existing is not None])
 
     def _find_owners(self, items: list[Item]) -> None:
@@ -506,9 +544,13 @@ class _Run:
                         self.store.intend(self.mapping.exchange, self.report.run_id, [
                             Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
                                    i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
-                    results = self.target.write(self.mapping.target.entity,
-                                                [i.action for i in with_action], self.target_options)  # type: ignore
+                    results = self._written(with_action)
                     self._take_results(with_action, results)
+
+    def _written(self, items: list[Item]) -> list[WriteResult]:
+        target = self.mapping.target
+        with blamed(target.connector, f"writing {target.entity!r}", [i.source_key for i in items]):
+            return self.target.write(target.entity, [i.action for i in items], self.target_options)  # type: ignore
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -581,13 +623,12 @@ class _Run:
                                       i.target_key) for i in doing])
             for attempt in self._retrying():
                 with attempt:
-                    results = self.target.write(self.mapping.target.entity, [i.action for i in doing],  # type: ignore
-                                                self.target_options)
+                    results = self._written(doing)
             self._take_results(doing, results)
         elif not apply:
             for item in doing:
                 item.outcome = "deleted"
-        self._finish(items, apply, None, False, [], resolve_always, forget=True)
+        self._finish(items, apply=apply, resolve_always=resolve_always, forget=True)
 
     def delete_item(self, key: str, target_key: str | None) -> Item:
         target = self.mapping.target
@@ -598,8 +639,12 @@ class _Run:
 
     # -- committing
 
-    def _finish(self, items: list[Item], apply: bool, checkpoint: Any, save_checkpoint: bool,
-                unchanged_keys: list[str], resolve_always: bool, forget: bool = False) -> None:
+    def _finish(self, items: list[Item], *, apply: bool, resolve_always: bool, checkpoint: Any = None,
+                save_checkpoint: bool = False, unchanged_keys: Sequence[str] = (), forget: bool = False) -> None:
+        """Count, report and (``apply``) commit a processed batch in one transaction. ``checkpoint`` is saved
+        only with ``save_checkpoint``; ``unchanged_keys``: records a version sweep did not re-read;
+        ``resolve_always``: every record that got through closes its dead letter (a replay); ``forget``: a
+        deletion batch (a record leaves the state only if its object was deleted)."""
         counts = Counts(read=0 if forget else len(items))
         commit = BatchCommit(self.mapping.exchange, self.report.run_id, self.compiled.version,
                              checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts)
@@ -612,9 +657,13 @@ class _Run:
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
             if item.action is not None and self._needs_intent(item.action):
-                status = "rejected" if outcome == "rejected" else "done"
-                commit.effects_done[item.action.idempotency_key] = EffectOutcome(status, item.target_key,
-                                                                                 item.source_key, item.action.kind)
+                status: EffectStatus = "rejected" if outcome == "rejected" else "done"
+                if status == "done" and self.idempotent and item.action.kind == "create":
+                    # its intent only covered the write in flight: the record log and the key map keep the rest
+                    commit.effects_cleared.append(item.action.idempotency_key)
+                else:
+                    commit.effects_done[item.action.idempotency_key] = EffectOutcome(
+                        status, item.target_key, item.source_key, item.action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))
@@ -679,6 +728,23 @@ def _same_kind(error: RecordError, message: str) -> RecordError:
         return type(error)(message)
     except TypeError:  # a connector's error class built differently: the record still goes to dead letters
         return DataError(message)
+
+
+def _blamed_batches(name: str, connector: Connector, request: ReadRequest) -> Iterator[SourceBatch]:
+    """The source's batches; an exception that is not a hub error names the last record read before it.
+    Only the source's own code runs inside :func:`blamed`: what the runner does with a batch is not its fault."""
+    doing = f"reading stream {request.stream!r}"
+    last: list[str] = []
+    with blamed(name, doing, last, after=True):
+        batches = iter(connector.read(request))
+    while True:
+        with blamed(name, doing, last, after=True):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        key = source_key(batch.records[-1], list(request.key)) if batch.records else None
+        last = [key] if key else last
+        yield batch
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,10 +16,12 @@ letters as OutcomeUnknown for a person to check (``_Run._check_ledger``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import AmbiguousMatch
+from hub.runner.blame import blamed
 from hub.runner.items import key_text, same_value
 from hub.state.store import KeyLink, PendingEffect, Settlement, chunks
 
@@ -42,17 +44,19 @@ def settle_ledger(run: _Run) -> int:
     return len(settlement.outcomes)
 
 
-def _settle_chunk(run: _Run, effects: list[PendingEffect], settlement: Settlement) -> None:
+def _settle_chunk(run: _Run, effects: Sequence[PendingEffect], settlement: Settlement) -> None:
     target = run.mapping.target
     groups: dict[tuple[str, ...], list[tuple[PendingEffect, tuple[Any, ...]]]] = {}
     for effect in effects:
         finder = _finder(run, effect)
         if finder is not None:  # nothing identifies the object: the outcome stays unknown
             groups.setdefault(finder[0], []).append((effect, finder[1]))
-    fields = sorted({run.key_field, *target.delete_fields} - {None})  # type: ignore[arg-type]
+    fields = sorted(f for f in {run.key_field, *target.delete_fields} if f is not None)
     found: dict[str, dict[str, Any] | None] = {}  # idempotency key -> the object found
     for by, members in groups.items():
-        objects = run._retried(partial(run.target.lookup, target.entity, by, list({v for _, v in members}), fields))
+        with blamed(target.connector, f"looking up {target.entity!r}", [e.source_key for e, _ in members]):
+            objects = run._retried(partial(run.target.lookup, target.entity, by, list({v for _, v in members}),
+                                           fields))
         for effect, values in members:
             obj = objects.get(values)
             # several candidates: which one this write made is not the hub's to guess; the next sync sends the

@@ -73,7 +73,7 @@ class Indexer:
                     value = normalizer(raw if isinstance(raw, str) else str(raw), region)
                     if value:
                         value = value if len(value) <= MAX_VALUE else value[:MAX_VALUE]
-                        rows[(key, kind, value)] = (key, kind, value, item.target_key)  # type: ignore[index]
+                        rows[(key, str(kind), value)] = (key, str(kind), value, item.target_key)
                 if ref is not None:
                     value = f"{ref}:{key_text(raw)}"[:MAX_VALUE]
                     rows[(key, REF, value)] = (key, REF, value, item.target_key)

@@ -138,7 +138,8 @@ class Trace:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (times in ISO 8601): ``hub trace --json`` and the operators' page."""
-        return _plain(dataclasses.asdict(self)) | {"ambiguous": self.ambiguous,
+        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return plain | {"ambiguous": self.ambiguous,
                                                     "by_entity": {k: len(v) for k, v in self.by_entity().items()}}
 
     def by_entity(self) -> dict[str, list[Step]]:
@@ -307,8 +308,8 @@ def _join(subjects: dict[str, tuple[str, dict[tuple[str, str], RecordRef]]]
         return label
 
     owner: dict[tuple[str, str], str] = {}
-    for label, (_, members) in subjects.items():
-        for key in members:
+    for label, (_, keys) in subjects.items():
+        for key in keys:
             if key in owner:
                 parent[root(label)] = root(owner[key])
             else:

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} value")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[str], Any]] = {
     "$decimal": Decimal,
     "$datetime": dt.datetime.fromisoformat,
     "$date": dt.date.fromisoformat,

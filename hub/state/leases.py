@@ -75,6 +75,15 @@ class Leases:
                                   .values(holder=holder, expires_at=self._later(ttl_seconds),
                                           acquired_at=self._now())).rowcount)
 
+    @staticmethod
+    def holds(connection: Connection, name: str, holder: str) -> bool:
+        """Whether ``holder`` has the lease, read inside the caller's transaction; on server databases the row
+        stays share-locked until that transaction ends, so a write fenced by this check cannot race a takeover."""
+        query = select(Lease.holder).where(Lease.name == name)
+        if connection.dialect.name != "sqlite":  # SQLite: this transaction holds the write lock already
+            query = query.with_for_update(read=True)
+        return connection.execute(query).scalar() == holder
+
     def holder(self, name: str) -> LeaseHolder | None:
         """Who holds the lease now; None when nobody does (never taken, released, or expired)."""
         with self.engine.connect() as c:

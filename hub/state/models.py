@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,6 +35,13 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (SQLAlchemy types ``__table__`` as any ``FromClause``)."""
+    table = model.__table__
+    assert isinstance(table, Table)  # declarative models without __table__ overrides always map a Table
+    return table
 
 
 class Checkpoint(Base):
@@ -143,6 +150,8 @@ class DeadLetter(Base):
     run_id: Mapped[int | None] = mapped_column(Id)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    discard_reason: Mapped[str | None] = mapped_column(Text)  # why an operator discarded it
+    discarded_by: Mapped[str | None] = mapped_column(String(128))  # who: an Airflow user, or "cli"
 
 
 class Run(Base):

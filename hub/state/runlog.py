@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import get_args
+from typing import Any, get_args
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
 from hub.state.models import Run, RunMode
 from hub.state.store import StateStore
@@ -24,8 +24,9 @@ from hub.state.store import StateStore
 LOCKED_MODES: tuple[RunMode, ...] = tuple(mode for mode in get_args(RunMode) if mode != "plan")
 
 
-def running_holder(store: StateStore, exchange: str) -> Run | None:
-    """The latest apply/replay run of ``exchange`` still marked running: who holds its run lock."""
+def running_holder(store: StateStore, exchange: str) -> Row[Any] | None:
+    """The latest apply/replay run of ``exchange`` still marked running (a ``hub_runs`` row, its columns as
+    attributes): who holds its run lock."""
     with store.engine.connect() as c:
         return c.execute(select(Run).where(Run.exchange == exchange, Run.status == "running",
                                            Run.mode.in_(LOCKED_MODES)).order_by(Run.id.desc()).limit(1)).first()

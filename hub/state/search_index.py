@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, or_, select, tuple_
 
-from hub.state.models import SearchEntry, utcnow
+from hub.state.models import SearchEntry, table_of, utcnow
 from hub.state.upsert import upsert
 
 _CHUNK = 300
@@ -36,7 +36,7 @@ def write(c: Connection, exchange: str, run_id: int, rows: Sequence[tuple[str, s
         return
     sql = _UPSERT.get(c.dialect.name)
     if sql is None:  # PostgreSQL: the columns as arrays, unnested server-side (hub.state.upsert)
-        upsert(c, SearchEntry.__table__, [dict(zip(COLUMNS, (exchange, *row, run_id, now), strict=True))
+        upsert(c, table_of(SearchEntry), [dict(zip(COLUMNS, (exchange, *row, run_id, now), strict=True))
                                           for row in rows], COLUMNS[:4], COLUMNS[4:])
         return
     at: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if c.dialect.name == "sqlite" else now  # SQLAlchemy's format

@@ -11,11 +11,11 @@ import datetime as dt
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, Row, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.state import codec, inbox_order, search_index
@@ -34,6 +34,7 @@ from hub.state.models import (
     Run,
     RunMode,
     RunStatus,
+    table_of,
     utcnow,
 )
 from hub.state.upsert import Column, insert_rows, upsert
@@ -185,6 +186,8 @@ class BatchCommit:
     forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
     links: list[KeyLink] = field(default_factory=list)
     effects_done: dict[str, EffectOutcome] = field(default_factory=dict)  # idempotency key -> outcome
+    #: idempotency keys of pending intents whose write landed and needs no ledger row after this commit
+    effects_cleared: list[str] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
@@ -208,16 +211,24 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _reading(self) -> Connection:
+        """A connection for reads that need no transaction of their own. On PostgreSQL it runs in autocommit
+        (psycopg switches that on the client): no BEGIN and ROLLBACK round trips around each batch's lookups."""
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     # -- runs ------------------------------------------------------------------------------------------
 
     def start_run(self, exchange: str, mode: RunMode, mapping_version: str, triggered_by: str | None = None) -> int:
         triggered_by = triggered_by or airflow_trigger()
         with self.engine.begin() as c:
-            result = c.execute(Run.__table__.insert().values(
+            result = c.execute(table_of(Run).insert().values(
                 exchange=exchange, mode=mode, status="running", mapping_version=mapping_version,
                 started_at=utcnow(), triggered_by=triggered_by, host=socket.gethostname(), pid=os.getpid(),
                 **Counts().as_dict()))
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
         deferred = self._deferred.pop(run_id, None)
@@ -251,7 +262,7 @@ class StateStore:
     # -- checkpoints and record state -----------------------------------------------------------------
 
     def checkpoint(self, exchange: str) -> Any:
-        with self.engine.connect() as c:
+        with self._reading() as c:
             row = c.execute(select(Checkpoint.state).where(Checkpoint.exchange == exchange)).first()
         return codec.loads(row[0]) if row and row[0] is not None else None
 
@@ -261,7 +272,7 @@ class StateStore:
 
     def prior_states(self, exchange: str, keys: Sequence[str]) -> dict[str, PriorState]:
         found: dict[str, PriorState] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             if c.dialect.name == "postgresql":
                 return self._prior_states_by_probe(c, exchange, keys)
             for chunk in chunks(keys, 500):
@@ -290,12 +301,13 @@ class StateStore:
     def owners(self, exchange: str, target_keys: Sequence[str]) -> dict[str, set[str]]:
         """The source records whose state links them to each of these target objects."""
         found: dict[str, set[str]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(list(set(target_keys)), 500):
                 rows = c.execute(select(RecordState.target_key, RecordState.source_key)
                                  .where(RecordState.exchange == exchange, RecordState.target_key.in_(chunk)))
                 for target_key, key in rows:
-                    found.setdefault(target_key, set()).add(key)
+                    if target_key is not None:  # always, by the IN above; mypy cannot know
+                        found.setdefault(target_key, set()).add(key)
         return found
 
     def forget_records(self, exchange: str, keys: Sequence[str]) -> int:
@@ -336,7 +348,8 @@ class StateStore:
                     KeyMap.system_a == to_system)).first()
         return row[0] if row else None
 
-    def key_links(self, value: str) -> list[KeyMap]:
+    def key_links(self, value: str) -> list[Row[Any]]:
+        """The key-map rows that name ``value`` on either side (their columns as attributes)."""
         with self.engine.connect() as c:
             return list(c.execute(select(KeyMap).where(or_(KeyMap.id_a == value, KeyMap.id_b == value))).all())
 
@@ -348,11 +361,11 @@ class StateStore:
 
     def effects(self, keys: Sequence[str]) -> dict[str, tuple[EffectStatus, str | None]]:
         found: dict[str, tuple[EffectStatus, str | None]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(keys, 500):
                 for key, status, target in c.execute(select(Effect.idempotency_key, Effect.status, Effect.target_key)
                                                      .where(Effect.idempotency_key.in_(chunk))):
-                    found[key] = (status, target)
+                    found[key] = (cast(EffectStatus, status), target)  # the column holds only these
         return found
 
     def intend(self, exchange: str, run_id: int, intents: Sequence[tuple[Any, ...]]) -> None:
@@ -372,7 +385,7 @@ class StateStore:
                              target_key=intent.target_key,
                              match_values=codec.dumps(intent.match) if intent.match else None))
         with self.engine.begin() as c:
-            upsert(c, Effect.__table__, rows, ["idempotency_key"],
+            upsert(c, table_of(Effect), rows, ["idempotency_key"],
                    ["status", "run_id", "updated_at", "target_key", "match_values"])
 
     def pending_effects(self, exchange: str) -> list[PendingEffect]:
@@ -398,7 +411,7 @@ class StateStore:
         A done ``create`` in the ledger says so, and so does the record log (which also holds creates written
         without a ledger entry, and creates a run settled after a kill)."""
         found: dict[str, dict[str, int | None]] = {}
-        with self.engine.connect() as c:
+        with self._reading() as c:
             for chunk in chunks(list(keys), 500):
                 ledger = select(Effect.source_key, Effect.target_key, Effect.run_id).where(
                     Effect.exchange == exchange, Effect.source_key.in_(chunk), Effect.action == "create",
@@ -407,7 +420,8 @@ class StateStore:
                     RecordLog.exchange == exchange, RecordLog.source_key.in_(chunk), RecordLog.action == "created")
                 for query in (log, ledger):
                     for key, target_key, run_id in c.execute(query):
-                        found.setdefault(key, {})[target_key] = run_id
+                        if target_key is not None:  # a create that returned no key is not one we can name
+                            found.setdefault(key, {})[target_key] = run_id
         return found
 
     def settle(self, settlement: Settlement) -> None:
@@ -420,7 +434,7 @@ class StateStore:
         exchange = settlement.exchange
         with self.engine.begin() as c:
             if settlement.targets:
-                upsert(c, RecordState.__table__, [
+                upsert(c, table_of(RecordState), [
                     dict(exchange=exchange, source_key=k, content_hash=None, version=None, target_key=t,
                          source_hash=None, seen_run=None, updated_at=now) for k, t in settlement.targets.items()],
                     ["exchange", "source_key"], ["content_hash", "version", "target_key", "source_hash", "updated_at"])
@@ -433,7 +447,7 @@ class StateStore:
                     status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now),
                     [{"key": k, "new_status": s, "target": t} for k, (s, t) in settlement.outcomes.items()])
             if settlement.log:
-                c.execute(RecordLog.__table__.insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
+                c.execute(table_of(RecordLog).insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
 
     # -- the batch commit ------------------------------------------------------------------------------
 
@@ -456,7 +470,7 @@ class StateStore:
         now = utcnow()
         with self.engine.begin() as c:
             if batch.states:
-                upsert(c, RecordState.__table__, [
+                upsert(c, table_of(RecordState), [
                     dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
                          target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
                     for k, s in batch.states.items()], ["exchange", "source_key"],
@@ -469,11 +483,12 @@ class StateStore:
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, batch.links)
             # an upsert, so that an outcome never lacks its row, whatever happened to the intent
-            upsert(c, Effect.__table__, [
+            upsert(c, table_of(Effect), [
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
                      status=e.status, target_key=e.target_key, run_id=batch.run_id, created_at=now, updated_at=now)
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
-            insert_rows(c, RecordLog.__table__, [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
+            self._clear_effects(c, batch.effects_cleared)
+            insert_rows(c, table_of(RecordLog), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                  for e in batch.log])
             added = self._dead_letters(c, batch, now)
             search_index.write(c, batch.exchange, batch.run_id, batch.search, now)
@@ -490,6 +505,16 @@ class StateStore:
             self._progress(c, batch.run_id, progress)
         self._last_commit = time.monotonic()
         return added
+
+    def _clear_effects(self, c: Any, keys: list[str]) -> None:
+        if not keys:
+            return
+        if c.dialect.name == "postgresql":  # one binary array, whatever the number of keys
+            c.exec_driver_sql("DELETE FROM hub_effect_ledger WHERE idempotency_key = ANY(%(keys)s::varchar[])",
+                              {"keys": Column(keys)})
+            return
+        for chunk in chunks(keys, 500):
+            c.execute(delete(Effect).where(Effect.idempotency_key.in_(chunk)))
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -510,11 +535,11 @@ class StateStore:
                           last_seen=now)
             if failure.source_key in existing:
                 letter_id, status = existing[failure.source_key]
-                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(
-                    status="open", attempts=DeadLetter.attempts + 1, **values))
+                c.execute(update(DeadLetter).where(DeadLetter.id == letter_id).values(  # open again: not discarded
+                    status="open", attempts=DeadLetter.attempts + 1, discard_reason=None, discarded_by=None, **values))
                 added += status != "open"
             else:
-                c.execute(DeadLetter.__table__.insert().values(
+                c.execute(table_of(DeadLetter).insert().values(
                     exchange=batch.exchange, source_key=failure.source_key, status="open", attempts=1,
                     first_seen=now, **values))
                 added += 1
@@ -524,28 +549,48 @@ class StateStore:
         # one row per link: an upsert may not touch the same row twice in one statement (PostgreSQL refuses)
         unique = {(k.entity, k.system_a, k.id_a, k.system_b): k for k in links}
         if unique:
-            upsert(c, KeyMap.__table__, [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
+            upsert(c, table_of(KeyMap), [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
                                               id_b=k.id_b, updated_at=utcnow()) for k in unique.values()],
                    ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
-        upsert(c, Checkpoint.__table__, [dict(exchange=exchange, state=None if state is None else codec.dumps(state),
+        upsert(c, table_of(Checkpoint), [dict(exchange=exchange, state=None if state is None else codec.dumps(state),
                                               run_id=run_id, updated_at=utcnow())],
                ["exchange"], ["state", "run_id", "updated_at"])
 
     # -- dead letters ----------------------------------------------------------------------------------
 
     def dead_letters(self, exchange: str | None = None, status: LetterStatus | None = "open", limit: int = 100,
-                     ids: Sequence[int] | None = None) -> list[DeadLetter]:
-        query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
+                     ids: Sequence[int] | None = None, *, error_class: str | None = None,
+                     seen_before: dt.datetime | None = None, exchanges: Collection[str] | None = None,
+                     newest_first: bool = False) -> list[DeadLetter]:
+        """Dead letters, oldest first (or newest), filtered by exchange (one, or any of ``exchanges``), status,
+        error class and first seen before ``seen_before`` (older than an age)."""
+        query = select(DeadLetter).order_by(DeadLetter.id.desc() if newest_first else DeadLetter.id).limit(limit)
         if exchange:
             query = query.where(DeadLetter.exchange == exchange)
+        if exchanges is not None:
+            query = query.where(DeadLetter.exchange.in_(list(exchanges)))
         if status:
             query = query.where(DeadLetter.status == status)
         if ids:
             query = query.where(DeadLetter.id.in_(list(ids)))
+        if error_class:
+            query = query.where(DeadLetter.error_class == error_class)
+        if seen_before is not None:
+            query = query.where(DeadLetter.first_seen < seen_before)
         with self.engine.connect() as c:
             return list(c.execute(query).all())  # type: ignore[arg-type]
+
+    def dead_letter_groups(self, status: LetterStatus | None = "open") -> list[tuple[str, str, int, dt.datetime]]:
+        """(exchange, error class, how many, oldest first seen) of the dead letters with ``status``."""
+        query = (select(DeadLetter.exchange, DeadLetter.error_class, func.count(), func.min(DeadLetter.first_seen))
+                 .group_by(DeadLetter.exchange, DeadLetter.error_class)
+                 .order_by(DeadLetter.exchange, DeadLetter.error_class))
+        if status:
+            query = query.where(DeadLetter.status == status)
+        with self.engine.connect() as c:
+            return [(row[0], row[1], int(row[2]), row[3]) for row in c.execute(query)]
 
     def open_dead_letters(self, exchange: str) -> list[OpenLetter]:
         """Every open dead letter of ``exchange``, without payloads."""
@@ -561,10 +606,12 @@ class StateStore:
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
 
-    def discard_dead_letters(self, ids: Sequence[int]) -> int:
+    def discard_dead_letters(self, ids: Sequence[int], reason: str | None = None, by: str | None = None) -> int:
+        """Mark open dead letters as handled by hand, keeping why and by whom; returns how many were open."""
         with self.engine.begin() as c:
             return c.execute(update(DeadLetter).where(DeadLetter.id.in_(list(ids)), DeadLetter.status == "open")
-                             .values(status="discarded", last_seen=utcnow())).rowcount
+                             .values(status="discarded", last_seen=utcnow(), discard_reason=reason,
+                                     discarded_by=by[:128] if by else None)).rowcount
 
     # -- inbox -----------------------------------------------------------------------------------------
 
@@ -573,10 +620,10 @@ class StateStore:
         """Commit an event durably; returns (inbox id, created). A known (stream, dedup_key) is a no-op."""
         try:
             with self.engine.begin() as c:
-                result = c.execute(InboxEvent.__table__.insert().values(
+                result = c.execute(table_of(InboxEvent).insert().values(
                     stream=stream, dedup_key=dedup_key, payload=codec.dumps(payload),
                     meta=codec.dumps(meta) if meta else None, received_at=utcnow()))
-                return int(result.inserted_primary_key[0]), True
+                return _new_id(result), True
         except IntegrityError:
             with self.engine.connect() as c:
                 row = c.execute(select(InboxEvent.id).where(InboxEvent.stream == stream,
@@ -646,7 +693,7 @@ class StateStore:
         return found
 
     def _insert_inbox_rows(self, c: Any, rows: list[dict[str, Any]]) -> list[int]:
-        table = InboxEvent.__table__
+        table = table_of(InboxEvent)
         if not rows:
             return []
         if c.dialect.insert_executemany_returning_sort_by_parameter_order:
@@ -667,7 +714,8 @@ class StateStore:
             rows = c.execute(select(InboxEvent.position, InboxEvent.payload, InboxEvent.meta, InboxEvent.received_at)
                              .where(InboxEvent.stream == stream, InboxEvent.position > after)
                              .order_by(InboxEvent.position).limit(limit))
-            return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows]
+            # positions are numbered (non-NULL) for every row past `after`, the test only narrows the type
+            return [(i, codec.loads(p), codec.loads(m), r) for i, p, m, r in rows if i is not None]
 
     # -- search index (hub.search) ---------------------------------------------------------------------
 
@@ -705,12 +753,17 @@ def airflow_trigger() -> str | None:
     if not run_id:
         return None
     return f"airflow {os.environ.get('AIRFLOW_CTX_TASK_ID', 'task')} {run_id}"[:128]
+def _new_id(result: CursorResult[Any]) -> int:
+    """The id an INSERT of one row generated."""
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row into a table with an autoincrement key
+    return int(key[0])
 
 
 def _only_progress(batch: BatchCommit) -> bool:
     """Whether the batch changes nothing but the checkpoint and the run's counters."""
-    return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done or batch.log
-                or batch.failures or batch.resolved or batch.search)
+    return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done
+                or batch.effects_cleared or batch.log or batch.failures or batch.resolved or batch.search)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

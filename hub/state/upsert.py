@@ -33,15 +33,15 @@ def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
                             + (f"DO UPDATE SET {sets}" if update else "DO NOTHING"), table, rows)
         return
     if dialect in ("mysql", "mariadb"):
-        stmt = mysql.insert(table)
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
+        on_mysql = mysql.insert(table)
+        connection.execute(on_mysql.on_duplicate_key_update({c: on_mysql.inserted[c] for c in update}), list(rows))
+        return
+    on_sqlite = sqlite.insert(table)
+    if update:
+        stmt = on_sqlite.on_conflict_do_update(index_elements=list(conflict),
+                                               set_={c: on_sqlite.excluded[c] for c in update})
     else:
-        stmt = sqlite.insert(table)
-        if update:
-            stmt = stmt.on_conflict_do_update(index_elements=list(conflict),
-                                              set_={c: stmt.excluded[c] for c in update})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+        stmt = on_sqlite.on_conflict_do_nothing(index_elements=list(conflict))
     connection.execute(stmt, list(rows))
 
 

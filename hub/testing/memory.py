@@ -26,7 +26,7 @@ from hub.connector import (
     WriteAction,
     WriteResult,
 )
-from hub.errors import BusinessError, RetriableError
+from hub.errors import BusinessError, ConfigError, RetriableError
 from hub.manifest import Manifest
 from hub.runner.items import source_key
 
@@ -38,6 +38,9 @@ class Faults:
     reject: Callable[[Record], str | None] | None = None  # a reason to reject a record, or None
     fail_reads_after: int | None = None  # raise RetriableError after handing out this many batches
     fail_lookups: int = 0  # the next N lookup calls raise RetriableError
+    crash_reads_after: int | None = None  # a bug: raise a KeyError (not a hub error) after this many batches
+    crash_writes: int = 0  # a bug: the next N write calls raise a KeyError before doing anything
+    crash_preparing: str | None = None  # a bug: prepare() raises a ValueError for a record with this name
 
 
 @dataclass
@@ -47,7 +50,7 @@ class MemoryDatabase:
     #: entity -> target id (as text) -> why the object must not be deleted (e.g. "3 documents refer to it")
     in_use: dict[str, dict[str, str]] = field(default_factory=dict)
     writes: int = 0
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def table(self, name: str) -> list[Record]:
         return self.tables.setdefault(name, [])
@@ -82,19 +85,28 @@ class MemoryConnector(Connector):
         names = {"id"} | ({k for row in rows for k in row} if rows else {"*"})
         return EntityInfo(entity, {n: FieldInfo(n, "any") for n in sorted(names)}, ("id",))
 
+    def prepare(self, entity: str, record: Record) -> Record:
+        if self.db.faults.crash_preparing is not None and record.get("name") == self.db.faults.crash_preparing:
+            raise ValueError("simulated bug while preparing")
+        return record
+
     def target_key_field(self, entity: str) -> str | None:
         return "id"
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:
+        if request.stream not in self.db.tables:
+            raise ConfigError(f"memory database {self.connection.host!r} has no table {request.stream!r}")
         rows = self.db.table(request.stream)
         key = list(request.key)
         inc = request.incremental
-        order = [inc.cursor, *key] if inc.strategy == "cursor" else key
+        order = [inc.cursor, *key] if inc.strategy == "cursor" and inc.cursor else key
         start = tuple(request.checkpoint) if request.checkpoint else None
         ordered = sorted(rows, key=lambda r: tuple(r.get(f) for f in order))
         if start is not None:
             ordered = [r for r in ordered if tuple(r.get(f) for f in order) > start]
         for handed, offset in enumerate(range(0, len(ordered), request.batch_size)):
+            if self.db.faults.crash_reads_after is not None and handed >= self.db.faults.crash_reads_after:
+                raise KeyError("simulated bug in the source")
             if self.db.faults.fail_reads_after is not None and handed >= self.db.faults.fail_reads_after:
                 self.db.faults.fail_reads_after = None
                 raise RetriableError("simulated network error while reading")
@@ -105,7 +117,7 @@ class MemoryConnector(Connector):
             if is_last and inc.strategy != "cursor":
                 checkpoint = None
             records = [self._project(r, request.fields) for r in chunk]
-            if inc.strategy == "version" and request.known_versions:
+            if inc.strategy == "version" and inc.version_field and request.known_versions:
                 keys = ["|".join(str(r[k]) for k in key) for r in records]
                 known = request.known_versions(keys)
                 changed = [r for k, r in zip(keys, records, strict=True)
@@ -125,7 +137,8 @@ class MemoryConnector(Connector):
     def source_keys_present(self, stream: str, key: tuple[str, ...], keys: Sequence[str],
                             options: BaseModel) -> set[str] | None:
         """A memory source has no scope filters: a key is present while a row has it."""
-        return {source_key(row, list(key)) for row in self.db.table(stream)} & set(keys)  # type: ignore[misc]
+        present = {source_key(row, list(key)) for row in self.db.table(stream)}
+        return {k for k in keys if k in present}
 
     def deletion_blockers(self, entity: str, target_keys: Sequence[str]) -> dict[str, str]:
         in_use = self.db.in_use.get(entity, {})
@@ -147,6 +160,9 @@ class MemoryConnector(Connector):
 
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
         faults = self.db.faults
+        if faults.crash_writes:
+            faults.crash_writes -= 1
+            raise KeyError("simulated bug in the target")
         if faults.fail_writes:
             faults.fail_writes -= 1
             raise RetriableError("simulated 503 from the target")
@@ -163,9 +179,9 @@ class MemoryConnector(Connector):
         if reason:
             return WriteResult(action.source_key, "rejected", error=BusinessError(reason))
         if action.kind == "create":
-            row = {"id": next(self.db._ids), **action.fields}
-            table.append(row)
-            return WriteResult(action.source_key, "created", row["id"])
+            created = {"id": next(self.db._ids), **action.fields}
+            table.append(created)
+            return WriteResult(action.source_key, "created", created["id"])
         row = next((r for r in table if str(r["id"]) == str(action.target_key)), None)
         if row is None:
             return WriteResult(action.source_key, "rejected", error=BusinessError("object not found"))

@@ -11,7 +11,7 @@ their title, and a field typed ``tel`` or ``email`` is the phone or e-mail whate
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.website.formats.base import Data, Paths, SenderFormat, as_text
 
@@ -63,6 +63,6 @@ class Elementor(SenderFormat):
             yield titles.get(question) or question, answer
 
 
-def _advanced_fields(raw: Data) -> dict[str, dict]:
+def _advanced_fields(raw: Data) -> dict[str, dict[str, Any]]:
     fields = raw.get("fields")
     return {k: v for k, v in fields.items() if isinstance(v, dict)} if isinstance(fields, dict) else {}

@@ -41,7 +41,8 @@ def test_the_provider_registers_each_connection_type_with_its_hook_and_form(airf
     assert "schema" in manager.field_behaviours["hub_asterisk_ami"]["hidden_fields"]
     assert manager.connection_form_widgets["extra__hub_crm_db__dialect"].field["schema"]["enum"][:2] == [
         "postgresql", "mysql"]
-    assert [p.plugin_class for p in manager.plugins] == ["airflow_hub.notes.HubRunNotesPlugin"]
+    assert [p.plugin_class for p in manager.plugins] == ["airflow_hub.notes.HubRunNotesPlugin",
+                                                         "airflow_hub.ui.plugin.HubOperationsPlugin"]
 
 
 def test_the_test_button_runs_the_connector_check(airflow_db: Path, crm_url: str,

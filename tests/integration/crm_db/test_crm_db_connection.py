@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from connectors.crm_db import CrmDbConnector
-from connectors.crm_db.engine import engine_url
 from hub.connections import Connection
 from hub.connector import connector_class
 from hub.errors import AuthError, ConfigError, RetriableError
+from hub.sql import engine_url
 from hub.testing.databases import MARIADB_URL, POSTGRES_URL
 
 from .support import SETTINGS, Backend, Statements

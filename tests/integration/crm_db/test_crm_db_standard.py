@@ -15,10 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.crm_db import CrmDbConnector
+from hub.connections import Connection
 from hub.mapping.model import Incremental
-from hub.testing.connector_kit import ConnectorKit, StreamCase, TargetCase
+from hub.testing.connector_kit import ChangesKit, ConnectorKit, ErrorKit, StreamCase, StreamChange, TargetCase
+from hub.testing.network import free_port
 
-from .support import Backend
+from .support import SETTINGS, Backend
 
 ORDER_ROWS = [
     {
@@ -117,3 +119,47 @@ class TestCrmDbStandard(ConnectorKit):
             update_field="status", update_value=lambda n: "paid",
             make_bad_record=lambda n: {**record(n), "amount": "-1"},  # refused by the CHECK constraint
         )
+
+
+class TestCrmDbChanges(ChangesKit):
+    """Rows edited and added between two runs, read by a hash sweep and by a cursor (a fresh table each)."""
+
+    @pytest.fixture
+    def connector_factory(self, backend: Backend) -> Callable[[], CrmDbConnector]:
+        return backend.connector
+
+    @pytest.fixture
+    def orders(self, backend: Backend) -> sa.Table:
+        table = _orders(sa.MetaData(), backend.table_name("kit_changes"))
+        backend.create(table, rows={table.name: ORDER_ROWS})
+        return table
+
+    @pytest.fixture(params=["hash", "cursor"])
+    def stream_case(self, request: pytest.FixtureRequest, orders: sa.Table) -> StreamCase:
+        incremental = Incremental(strategy="cursor", cursor="updated_at") if request.param == "cursor" else \
+            Incremental(strategy="hash")
+        return StreamCase(orders.name, key=("id",), rows=ORDER_ROWS, batch_size=5, incremental=incremental)
+
+    @pytest.fixture
+    def stream_change(self, backend: Backend, orders: sa.Table) -> StreamChange:
+        later = datetime(2025, 3, 1, 9, 0)
+
+        def change() -> list[dict[str, Any]]:
+            with backend.engine.begin() as conn:
+                conn.execute(orders.update().where(orders.c.id == 7).values(number="ЗК-0007-изм", updated_at=later))
+                conn.execute(orders.insert(), [{**ORDER_ROWS[0], "id": 100, "number": "ЗК-0100", "updated_at": later}])
+            return [{"id": 7, "number": "ЗК-0007-изм"}, {"id": 100, "number": "ЗК-0100"}]
+
+        return change
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.postgres),
+                                     pytest.param("mariadb", marks=pytest.mark.mariadb)])
+class TestCrmDbUnreachable(ErrorKit):
+    """A database server that is away (a closed port) is retried, not reported as a mistake in the mapping."""
+
+    @pytest.fixture
+    def unreachable_factory(self, dialect: str) -> Callable[[], CrmDbConnector]:
+        connection = Connection(conn_id="crm", conn_type="crm_db", host="127.0.0.1", port=free_port(),
+                                login="hub", schema="crm", extra={"dialect": dialect, "connect_timeout": 2})
+        return lambda: CrmDbConnector(connection, SETTINGS)

@@ -78,7 +78,7 @@ def hub_env(tmp_path: Path, crm: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def hub(*args: str) -> str:
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the logs went to stderr
 
 
 def test_emptied_and_cut_values_are_warnings_with_key_and_field(hub_env: str, crm: str) -> None:

@@ -111,7 +111,7 @@ def use_mapping(hub_env: Path, source: str = "crm_db", target: str = "crm_db") -
 def hub(*args: str) -> str:
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the logs went to stderr
 
 
 def run(exchange: str = "partners") -> dict[str, Any]:

@@ -10,10 +10,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+
+from hub.testing.databases import mariadb_database, postgres_schema
 
 ROWS = 300
 MAPPING = """\
@@ -77,11 +81,24 @@ def snapshot(url: str, query: str) -> list[tuple]:
     return rows
 
 
-def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The hub's own database in each supported kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+    elif request.param == "postgres":
+        with postgres_schema("hub_rerun") as url:
+            yield url
+    else:
+        with mariadb_database("hub_rerun") as url:
+            yield url
+
+
+def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Path, hub_db: str) -> None:
     source, target = make_databases(tmp_path)
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "clients_copy.yaml").write_text(MAPPING, encoding="utf-8")
-    hub_db = f"sqlite:///{tmp_path / 'hub.db'}"
     env = {**os.environ, "HUB_MAPPINGS_DIR": str(tmp_path / "mappings"), "HUB_DATABASE_URL": hub_db,
            "HUB_BATCH_SIZE": "100",
            "AIRFLOW_CONN_SRC": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": source}}),
@@ -90,6 +107,10 @@ def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Pat
 
     first = hub_run(env, seed="1")
     assert first["created"] == ROWS, json.dumps(first)
+    # the target's upsert on the unique source_id cannot duplicate: each create's ledger intent covered only the
+    # write in flight and is gone once committed; the record log says who created each object
+    assert snapshot(hub_db, "SELECT count(*) FROM hub_effect_ledger") == [(0,)]
+    assert snapshot(hub_db, "SELECT count(*) FROM hub_record_log WHERE action = 'created'") == [(ROWS,)]
     state_after_first = snapshot(hub_db, state_query)
     target_after_first = snapshot(target, "SELECT * FROM replica ORDER BY id")
 

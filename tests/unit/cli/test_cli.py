@@ -3,6 +3,9 @@ history commands (runs, dead letters, trace) reading what runs recorded."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +190,19 @@ def test_keys_and_data_are_printed_as_written(hub_env: Path) -> None:
     traced = invoke("trace", "tilda:h:[red]x[/red]:warning:").output
     assert "created tilda:h:[red]x[/red]:warning: ->" in traced, traced
     assert "🆔" not in run.output + letters + shown + traced and "⚠" not in run.output + letters + shown + traced
+
+
+def test_a_run_starts_without_loading_plugin_commands_and_they_still_work() -> None:
+    """`hub run` does not import the connectors behind `hub serve` / `hub listen` (start-up time), while those
+    commands and the help that lists them are still there."""
+    probe = ("import sys; sys.argv = ['hub', {args}]; import hub.cli; "
+             "print(sorted(m for m in sys.modules if m.startswith(('connectors.website', 'connectors.telephony'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe.format(args="'run', 'x', '--json'")], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+    loaded = subprocess.run([sys.executable, "-c", probe.format(args="'serve', 'intake', '--help'")],
+                            capture_output=True, text=True, check=True).stdout
+    assert "connectors.website" in loaded
+    shown = subprocess.run([sys.executable, "-m", "hub.cli", "serve", "--help"], capture_output=True, text=True,
+                           check=True, env={**os.environ, "COLUMNS": "120"}).stdout
+    assert "intake" in shown

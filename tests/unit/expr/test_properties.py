@@ -32,7 +32,7 @@ from hub.mapping.compiled import CompiledMapping
 from .reference import Interpreter
 from .support import LOOKUP_NAMES, SETTINGS, FakeContext, compile_expression
 
-BUILTIN_FUNCTIONS = functions._specs()  # connectors may register more; they test their own
+BUILTIN_FUNCTIONS = functions._specs()
 FAST = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 DIFFERENTIAL = settings(deadline=None, max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 THOROUGH = settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])

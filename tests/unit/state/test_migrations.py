@@ -3,19 +3,24 @@ describe, and the codec is lossless."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from hub.manifest import resolve
 from hub.registry import branches
 from hub.state import codec
 from hub.state.models import Base
 from hub.state.store import StateStore
+from hub.testing.databases import mariadb_database, postgres_schema
 
 
 def every_model() -> sa.MetaData:
@@ -85,3 +90,48 @@ def test_content_hash_does_not_depend_on_key_or_set_order() -> None:
     assert codec.content_hash({"a": [1, 2]}) != codec.content_hash({"a": [2, 1]})
     assert codec.content_hash({"a": {"x"}}) != codec.content_hash({"a": ["x"]})
     assert codec.content_hash({"a": {}}) != codec.content_hash({"a": set()})
+
+
+def test_the_quick_head_check_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from hub.state.migrate import alembic_config, head_revisions
+
+    assert head_revisions() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                     pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def test_a_database_behind_the_scripts_is_migrated_and_a_new_one_is_built(backend: str, tmp_path: Path) -> None:
+    """The start-up check reads the version without Alembic: a new database (no version table) and one at an
+    older revision are both told apart from a current one, and brought up to date."""
+    from hub.state.migrate import current_revisions, is_current
+
+    with _database(backend, tmp_path) as url:
+        store = StateStore(url, migrate=False)
+        assert not is_current(store.engine)  # no version table yet
+        store.close()
+        store = StateStore(url)
+        assert is_current(store.engine)
+        core_head = min(current_revisions(store.engine))  # "0007" before "telephony_0001"
+        with store.engine.begin() as c:
+            c.execute(text("UPDATE hub_alembic_version SET version_num = '0004' WHERE version_num = :head"),
+                      {"head": core_head})
+        assert not is_current(store.engine)
+        with store.engine.begin() as c:  # the head again, as if its upgrade had run
+            c.execute(text("UPDATE hub_alembic_version SET version_num = :head WHERE version_num = '0004'"),
+                      {"head": core_head})
+        assert is_current(store.engine)
+        store.close()
+
+
+@contextlib.contextmanager
+def _database(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+    elif backend == "postgres":
+        with postgres_schema("hub_migrate") as url:
+            yield url
+    else:
+        with mariadb_database("hub_migrate") as url:
+            yield url

@@ -1,4 +1,8 @@
-"""Reads ``hub_inbox`` by stream, in commit order (see the package docstring)."""
+"""Reads ``hub_inbox`` by stream, in commit order: the ``inbox`` connector (:mod:`connectors.inbox`) and the
+base of connectors whose events arrive through the inbox (the website's form submissions).
+
+It lives in the hub, not in ``connectors/``, because connectors do not import each other (``make lint``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,7 @@ from typing import Any, ClassVar
 
 from hub.connector import Capabilities, Connector, EntityInfo, FieldInfo, ReadRequest, SourceBatch
 from hub.errors import ConfigError
-from hub.state.store import StateStore
-
-#: fields every inbox record has besides its payload
-ENVELOPE = ("inbox_id", "received_at", "meta")
+from hub.state import StateStore
 
 
 class InboxConnector(Connector):
@@ -33,8 +34,8 @@ class InboxConnector(Connector):
 
     def describe(self, entity: str) -> EntityInfo | None:
         # payload fields differ per sender; the envelope is what is always there
-        fields = {name: FieldInfo(name, kind) for name, kind in
-                  (("inbox_id", "integer"), ("received_at", "datetime"), ("meta", "json"))}
+        fields = {"inbox_id": FieldInfo("inbox_id", "integer"), "received_at": FieldInfo("received_at", "datetime"),
+                  "meta": FieldInfo("meta", "json")}
         return EntityInfo(entity, {**fields, "*": FieldInfo("*", "any")}, ("inbox_id",))
 
     def read(self, request: ReadRequest) -> Iterator[SourceBatch]:

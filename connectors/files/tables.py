@@ -1,0 +1,197 @@
+"""Rows of cells (CSV, a sheet) -> records: find the header under any title rows, join merged header cells,
+turn each data row into a record or a one-line reason why it cannot be one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from connectors.files.numbers import parse_number
+from connectors.files.options import FilesOptions
+
+#: rows looked at to find the header (title rows above it are skipped)
+HEADER_SEARCH_ROWS = 30
+
+
+@dataclass(frozen=True)
+class Cells:
+    line: int  # 1-based row (sheet) or line (CSV) number, as a person finds it in the file
+    values: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Merge:
+    """A merged range of a sheet, 1-based rows and 0-based columns, bounds included."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """A data row: its record, or why it has none."""
+
+    line: int
+    record: dict[str, Any] | None
+    problem: str | None = None
+    raw: dict[str, Any] | None = None  # what was read of a refused row (for its dead letter)
+
+
+class Header:
+    def __init__(self, names: list[str | None], last_line: int):
+        self.names = names  # None: a column without a header and without data (ignored)
+        self.last_line = last_line
+
+
+def split_header(rows: Iterable[Cells], options: FilesOptions,
+                 merges: Sequence[Merge] = ()) -> tuple[Header | None, Iterator[Cells]]:
+    """The header and the rows after it (None and nothing for a file without rows)."""
+    rows = iter(rows)
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    if not any(_filled(c.values) for c in head):
+        return None, iter(())
+    start = _header_start(head, options.header_row)
+    lines = {start}
+    changed = True
+    while changed:  # a header cell merged downwards (or a group label merged across) spans the next row too
+        changed = False
+        for merge in merges:
+            if merge.first_row in lines and merge.last_row not in lines:
+                lines.update(range(merge.first_row, merge.last_row + 1))
+                changed = True
+            if merge.first_row in lines and merge.first_col != merge.last_col and max(lines) == merge.last_row:
+                below = merge.last_row + 1  # a group label over several columns: their own names are below
+                if below not in lines and any(c.line == below for c in head):
+                    lines.add(below)
+                    changed = True
+    header_rows = [c for c in head if c.line in lines]
+    names = _names(header_rows, merges, options)
+    rest = itertools.chain((c for c in head if c.line > max(lines)), rows)
+    return Header(names, max(lines)), rest
+
+
+def _filled(values: Sequence[Any]) -> int:
+    return sum(1 for v in values if v is not None and v != "")
+
+
+def _header_start(head: list[Cells], given: int | None) -> int:
+    if given is not None:
+        return given
+    width = max(_filled(c.values) for c in head)
+    wanted = max(1, (width + 1) // 2) if width > 1 else 1
+    candidates = [c for c in head if _filled(c.values) >= wanted]
+    texts = [c for c in candidates if all(isinstance(v, str) for v in c.values if v not in (None, ""))]
+    return (texts or candidates)[0].line
+
+
+def _names(header_rows: list[Cells], merges: Sequence[Merge], options: FilesOptions) -> list[str | None]:
+    grid = {c.line: list(c.values) for c in header_rows}
+    for merge in merges:  # a merged cell's value is in its top-left cell only: give it to every cell it covers
+        if merge.first_row not in grid:
+            continue
+        value = _cell(grid[merge.first_row], merge.first_col)
+        for line in range(merge.first_row, merge.last_row + 1):
+            if line in grid:
+                row = grid[line]
+                row.extend([""] * (merge.last_col + 1 - len(row)))
+                for col in range(merge.first_col, merge.last_col + 1):
+                    row[col] = value
+    width = max(len(values) for values in grid.values())
+    names: list[str | None] = []
+    seen: set[str] = set()
+    for col in range(width):
+        parts: list[str] = []
+        for line in sorted(grid):
+            text = _text(_cell(grid[line], col))
+            if text and text not in parts:
+                parts.append(text)
+        name = " ".join(parts) or None
+        if name is not None:
+            name = options.columns.get(name, name)
+            base, n = name, 2
+            while name in seen:
+                name, n = f"{base} {n}", n + 1
+            seen.add(name)
+        names.append(name)
+    return names
+
+
+def _cell(values: Sequence[Any], col: int) -> Any:
+    return values[col] if col < len(values) else None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split())
+
+
+def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, strict_width: bool) -> Iterator[Row]:
+    """Each data row as a record; empty rows are skipped. ``strict_width``: a row with more or fewer cells than
+    the header is refused (a CSV line broken or joined); a sheet's rows simply have empty cells."""
+    names = header.names
+    width = len(names)
+    numbers = set(options.numbers)
+    for cells in rows:
+        values = cells.values
+        if not _filled(values):
+            continue
+        if len(values) > width and _filled(values[width:]):
+            yield _refused(cells, names, _width_problem(len(values), width))
+            continue
+        if strict_width and len(values) < width:
+            yield _refused(cells, names, _width_problem(len(values), width))
+            continue
+        record: dict[str, Any] = {}
+        problem = None
+        for name, value in zip(names, values, strict=False):
+            if name is None:
+                if value not in (None, ""):
+                    problem = f"a value ({_text(value)[:40]!r}) in a column without a header"
+                continue
+            value = cell_value(value)
+            if name in numbers:
+                try:
+                    value = parse_number(value, options.decimal_mark)
+                except ValueError as exc:
+                    problem = f"column {name!r}: {exc}"
+                    break
+            record[name] = value
+        if problem:
+            yield _refused(cells, names, problem)
+            continue
+        for name in names[len(values):]:
+            if name is not None:
+                record[name] = None
+        yield Row(cells.line, record)
+
+
+def _width_problem(count: int, width: int) -> str:
+    return f"{count} value{'' if count == 1 else 's'}, the header has {width} columns"
+
+
+def cell_value(value: Any) -> Any:
+    """A cell as a record value: text stripped, empty -> None, whole floats -> int (Excel keeps numbers as
+    floats: a phone 79161234567 must not become '79161234567.0'), other floats -> exact decimals."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else Decimal(repr(value))
+    if isinstance(value, dt.timedelta):  # a time of day, in a sheet
+        return str(value)
+    return value
+
+
+def _refused(cells: Cells, names: Sequence[str | None], problem: str) -> Row:
+    raw = {name or f"column {i + 1}": _text(v) for i, (name, v) in enumerate(
+        itertools.zip_longest(names, cells.values)) if v not in (None, "")}
+    return Row(cells.line, None, problem, raw)

@@ -32,7 +32,8 @@ def test_the_provider_registers_each_connection_type_with_its_hook_and_form(airf
     manager = ProvidersManager()
     assert "integration-hub" in manager.providers
     types = {hook.conn_type: hook for hook in hooks()}
-    assert set(types) == {"hub_crm_db", "hub_onec_odata", "hub_onec_soap", "hub_asterisk_ami", "hub_website"}
+    assert set(types) == {"hub_crm_db", "hub_onec_odata", "hub_onec_soap", "hub_asterisk_ami", "hub_website",
+                          "hub_files", "hub_rest"}
     assert {ct.conn_type for ct in registry.connection_types()} == set(types)
     for conn_type, hook in types.items():
         info = ProvidersManagerTaskRuntime().hooks[conn_type]

@@ -92,4 +92,4 @@ def test_a_postgresql_url_without_a_driver_is_psycopg() -> None:
         assert bare.startswith("postgresql://") and POSTGRES_URL.startswith("postgresql+psycopg://")
         result = hub(Path("."), "db", "upgrade", HUB_DATABASE_URL=bare)
     assert result.returncode == 0, result.stderr
-    assert "hub database is current: postgresql+psycopg://" in result.stdout
+    assert "hub database is current (core, telephony): postgresql+psycopg://" in result.stdout

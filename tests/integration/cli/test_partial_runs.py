@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from hub.state.store import StateStore
+from hub.testing.plugins import install_on_path
 
 HUB = str(Path(sys.executable).with_name("hub"))
 STRICT = Path(__file__).resolve().parents[1] / "airflow" / "mappings" / "strict_leads.yaml"
@@ -20,7 +21,9 @@ def test_partial_then_failed_runs_as_the_operator_reads_them(tmp_path: Path) -> 
     (tmp_path / "mappings").mkdir()
     shutil.copy(STRICT, tmp_path / "mappings")
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    env = {**os.environ, "HUB_HOME": str(tmp_path), "HUB_DATABASE_URL": url,
+    # the hub processes find the tests' in-memory connector installed, as any connector package
+    install_on_path(tmp_path / "site", "hub-test-memory", {"memory": "hub.testing.memory:MANIFEST"})
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "HUB_HOME": str(tmp_path), "HUB_DATABASE_URL": url,
            "HUB_MAPPINGS_DIR": str(tmp_path / "mappings"), "AIRFLOW_CONN_ARCHIVE": f"memory://{uuid.uuid4().hex}",
            "COLUMNS": "400"}
 

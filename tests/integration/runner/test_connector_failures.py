@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.errors import ConnectorFailure
+from hub.logs import configure as configure_logs
 from hub.runner import Runner
 from hub.state.store import StateStore
 from hub.testing.memory import DATABASES, MemoryDatabase
@@ -39,6 +40,7 @@ def test_a_source_bug_names_the_connector_the_stream_and_the_last_record(make_ru
     src, _ = systems
     seed(src, 250)
     src.faults.crash_reads_after = 2  # batches of 100: it breaks after record 200
+    configure_logs(level="DEBUG")  # an earlier in-process CLI test may have left INFO, which drops the DEBUG line
     with structlog.testing.capture_logs() as logs, pytest.raises(ConnectorFailure) as failure:
         make_runner(COPY).apply()
     message = str(failure.value)

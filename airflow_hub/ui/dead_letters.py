@@ -204,4 +204,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Integration hub", description="The hub's operator pages inside Airflow",
                   docs_url=None, redoc_url=None)
     app.include_router(router)
+    from airflow_hub.ui import search  # the search page shares this app (and its hub)
+
+    app.include_router(search.router)
     return app

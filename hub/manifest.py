@@ -39,6 +39,18 @@ def resolve(ref: Ref | Any) -> Any:
     return found
 
 
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module ``__getattr__`` importing each exported name from its module on first use: loading
+    the package (for its manifest, at every start) must not import its drivers."""
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(exports[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 @dataclass(frozen=True)
 class FormField:
     """A key of the connection's ``extra`` that gets its own input in the Airflow connection form."""

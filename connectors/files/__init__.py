@@ -7,16 +7,11 @@ a file that cannot be read goes to dead letters naming the file and the row; the
 docs/migration.md.
 """
 
-import importlib
-from typing import Any
+from hub.manifest import lazy_exports
 
 # imported on first use: loading the package (its manifest, at every start) must not import its readers
 _EXPORTS = {"FilesConnector": "connectors.files.connector"}
 
 __all__ = ["FilesConnector"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,16 +8,11 @@ position applied, so a killed run resumes exactly after it. Records are the even
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hub.manifest import lazy_exports
 
 # imported on first use: loading the package (its manifest, at every start) must not import its drivers
 _EXPORTS = {"InboxConnector": "hub.inbox"}  # the reader lives in the core: the website connector extends it
 
 __all__ = ["InboxConnector"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,16 +6,11 @@ Secrets come from the connection (password: the token, API key or OAuth2 client 
 user or OAuth2 client id), never from the mapping.
 """
 
-import importlib
-from typing import Any
+from hub.manifest import lazy_exports
 
 # imported on first use: loading the package (its manifest, at every start) must not import its readers
 _EXPORTS = {"RestConnector": "connectors.rest.connector"}
 
 __all__ = ["RestConnector"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,8 +10,7 @@ Connectors (``connector:`` names in mappings):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hub.manifest import lazy_exports
 
 # imported on first use: loading the package (its manifest, at every start) must not import its drivers
 _EXPORTS = {"AmiOriginateConnector": "connectors.telephony.originate",
@@ -19,8 +18,4 @@ _EXPORTS = {"AmiOriginateConnector": "connectors.telephony.originate",
 
 __all__ = ["AmiOriginateConnector", "CallbacksSource"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,16 +12,11 @@ Data flow::
 that into the endpoints ``server.py`` serves (``hub serve intake``, see ``cli.py``).
 """
 
-import importlib
-from typing import Any
+from hub.manifest import lazy_exports
 
 # imported on first use: loading the package (its manifest, at every start) must not import its drivers
 _EXPORTS = {"WebsiteConnector": "connectors.website.connector"}
 
 __all__ = ["WebsiteConnector"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -55,6 +55,7 @@ class RunningAirflow:
     password: str  # the admin's
     port_offset: int  # HUB_DEMO_PORT_OFFSET: the demo's ports are DEMO_PORTS + this
     output: Output
+    process: subprocess.Popen[str]  # `hub airflow` itself (a test may stop it as a user would)
 
     def api(self) -> AirflowApi:
         return AirflowApi(self.url, "admin", self.password)
@@ -99,7 +100,7 @@ def start_hub_airflow(tmp_path: Path) -> Iterator[Callable[..., RunningAirflow]]
         output.wait_for("Ctrl-C stops Airflow", process, START_TIMEOUT)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         return RunningAirflow(f"http://127.0.0.1:{port}", home, tmp_path / "var" / "airflow-demo", password, offset,
-                              output)
+                              output, process)
 
     yield start
     for process in processes:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 from sqlalchemy import create_engine, text
 
@@ -33,6 +34,11 @@ def postgres_schema(prefix: str = "hub_test") -> Iterator[str]:
     name = unique_name(prefix)
     with _throwaway(POSTGRES_URL, f'CREATE SCHEMA "{name}"', f'DROP SCHEMA "{name}" CASCADE'):
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+
+
+def schema_of(url: str) -> str:
+    """The schema a :func:`postgres_schema` URL puts its connections in (for code that takes it apart)."""
+    return unquote(url.split("search_path%3D", 1)[1])
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
@@ -19,7 +18,7 @@ from connectors.onec.options import ODataTargetOptions
 from hub.connections import from_mapping
 from hub.connector import WriteAction
 from hub.errors import RetriableError
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import postgres_schema, schema_of
 from sandbox.onec.faults import FaultKind, Faults
 from sandbox.onec.seed import seed_nomenclature
 from sandbox.onec.world import EXCHANGES_FROM_1C, EXCHANGES_TO_1C, OneCWorld, onec_world
@@ -37,7 +36,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneCWorld]
             yield opened
         return
     with postgres_schema("hub_onec_faults") as url:
-        schema = unquote(url.split("search_path%3D", 1)[1])
+        schema = schema_of(url)
         with onec_world(tmp_path, url, db_schema=schema, batch_size=7) as opened:
             yield opened
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
 
 from connectors.crm_db import CrmDbConnector
-from hub.testing.databases import firebird_database, mariadb_database, postgres_schema
+from hub.testing.databases import firebird_database, mariadb_database, postgres_schema, schema_of
 
 from .support import Backend
 
@@ -32,7 +31,7 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend
 @pytest.fixture(scope="session")
 def postgres_backend() -> Iterator[Backend]:
     with postgres_schema("hub_crm") as url:
-        schema = unquote(url.split("search_path%3D", 1)[1])
+        schema = schema_of(url)
         backend = Backend("postgres", url, db_schema=schema)
         yield backend
         backend.close()

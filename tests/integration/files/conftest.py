@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
@@ -16,7 +15,7 @@ from hub.app import Hub
 from hub.connections import ConnectionResolver
 from hub.runner import RunReport
 from hub.settings import HubSettings, RetryPolicy
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import postgres_schema, schema_of
 from sandbox.crm import create_schema
 from sandbox.onec.world import CrmTables
 
@@ -55,7 +54,7 @@ def crm_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         yield f"sqlite:///{tmp_path / 'crm.db'}", None
         return
     with postgres_schema("hub_files") as url:
-        yield url, unquote(url.split("search_path%3D", 1)[1])
+        yield url, schema_of(url)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import postgres_schema, schema_of
 from sandbox.onec import OneCSimulator, seed_reference
 from sandbox.onec.world import OneCWorld, onec_world
 
@@ -25,7 +24,7 @@ def world(tmp_path: Path) -> Iterator[OneCWorld]:
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[OneCWorld]:
     with postgres_schema("hub_onec") as url:
-        schema = unquote(url.split("search_path%3D", 1)[1])
+        schema = schema_of(url)
         with onec_world(tmp_path, url, db_schema=schema) as opened:
             yield opened
 
@@ -37,7 +36,7 @@ def crm_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         yield f"sqlite:///{tmp_path / 'crm.db'}", None
         return
     with postgres_schema("hub_onec") as url:
-        yield url, unquote(url.split("search_path%3D", 1)[1])
+        yield url, schema_of(url)
 
 
 @pytest.fixture

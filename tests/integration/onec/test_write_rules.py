@@ -16,14 +16,13 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 
 from connectors.onec.options import ODataTargetOptions
 from hub.connector import WriteAction
 from hub.errors import RetriableError
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import postgres_schema, schema_of
 from sandbox.onec.faults import Faults
 from sandbox.onec.seed import seed_nomenclature
 from sandbox.onec.world import EXCHANGES_TO_1C, OneCWorld, onec_world
@@ -40,7 +39,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneCWorld]
             yield opened
         return
     with postgres_schema("hub_onec") as url:
-        schema = unquote(url.split("search_path%3D", 1)[1])
+        schema = schema_of(url)
         with onec_world(tmp_path, url, db_schema=schema) as opened:
             yield opened
 

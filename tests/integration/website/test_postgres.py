@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import unquote
 
 import pytest
 
-from hub.testing.databases import postgres_schema
+from hub.testing.databases import postgres_schema, schema_of
 from sandbox.website import BUILDERS, FORMATS_IN_ORDER, PEOPLE, WebsiteSimulator
 
 from .conftest import FIXTURES, SOURCES, Site, running_site, secret
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with postgres_schema("hub_website") as hub_url, postgres_schema("crm_website") as crm_url:
-        schema = unquote(crm_url.split("search_path%3D", 1)[1])
+        schema = schema_of(crm_url)
         with running_site(tmp_path_factory.mktemp("pg"), hub_url, crm_url, schema) as site:
             yield site
 

@@ -1,6 +1,9 @@
 """An operator in a real browser (Debian's headless Chromium, driven by Playwright; no browser download) against
 ``make airflow``: logs in, sends a bad form to the website intake, finds its dead letter on the *Dead letters*
-page, fixes the mapping, replays it and sees the replay as a run of that exchange.
+page, fixes the mapping, replays it and sees the replay as a run of that exchange; on the *Search* page finds a
+lead by its phone number (said another way than the form had it) and a payment by its number in 1C, each with its
+chain and the Airflow runs that wrote it; and finds the run that rejected the bad form in the exchange's runs list,
+marked PARTIAL in its note although Airflow shows it green.
 
 Each question the operator answers is one step, timed from the Airflow home page to the answer on screen
 (:class:`Answers`); the times and the screenshots go to a folder (``HUB_SCREENSHOTS`` or a temporary one), and the

@@ -204,7 +204,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Integration hub", description="The hub's operator pages inside Airflow",
                   docs_url=None, redoc_url=None)
     app.include_router(router)
-    from airflow_hub.ui import search  # the search page shares this app (and its hub)
+    from airflow_hub.ui import runs, search  # the search and runs pages share this app (and its hub)
 
     app.include_router(search.router)
+    app.include_router(runs.router)
     return app

@@ -1,7 +1,7 @@
-"""The hub's operator pages as an Airflow 3 plugin: a FastAPI app under ``/hub`` and *Dead letters* and *Search*
-entries in the UI's navigation that show their pages inside Airflow (external views with a ``url_route``: iframes
-at ``/plugin/hub-dead-letters`` and ``/plugin/hub-search``). The provider (:mod:`airflow_hub.provider`) registers
-it like the run notes."""
+"""The hub's operator pages as an Airflow 3 plugin: a FastAPI app under ``/hub`` and *Dead letters*, *Search* and
+*Hub runs* entries in the UI's navigation that show their pages inside Airflow (external views with a
+``url_route``: iframes at ``/plugin/hub-dead-letters``, ``/plugin/hub-search`` and ``/plugin/hub-runs``). The
+provider (:mod:`airflow_hub.provider`) registers it like the run notes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from airflow_hub.ui.dead_letters import create_app
 URL_PREFIX = "/hub"
 PAGE_ROUTE = "hub-dead-letters"  # the page's address in the Airflow UI: /plugin/hub-dead-letters
 SEARCH_ROUTE = "hub-search"  # /plugin/hub-search
+RUNS_ROUTE = "hub-runs"  # /plugin/hub-runs
 
 
 class HubOperationsPlugin(AirflowPlugin):
@@ -25,5 +26,7 @@ class HubOperationsPlugin(AirflowPlugin):
         {"name": "Dead letters", "href": f"{URL_PREFIX.lstrip('/')}/dead-letters/", "url_route": PAGE_ROUTE,
          "destination": "nav", "nav_top_level": True},
         {"name": "Search", "href": f"{URL_PREFIX.lstrip('/')}/search/", "url_route": SEARCH_ROUTE,
+         "destination": "nav", "nav_top_level": True},
+        {"name": "Hub runs", "href": f"{URL_PREFIX.lstrip('/')}/runs/", "url_route": RUNS_ROUTE,
          "destination": "nav", "nav_top_level": True},
     ]

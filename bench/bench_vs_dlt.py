@@ -173,7 +173,8 @@ class Bench:
         command, env = self.hub_command(variant) if variant.tool == "hub" else self.dlt_command(variant)
         started = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:  # files: a full pipe would block
-            child = subprocess.Popen(command, env=env, stdout=out, stderr=errors)
+            # cwd: not the checkout, whose hub/ would shadow --hub-src (python -m puts the cwd first on sys.path)
+            child = subprocess.Popen(command, env=env, stdout=out, stderr=errors, cwd=self.work)
             _, status, usage = os.wait4(child.pid, 0)  # wait4: the child's own peak RSS
             seconds = time.perf_counter() - started
             if status != 0:

@@ -39,6 +39,10 @@ class Capabilities:
     lookup: bool = False  # finds existing objects by field values (so retries never duplicate)
     write_modes: frozenset[WriteMode] = frozenset()
     delete: bool = False
+    #: records per batch this connector reads and writes best, where neither the mapping's ``batch_size`` nor
+    #: ``HUB_BATCH_SIZE`` says (a database moves thousands of rows per statement about as fast as hundreds, and
+    #: every batch costs the state store its round trips and commits); None: the hub's default (500)
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True)

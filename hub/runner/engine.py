@@ -34,6 +34,7 @@ from hub.connector import (
     SourceRejection,
     WriteAction,
     WriteResult,
+    connector_class,
     parse_options,
 )
 from hub.errors import (
@@ -95,7 +96,7 @@ class Runner:
         self.store = store
         self.resolver = resolver
         self.progress = progress
-        self.batch_size = self.mapping.batch_size or settings.batch_size
+        self.batch_size = batch_size_for(compiled, settings)
 
     # -- public entry points ----------------------------------------------------------------------------
 
@@ -699,6 +700,20 @@ class _Run:
         self.report.counts.add(counts)
         if self.runner.progress:
             self.runner.progress(self.report)
+
+
+def batch_size_for(compiled: CompiledMapping, settings: HubSettings) -> int:
+    """The mapping's ``batch_size``, else ``HUB_BATCH_SIZE`` when set, else the smallest batch that every connector
+    of the exchange declares it handles best (:attr:`Capabilities.batch_size`), else the hub's default."""
+    mapping = compiled.mapping
+    if mapping.batch_size:
+        return mapping.batch_size
+    if "batch_size" in settings.model_fields_set:
+        return settings.batch_size
+    names = {mapping.source.connector, mapping.target.connector,
+             *(rule.connector or mapping.target.connector for rule in mapping.lookups.values())}
+    preferred = [connector_class(name).capabilities.batch_size for name in sorted(names)]
+    return min(size for size in preferred if size) if all(preferred) else settings.batch_size
 
 
 def _ambiguous(where: str, by: Sequence[str], values: Sequence[Any], found: AmbiguousMatch) -> DataError:

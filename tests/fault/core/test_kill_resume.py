@@ -21,7 +21,7 @@ from connectors.crm_db.engine import normalize_url
 from hub.app import Hub
 from hub.connections import ConnectionResolver
 from hub.settings import HubSettings
-from hub.testing.databases import firebird_database
+from hub.testing.databases import firebird_database, postgres_schema
 
 ROWS = 12_000
 MAPPING = """\
@@ -76,12 +76,14 @@ def make_target(url: str, unique_match: bool = False) -> None:
     engine.dispose()
 
 
-def environment(tmp: Path, name: str, source: Path, target: str, unique_match: bool = False) -> dict[str, str]:
+def environment(tmp: Path, name: str, source: Path, target: str, unique_match: bool = False,
+                hub_url: str | None = None) -> dict[str, str]:
     mappings = tmp / "mappings"
     mappings.mkdir(exist_ok=True)
     (mappings / "clients_replica.yaml").write_text(MAPPING, encoding="utf-8")
     make_target(target, unique_match)
-    return {**os.environ, "HUB_MAPPINGS_DIR": str(mappings), "HUB_DATABASE_URL": f"sqlite:///{tmp / name}-hub.db",
+    return {**os.environ, "HUB_MAPPINGS_DIR": str(mappings),
+            "HUB_DATABASE_URL": hub_url or f"sqlite:///{tmp / name}-hub.db",
             "HUB_BATCH_SIZE": "150",
             "AIRFLOW_CONN_SRC": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": f"sqlite:///{source}"}}),
             "AIRFLOW_CONN_DST": json.dumps({"conn_type": "hub_crm_db", "extra": {"url": target}})}
@@ -142,15 +144,29 @@ def targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
 @pytest.mark.parametrize("unique_match", [False, True], ids=["plain insert", "idempotent upsert"])
 def test_sigkill_mid_run_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, targets: tuple[str, str],
                                                                 unique_match: bool) -> None:
+    kill_three_times_then_resume(tmp_path, targets, unique_match)
+
+
+# the hub state in PostgreSQL, as in production (its record log goes by COPY inside the batch's transaction)
+@pytest.mark.postgres
+@pytest.mark.parametrize("unique_match", [False, True], ids=["plain insert", "idempotent upsert"])
+def test_sigkill_with_the_state_in_postgresql(tmp_path: Path, unique_match: bool) -> None:
+    targets = f"sqlite:///{tmp_path / 'reference.db'}", f"sqlite:///{tmp_path / 'interrupted.db'}"
+    with postgres_schema("kill_state") as reference_state, postgres_schema("kill_state") as interrupted_state:
+        kill_three_times_then_resume(tmp_path, targets, unique_match, (reference_state, interrupted_state))
+
+
+def kill_three_times_then_resume(tmp_path: Path, targets: tuple[str, str], unique_match: bool,
+                                 hub_urls: tuple[str | None, str | None] = (None, None)) -> None:
     source = tmp_path / "crm.db"
     make_source(source)
 
-    reference = environment(tmp_path, "reference", source, targets[0])
+    reference = environment(tmp_path, "reference", source, targets[0], hub_url=hub_urls[0])
     run_uninterrupted(reference)
     expected = target_rows(reference)
     assert len(expected) == ROWS
 
-    interrupted = environment(tmp_path, "interrupted", source, targets[1], unique_match)
+    interrupted = environment(tmp_path, "interrupted", source, targets[1], unique_match, hub_urls[1])
     killed_at = [kill_when_rows_between(hub_run(interrupted), interrupted, low, ROWS)
                  for low in (1, ROWS // 3, (2 * ROWS) // 3)]
     assert killed_at == sorted(killed_at) and killed_at[-1] < ROWS, killed_at

@@ -13,8 +13,10 @@ S1 first load into empty targets; S2 nothing changed; S3 1% of the rows changed 
 round). After every scenario the row count and a checksum of the 10 columns of every target must equal the
 source's. Prints medians, the ratios hub/dlt of the same run, and the peak RSS of each tool, then one JSON line.
 
-Usage: python bench/bench_vs_dlt.py [--large] [--runs 3] [--hub-src DIR]
-(``--hub-src``: run the hub from another checkout, e.g. ``git archive`` of an older commit, for a before/after)
+Usage: python bench/bench_vs_dlt.py [--large] [--runs 3] [--hub-src DIR] [--scenarios S1,S2,S3]
+(``--hub-src``: run the hub from another checkout, e.g. ``git archive`` of an older commit, for a before/after;
+``--scenarios S2,S3``: the re-runs only, after one untimed first load of each variant; ``HUB_BENCH_VS_PREFIX``:
+the schemas' prefix, default ``bench_vs``)
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ DLT_VENV = HERE / ".venv-dlt"
 DLT_PACKAGES = ["dlt[postgres,sql_database]", "sqlalchemy", "psycopg2-binary"]
 POSTGRES_URL = os.environ.get("HUB_BENCH_POSTGRES_URL",
                               os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-PREFIX = "bench_vs"
+# the schemas' prefix: two sessions benchmarking on one server each need their own
+PREFIX = os.environ.get("HUB_BENCH_VS_PREFIX", "bench_vs")
 SOURCE, COPY_TARGET = f"{PREFIX}_src", f"{PREFIX}_copy"
 COLUMNS = ("id", "name", "inn", "kpp", "email", "city", "balance", "active", "created_on", "updated_at")
 TABLE_DDL = """CREATE TABLE "{schema}".clients (
@@ -264,7 +267,34 @@ def rounds(runs: int) -> list[tuple[Variant, ...]]:
                                                                strict=True)]
 
 
-def scenarios(bench: Bench, runs: int) -> None:
+def scenarios(bench: Bench, runs: int, which: set[str]) -> None:
+    if "S1" in which:
+        first_loads(bench, runs)
+    else:  # the re-runs need something loaded: one untimed first load of each variant
+        print("first loads (setup, not compared)", flush=True)
+        for variant in (HUB_HASH, DLT_MERGE, HUB_CURSOR, DLT_INCREMENTAL):
+            bench.reset(variant)
+            bench.run("S1 (setup)", variant)
+        bench.verify("S1", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
+
+    if "S2" in which:
+        print("S2 nothing changed", flush=True)
+        for round_ in rounds(runs):
+            for variant in round_:
+                bench.run("S2", variant)
+        bench.verify("S2", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
+
+    if "S3" not in which:
+        return
+    print("S3 1% changed", flush=True)
+    for round_ in rounds(runs):
+        bench.change_one_percent()
+        for variant in round_:
+            bench.run("S3", variant)
+        bench.verify("S3", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
+
+
+def first_loads(bench: Bench, runs: int) -> None:
     print("S1 first load", flush=True)
     for n, pair in enumerate(alternate(runs, HUB_HASH, DLT_MERGE)):
         for variant in pair:
@@ -281,31 +311,20 @@ def scenarios(bench: Bench, runs: int) -> None:
         bench.run("S1 (setup)", variant)
     bench.verify("S1", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
 
-    print("S2 nothing changed", flush=True)
-    for round_ in rounds(runs):
-        for variant in round_:
-            bench.run("S2", variant)
-    bench.verify("S2", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
 
-    print("S3 1% changed", flush=True)
-    for round_ in rounds(runs):
-        bench.change_one_percent()
-        for variant in round_:
-            bench.run("S3", variant)
-        bench.verify("S3", [HUB_HASH, HUB_CURSOR, DLT_MERGE, DLT_INCREMENTAL])
-
-
-def report(times: Times, rows: int) -> dict[str, object]:
+def report(times: Times, rows: int, runs: int) -> dict[str, object]:
     med = times.median
-    lines = [
-        ("S1 first load", "hub hash / dlt merge", med("S1 hub hash"), med("S1 dlt merge")),
-        ("S1 first load", "hub hash / COPY", med("S1 hub hash"), med("S1 COPY")),
-        ("S2 nothing changed", "hub hash / dlt full merge", med("S2 hub hash"), med("S2 dlt merge")),
-        ("S2 nothing changed", "hub cursor / dlt incremental", med("S2 hub cursor"), med("S2 dlt incremental")),
-        ("S3 1% changed", "hub hash / dlt full merge", med("S3 hub hash"), med("S3 dlt merge")),
-        ("S3 1% changed", "hub cursor / dlt incremental", med("S3 hub cursor"), med("S3 dlt incremental")),
+    pairs = [
+        ("S1 first load", "hub hash / dlt merge", "S1 hub hash", "S1 dlt merge"),
+        ("S1 first load", "hub hash / COPY", "S1 hub hash", "S1 COPY"),
+        ("S2 nothing changed", "hub hash / dlt full merge", "S2 hub hash", "S2 dlt merge"),
+        ("S2 nothing changed", "hub cursor / dlt incremental", "S2 hub cursor", "S2 dlt incremental"),
+        ("S3 1% changed", "hub hash / dlt full merge", "S3 hub hash", "S3 dlt merge"),
+        ("S3 1% changed", "hub cursor / dlt incremental", "S3 hub cursor", "S3 dlt incremental"),
     ]
-    print(f"\nmedians of {len(times.seconds['S1 hub hash'])} runs each, {rows} rows:")
+    lines = [(scenario, pair, med(hub), med(other)) for scenario, pair, hub, other in pairs
+             if hub in times.seconds and other in times.seconds]  # the scenarios that ran
+    print(f"\nmedians of {runs} runs each, {rows} rows:")
     print(f"{'scenario':<20} {'pair':<30} {'hub s':>8} {'other s':>8} {'ratio':>7}")
     for scenario, pair, hub, other in lines:
         print(f"{scenario:<20} {pair:<30} {hub:8.2f} {other:8.2f} {hub / other:7.2f}")
@@ -321,6 +340,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="any other number of rows")
     parser.add_argument("--runs", type=int, default=3, help="runs of each tool per scenario (at least 3)")
     parser.add_argument("--hub-src", type=Path, help="run the hub from this checkout (PYTHONPATH)")
+    parser.add_argument("--scenarios", default="S1,S2,S3", help="which of S1,S2,S3 (without S1: one untimed first "
+                        "load of each variant)")
     args = parser.parse_args()
     rows = args.rows or (1_000_000 if args.large else 100_000)
     ensure_dlt_venv()
@@ -329,10 +350,10 @@ def main() -> None:
         bench = Bench(rows, Path(tmp), args.hub_src)
         try:
             bench.build_source()
-            scenarios(bench, args.runs)
+            scenarios(bench, args.runs, set(args.scenarios.upper().split(",")))
         finally:
             bench.drop_all()
-    print(json.dumps(report(bench.times, rows)))
+    print(json.dumps(report(bench.times, rows, args.runs)))
 
 
 if __name__ == "__main__":

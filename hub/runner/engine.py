@@ -30,6 +30,7 @@ from hub.connector import (
     AmbiguousMatch,
     Connector,
     ReadRequest,
+    Record,
     SourceBatch,
     SourceRejection,
     WriteAction,
@@ -168,9 +169,9 @@ class Runner:
         reading = _Reading()
         completed = False
         for batch in self._read_with_retries(run, start, reading):
-            items = run.items_from_records(batch.records) + run.items_from_rejections(batch.rejected)
-            run.process(items, apply=apply, checkpoint=batch.checkpoint, save_checkpoint=apply,
-                        unchanged_keys=batch.unchanged_keys)
+            items, unchanged = run.sift(batch.records)
+            run.process(items + run.items_from_rejections(batch.rejected), apply=apply, checkpoint=batch.checkpoint,
+                        save_checkpoint=apply, unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True)
             completed = batch.checkpoint is None
         if not (source.incremental.detect_deletes and self.mapping.target.on_delete != "ignore"):
             return
@@ -276,17 +277,45 @@ class _Run:
 
     # -- building items
 
-    def items_from_records(self, records: Iterable[dict[str, Any]]) -> list[Item]:
-        items = []
-        version_field = self.mapping.source.incremental.version_field
-        for record in records:
-            key = source_key(record, self.mapping.source.key)
-            item = Item(source_key=key or "", record=record,
-                        version=key_text(record.get(version_field)) if version_field else None)
-            if key is None:
-                item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+    def sift(self, records: Sequence[Record]) -> tuple[list[Item], list[str]]:
+        """Items for a batch of source records, each with what is known of it (:meth:`_skip_unchanged_sources`
+        for the same on items); and the keys of the records a pure mapping can skip because their source did
+        not change since they last crossed. Those get no item at all: on a re-run that finds nothing changed
+        that is every record, and building items for them was most of the runner's own time. Records with
+        an open dead letter still get one (crossing again resolves it), and so do the first few unchanged
+        records of a run (the report's samples)."""
+        key_fields = self.mapping.source.key
+        keyed = [(source_key(record, key_fields), record) for record in records]
+        keys = [key for key, _ in keyed if key is not None]
+        prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
+        pure, version = self.compiled.pure, self.compiled.version
+        skip = pure and not self.report.wants_sample("unchanged")
+        items: list[Item] = []
+        unchanged: list[str] = []
+        for key, record in keyed:
+            state = prior.get(key) if key is not None else None
+            source_hash = codec.content_hash([version, record]) if pure and key is not None else None
+            same = state is not None and state.source_hash == source_hash
+            if same and skip and key not in self.open_letters:
+                unchanged.append(key)  # type: ignore[arg-type]  # same: its key is not None
+                continue
+            item = self._item(key, record)
+            item.prior, item.source_hash = state, source_hash
+            if same:
+                item.outcome, item.target_key = "unchanged", state.target_key  # type: ignore[union-attr]
             items.append(item)
-        return items
+        return items, unchanged
+
+    def items_from_records(self, records: Iterable[dict[str, Any]]) -> list[Item]:
+        return [self._item(source_key(record, self.mapping.source.key), record) for record in records]
+
+    def _item(self, key: str | None, record: Record) -> Item:
+        version_field = self.mapping.source.incremental.version_field
+        item = Item(source_key=key or "", record=record,
+                    version=key_text(record.get(version_field)) if version_field else None)
+        if key is None:
+            item.reject(DataError(f"the source record has no value for its key {self.mapping.source.key}"))
+        return item
 
     @staticmethod
     def items_from_rejections(rejections: Iterable[SourceRejection]) -> list[Item]:
@@ -300,8 +329,11 @@ class _Run:
     # -- the pipeline
 
     def process(self, items: list[Item], *, apply: bool, checkpoint: Any, save_checkpoint: bool,
-                unchanged_keys: list[str], resolve_always: bool = False) -> None:
-        self._skip_unchanged_sources(items)
+                unchanged_keys: list[str], resolve_always: bool = False, priors_read: bool = False) -> None:
+        """Take a batch through the pipeline; ``priors_read``: :meth:`sift` made the items (prior states and
+        source hashes are set, unchanged sources marked)."""
+        if not priors_read:
+            self._skip_unchanged_sources(items)
         where_first = not self.compiled.where_uses_lookups
         if where_first:
             self._where(items)

@@ -10,8 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any, get_args
 
-from hub.expr.functions import email
-from hub.expr.phones import to_e164
+from hub.expr.functions import email, to_e164
 from hub.mapping.model import SearchKind
 
 KINDS: tuple[SearchKind, ...] = get_args(SearchKind)

@@ -90,8 +90,16 @@ def upgrade(engine: Engine) -> None:
 
     config = alembic_config()
     with engine.begin() as connection:
+        # several processes may start at once on a new database: one migrates, the others wait for it, then
+        # find it current (alembic reads the version again under the lock)
+        mysql = connection.dialect.name in ("mysql", "mariadb")
         if connection.dialect.name == "postgresql":
-            # several workers may start at once: one migrates, the others wait for it
             connection.execute(text("SELECT pg_advisory_xact_lock(7261634)"))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        elif mysql:  # DDL commits as it goes there: a named lock of the session, released below
+            connection.execute(text("SELECT GET_LOCK('hub_migrate', 300)"))
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+        finally:
+            if mysql:
+                connection.execute(text("SELECT RELEASE_LOCK('hub_migrate')"))

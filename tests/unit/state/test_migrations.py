@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +91,20 @@ def test_content_hash_does_not_depend_on_key_or_set_order() -> None:
     assert codec.content_hash({"a": [1, 2]}) != codec.content_hash({"a": [2, 1]})
     assert codec.content_hash({"a": {"x"}}) != codec.content_hash({"a": ["x"]})
     assert codec.content_hash({"a": {}}) != codec.content_hash({"a": set()})
+
+
+def test_content_hash_tells_nesting_apart_from_text_that_looks_like_it() -> None:
+    """Flat records are hashed by a shortcut (their values' repr in one go); nested ones element by element:
+    neither may meet the other, nor text that spells the same."""
+    assert codec.content_hash({"a": [1]}) != codec.content_hash({"a": (1,)})
+    assert codec.content_hash({"a": [1]}) != codec.content_hash({"a": "[1]"})
+    assert codec.content_hash({"a": [1, 2]}) != codec.content_hash({"a": [[1, 2]]})
+    assert codec.content_hash({"a": 1, "b": [2]}) != codec.content_hash({"a": [1], "b": 2})
+    assert codec.content_hash(["x", {"a": 1}]) != codec.content_hash(["x", {"a": 1}, {}])
+    assert codec.content_hash({1: "x", "1": "y"}) == codec.content_hash({"1": "y", 1: "x"})  # mixed key types
+    assert codec.content_hash({"a": 1}) != codec.content_hash({"a": True})
+    ordered = OrderedDict([("b", 2), ("a", 1)])
+    assert codec.content_hash([ordered]) == codec.content_hash([{"a": 1, "b": 2}])  # a dict is a dict
 
 
 def test_the_quick_head_check_agrees_with_alembic() -> None:

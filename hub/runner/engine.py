@@ -295,7 +295,8 @@ class _Run:
         for key, record in keyed:
             state = prior.get(key) if key is not None else None
             source_hash = codec.content_hash([version, record]) if pure and key is not None else None
-            same = state is not None and state.source_hash == source_hash
+            # an impure mapping has no source hash (None): its records always go through the pipeline
+            same = source_hash is not None and state is not None and state.source_hash == source_hash
             if same and skip and key not in self.open_letters:
                 unchanged.append(key)  # type: ignore[arg-type]  # same: its key is not None
                 continue

@@ -205,6 +205,19 @@ WITH_LOOKUP = CLIENTS.replace("fields:\n", "lookups:\n  known: {entity: companie
                                            "fields:\n")
 
 
+def test_a_changed_record_of_a_mapping_with_lookups_is_written(make_runner: MakeRunner, systems) -> None:
+    """A mapping with lookups is not pure (its output depends on more than the record), so it keeps no source
+    hash: every record goes through the pipeline, and a changed one is written."""
+    src, dst = systems
+    seed(src, 3)
+    runner = make_runner(WITH_LOOKUP)
+    runner.apply()
+    src.tables["clients"][0]["name"] = "Changed"
+    report = runner.apply()
+    assert (report.counts.updated, report.counts.unchanged) == (1, 2)
+    assert dst.tables["companies"][0]["name"] == "Changed"
+
+
 @pytest.mark.parametrize("mapping", [CLIENTS, WITH_LOOKUP], ids=["target search", "mapping lookup"])
 def test_retriable_lookup_failures_are_retried(make_runner: MakeRunner, systems, mapping: str) -> None:
     src, dst = systems

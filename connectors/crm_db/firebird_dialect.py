@@ -31,6 +31,7 @@ from sqlalchemy.sql.dml import Insert
 
 from connectors.crm_db.dialects import DialectStrategy, ErrorClass, register
 from connectors.crm_db.queries import RowIn
+from hub.dbapi import driver_cursor
 
 #: seconds a write waits for a row another transaction has locked before failing (retriable)
 LOCK_TIMEOUT_SECONDS = 10
@@ -191,29 +192,15 @@ def execute_each(conn: sa.Connection, sql: str, params: Sequence[tuple[Any, ...]
     """Execute one statement per parameter set on the driver's cursor (prepared once, reused), inside the
     SQLAlchemy connection's transaction; the RETURNING row of each, in order.
 
-    This is firebird-driver's own ``executemany`` loop, plus the RETURNING row it does not keep. What
-    SQLAlchemy would do around it is kept: the cursor events fire, a driver error is raised as the same
-    :class:`sqlalchemy.exc.DBAPIError` subclass without parameters (they are personal data), and a lost
-    connection is invalidated.
+    This is firebird-driver's own ``executemany`` loop, plus the RETURNING row it does not keep; what
+    SQLAlchemy would do around it is kept (:mod:`hub.dbapi`).
     """
-    driver = conn.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, True)
     rows: list[tuple[Any, ...]] = []
-    try:
+    with driver_cursor(conn, sql, params, fbdriver.Error) as cursor:
         for values in params:
             cursor.execute(sql, values)  # the cursor keeps the statement prepared while its text is the same
             if returning:
                 rows.append(cursor.fetchone())
-    except fbdriver.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, driver, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(sql, None, exc, fbdriver.Error, hide_parameters=True,
-                                  connection_invalidated=lost, dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
-    conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, True)
     return rows
 
 

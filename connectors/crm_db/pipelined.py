@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from hub.dbapi import driver_cursor
+
 #: rows per pipelined statement: small enough to overlap, large enough that per-statement costs stay small
 CHUNK_ROWS = 250
 
@@ -28,24 +30,9 @@ CHUNK_ROWS = 250
 def execute_many_returning(conn: sa.Connection, sql: str, params: Sequence[dict[str, Any]],
                            returning: bool) -> list[tuple[Any, ...]]:
     """Execute ``sql`` once per parameter set, pipelined; the RETURNING rows of all of them, in order."""
-    driver = conn.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    conn.dispatch.before_cursor_execute(conn, cursor, sql, params, None, True)
-    try:
+    with driver_cursor(conn, sql, params, psycopg.Error) as cursor:
         cursor.executemany(sql, params, returning=returning)
-        rows = _all_results(cursor) if returning else []
-    except psycopg.Error as exc:
-        # psycopg's Error is the DBAPI error SQLAlchemy means; SQLAlchemy types it as its own DBAPI protocol
-        lost = conn.dialect.is_disconnect(exc, driver, cursor)  # type: ignore[arg-type]
-        if lost:
-            conn.invalidate(exc)
-        # no parameters in the error: they are the rows' values (personal data)
-        raise sa.exc.DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True,
-                                         connection_invalidated=lost, dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
-    conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, True)
-    return rows
+        return _all_results(cursor) if returning else []
 
 
 def _all_results(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:

@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.exc import DBAPIError
+
+from hub.dbapi import driver_cursor
 
 
 class Column(list):  # type: ignore[type-arg]
@@ -63,10 +64,8 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
 
 
 def _copy(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``COPY table FROM STDIN (FORMAT BINARY)`` inside the connection's transaction. SQLAlchemy cannot run a
-    COPY, so it goes to the driver, keeping what SQLAlchemy would do around a statement: its cursor events fire,
-    a driver error is raised as SQLAlchemy's own DBAPIError subclass (without the rows: they may be personal
-    data), and a lost connection is invalidated so that the pool does not hand it out again."""
+    """``COPY table FROM STDIN (FORMAT BINARY)`` inside the connection's transaction (SQLAlchemy cannot run a
+    COPY: it goes to the driver, see :mod:`hub.dbapi`)."""
     names = list(rows[0])
     preparer = connection.dialect.identifier_preparer
     sql = (f"COPY {preparer.format_table(table)} ({', '.join(map(preparer.quote, names))}) "
@@ -74,23 +73,10 @@ def _copy(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     # the type's name without its length: VARCHAR(64) -> varchar, as psycopg's registry knows it
     types = [re.sub(r"\(.*?\)", "", table.c[name].type.compile(connection.dialect)).strip().lower()
              for name in names]
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    connection.dispatch.before_cursor_execute(connection, cursor, sql, None, None, True)
-    try:
-        with cursor.copy(sql) as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row([row[name] for name in names])
-    except psycopg.Error as exc:
-        lost = connection.dialect.is_disconnect(exc, driver, cursor)  # type: ignore[arg-type]
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True,
-                                  connection_invalidated=lost, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
-    connection.dispatch.after_cursor_execute(connection, cursor, sql, None, None, True)
+    with driver_cursor(connection, sql, None, psycopg.Error) as cursor, cursor.copy(sql) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row([row[name] for name in names])
 
 
 def _unnest(connection: Connection, template: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from airflow_hub.replay import run_url
 from airflow_hub.ui.access import UserDep, readable_exchanges
+from airflow_hub.ui.run_links import SCRIPT, run_link
 from hub.runner.report import PARTIAL, shown_status
 from hub.search.trace import airflow_run_id
 
@@ -36,7 +36,7 @@ def page(user: UserDep, exchange: Annotated[str, Query(max_length=200)] = "",
     form = (f'<form method="get"><input name="exchange" value="{escape(exchange)}" placeholder="exchange (DAG id)" '
             f'aria-label="exchange"> <button type="submit">Show</button></form>')
     rows = "".join(render_run(run) for run in runs) or '<tr><td colspan="6" class="empty">No runs.</td></tr>'
-    return HTMLResponse(PAGE.format(form=form, rows=rows), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(PAGE.format(form=form, rows=rows, script=SCRIPT), headers={"Cache-Control": "no-store"})
 
 
 def render_run(run: Any) -> str:
@@ -44,10 +44,7 @@ def render_run(run: Any) -> str:
     marked = status.startswith(PARTIAL) or run.status == "failed"
     counts = ", ".join(f"{name.replace('_', ' ')} {getattr(run, name)}" for name in COUNTS)
     airflow_run = airflow_run_id(run.triggered_by)
-    if airflow_run:  # this page is /hub/runs/ under the UI's base
-        link = f'<a class="run" href="../../{escape(run_url(run.exchange, airflow_run))}">{escape(airflow_run)}</a>'
-    else:
-        link = escape(run.triggered_by or "")
+    link = run_link(run.exchange, airflow_run) if airflow_run else escape(run.triggered_by or "")
     by_exchange = escape(urlencode({"exchange": run.exchange}))
     return (f'<tr class="{"marked" if marked else ""}"><td>{run.id}</td>'
             f'<td><a href="?{by_exchange}">{escape(run.exchange)}</a> {escape(run.mode)}</td>'
@@ -79,16 +76,7 @@ PAGE = """<!doctype html>
 {form}
 <table id="runs"><thead><tr><th>hub run</th><th>exchange</th><th>started (UTC)</th><th>status</th><th>counts</th>
 <th>Airflow run</th></tr></thead><tbody>{rows}</tbody></table>
-<script>
-// Airflow shows this page in a sandboxed iframe: open a run in the Airflow UI itself (as on the Search page).
-document.querySelectorAll("a.run").forEach((link) => link.addEventListener("click", (event) => {{
-  try {{
-    parent.history.pushState(null, "", new URL(link.href).pathname);
-    parent.dispatchEvent(new PopStateEvent("popstate"));
-    event.preventDefault();
-  }} catch (error) {{ /* the link's own navigation */ }}
-}}));
-</script>
+{script}
 </body>
 </html>
 """

@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from airflow_hub.replay import run_url
 from airflow_hub.ui.access import UserDep, readable_exchanges
+from airflow_hub.ui.run_links import SCRIPT, run_link
 
 MAX_QUERY = 200  # a value an operator types; longer is not a phone, e-mail or id
 
@@ -34,7 +34,8 @@ def page(user: UserDep, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
 
         trace = visible(hub().find(q, entity or None).as_dict(), readable_exchanges(user))
         body = render_trace(trace, entity)
-    return HTMLResponse(PAGE.format(form=render_form(q, entity), body=body), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(PAGE.format(form=render_form(q, entity), body=body, script=SCRIPT),
+                        headers={"Cache-Control": "no-store"})
 
 
 def visible(trace: dict[str, Any], readable: set[str]) -> dict[str, Any]:
@@ -104,8 +105,7 @@ def render_run(run: dict[str, Any] | None) -> str:
     text = escape(f'run {run["run_id"]}' + (f' · {run["status"]}' if run["status"] else ""))
     if not run["airflow_run_id"]:
         return text + " (not started by Airflow)"
-    href = "../../" + run_url(run["dag_id"], run["airflow_run_id"])  # this page is /hub/search/ under the UI's base
-    return f'<a class="run" href="{escape(href)}">{escape(run["airflow_run_id"])}</a> <small>{text}</small>'
+    return f'{run_link(run["dag_id"], run["airflow_run_id"])} <small>{text}</small>'
 
 
 PAGE = """<!doctype html>
@@ -134,17 +134,7 @@ PAGE = """<!doctype html>
   a 1C document number, a tranid, a call id, a submission id, or a key) and follow its chain across exchanges.</p>
 {form}
 <div id="answer">{body}</div>
-<script>
-// Airflow shows this page in a sandboxed iframe: open a run in the Airflow UI itself (same origin, its router
-// follows popstate); if the parent cannot be reached, the link opens inside the frame.
-document.querySelectorAll("a.run").forEach((link) => link.addEventListener("click", (event) => {{
-  try {{
-    parent.history.pushState(null, "", new URL(link.href).pathname);
-    parent.dispatchEvent(new PopStateEvent("popstate"));
-    event.preventDefault();
-  }} catch (error) {{ /* the link's own navigation */ }}
-}}));
-</script>
+{script}
 </body>
 </html>
 """

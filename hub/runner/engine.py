@@ -288,15 +288,12 @@ class _Run:
         keyed = [(source_key(record, key_fields), record) for record in records]
         keys = [key for key, _ in keyed if key is not None]
         prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
-        pure, version = self.compiled.pure, self.compiled.version
-        skip = pure and not self.report.wants_sample("unchanged")
+        skip = self.compiled.pure and not self.report.wants_sample("unchanged")
         items: list[Item] = []
         unchanged: list[str] = []
         for key, record in keyed:
             state = prior.get(key) if key is not None else None
-            source_hash = codec.content_hash([version, record]) if pure and key is not None else None
-            # an impure mapping has no source hash (None): its records always go through the pipeline
-            same = source_hash is not None and state is not None and state.source_hash == source_hash
+            source_hash, same = self._source_hash(record, state) if key is not None else (None, False)
             if same and skip and key not in self.open_letters:
                 unchanged.append(key)  # type: ignore[arg-type]  # same: its key is not None
                 continue
@@ -363,11 +360,18 @@ class _Run:
             if not item.pending:
                 continue
             item.prior = prior.get(item.source_key)
-            if not self.compiled.pure:
-                continue
-            item.source_hash = codec.content_hash([self.compiled.version, item.record])
-            if item.prior and item.prior.source_hash == item.source_hash:
-                item.outcome, item.target_key = "unchanged", item.prior.target_key
+            item.source_hash, same = self._source_hash(item.record, item.prior)
+            if same:
+                item.outcome, item.target_key = "unchanged", item.prior.target_key  # type: ignore[union-attr]
+
+    def _source_hash(self, record: Record, state: PriorState | None) -> tuple[str | None, bool]:
+        """The record's source hash, and whether its last crossing left the same one. A mapping that is not pure
+        (lookups, impure functions: its output depends on more than the record) keeps none: (None, False), so
+        its records always go through the pipeline."""
+        if not self.compiled.pure:
+            return None, False
+        source_hash = codec.content_hash([self.compiled.version, record])
+        return source_hash, state is not None and state.source_hash == source_hash
 
     def _where(self, items: list[Item]) -> None:
         where = self.compiled.where

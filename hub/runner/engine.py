@@ -5,10 +5,10 @@ would do. ``apply`` records intent in the effect ledger, writes through the targ
 commits the batch's state (hashes, key map, ledger outcomes, dead letters, checkpoint) in one
 transaction. Where the target's write is an idempotent upsert (it cannot duplicate when repeated), updates
 skip the ledger: the target search before each write and the upsert itself make a repeat harmless. Creates
-keep their pending entry even there: it is what tells a later run, after a kill between the write and the
-state commit, that the object exists (so that a deletion at the source still reaches it). Once the create's
-outcome is committed, that entry is deleted in the same transaction instead of being marked done: the record
-log and the key map say who created the object (one row removed instead of a new row version per create). A run
+keep a pending entry even there: it is what tells a later run, after a kill between the write and the
+state commit, that the object exists (so that a deletion at the source still reaches it). There the batch's
+creates share ONE entry (:meth:`StateStore.intend_batch`), removed by the batch's state commit: the record log
+and the key map say who created each object. A run
 killed at any point resumes from the last committed checkpoint; records written before the kill but not
 committed are found again by the target lookup (or the ledger), never duplicated.
 """
@@ -260,6 +260,8 @@ class _Run:
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
         #: ledger entry (see :meth:`_needs_intent`; the record log keeps the provenance)
         self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
+        #: the ledger entries of the batch being written, one per attempt (:meth:`_intend`), for its state commit
+        self.intent_batches: list[int] = []
         if target.mode not in self.target.capabilities.write_modes:
             raise ConfigError(f"connector {target.connector!r} cannot write in mode {target.mode!r}")
         if target.mode == "update_only" and not self.can_lookup:
@@ -577,11 +579,7 @@ class _Run:
                 with_action = [i for i in with_action if i.action and i.pending]
                 attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
-                    intents = [i for i in with_action if self._needs_intent(i.action)]  # type: ignore[arg-type]
-                    if intents:
-                        self.store.intend(self.mapping.exchange, self.report.run_id, [
-                            Intent(i.action.idempotency_key, i.source_key, i.action.kind,  # type: ignore[union-attr]
-                                   i.action.match, i.action.target_key) for i in intents])  # type: ignore[union-attr]
+                    self._intend([i.action for i in with_action if self._needs_intent(i.action)])  # type: ignore
                     results = self._written(with_action)
                     self._take_results(with_action, results)
 
@@ -589,6 +587,22 @@ class _Run:
         target = self.mapping.target
         with blamed(target.connector, f"writing {target.entity!r}", [i.source_key for i in items]):
             return self.target.write(target.entity, [i.action for i in items], self.target_options)  # type: ignore
+
+    def _intend(self, actions: list[WriteAction]) -> None:
+        """Record these writes as pending before they are made: one ledger row each, or, where the upsert cannot
+        duplicate and the target can find each object by its match values again, one entry for them all."""
+        if not actions:
+            return
+        intents = [Intent(a.idempotency_key, a.source_key, a.kind, a.match, a.target_key) for a in actions]
+        if all(map(self._intended_by_batch, actions)):
+            self.intent_batches.append(self.store.intend_batch(self.mapping.exchange, self.report.run_id, intents))
+        else:
+            self.store.intend(self.mapping.exchange, self.report.run_id, intents)
+
+    def _intended_by_batch(self, action: WriteAction) -> bool:
+        """Whether this write's intent goes into its batch's one ledger entry: a create by an idempotent upsert
+        into a target that can find the object again by its match values (see :meth:`StateStore.intend_batch`)."""
+        return action.kind == "create" and self.idempotent and self.can_lookup
 
     def _needs_intent(self, action: WriteAction) -> bool:
         """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
@@ -685,7 +699,9 @@ class _Run:
         deletion batch (a record leaves the state only if its object was deleted)."""
         counts = Counts(read=0 if forget else len(items))
         commit = BatchCommit(self.mapping.exchange, self.report.run_id, self.compiled.version,
-                             checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts)
+                             checkpoint=checkpoint, save_checkpoint=save_checkpoint, counts=counts,
+                             intent_batches=self.intent_batches)
+        self.intent_batches = []
         entity = self.mapping.target.key_map_entity or self.mapping.target.entity
         source_conn, target_conn = self.mapping.source.connection, self.mapping.target.connection
         for item in items:
@@ -696,10 +712,8 @@ class _Run:
                                           str(item.error) if item.error else item.note))
             if item.action is not None and self._needs_intent(item.action):
                 status: EffectStatus = "rejected" if outcome == "rejected" else "done"
-                if status == "done" and self.idempotent and item.action.kind == "create":
-                    # its intent only covered the write in flight: the record log and the key map keep the rest
-                    commit.effects_cleared.append(item.action.idempotency_key)
-                else:
+                # a done create of a batch entry leaves with the entry: the record log and the key map keep the rest
+                if status == "rejected" or not self._intended_by_batch(item.action):
                     commit.effects_done[item.action.idempotency_key] = EffectOutcome(
                         status, item.target_key, item.source_key, item.action.kind)
             if outcome == "rejected":

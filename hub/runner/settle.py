@@ -37,9 +37,12 @@ def settle_ledger(run: _Run) -> int:
         return 0
     pending = run.store.pending_effects(run.mapping.exchange)
     settlement = Settlement(run.mapping.exchange)
+    for effect in pending:
+        if effect.batch_id is not None:
+            settlement.batches.setdefault(effect.batch_id, []).append(effect)
     for chunk in chunks(pending, run.runner.batch_size):
         _settle_chunk(run, chunk, settlement)
-    if settlement.outcomes:
+    if settlement.outcomes or settlement.batches:
         run.store.settle(settlement)
     return len(settlement.outcomes)
 

@@ -105,6 +105,22 @@ class Effect(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class LedgerBatch(Base):
+    """The creates of one batch, as ONE ledger entry: intent recorded before the writes, removed with the batch's
+    state commit. For targets whose write is an idempotent upsert on the match key, where a create's entry only
+    has to tell a run killed mid-batch which objects may exist (:mod:`hub.runner.settle` looks them up by their
+    match values): one row instead of one row per create written, indexed and deleted again."""
+
+    __tablename__ = "hub_ledger_batch"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(64), index=True)
+    run_id: Mapped[int | None] = mapped_column(Id)
+    size: Mapped[int] = mapped_column(Integer)  # how many writes (the unknown outcomes if the run dies)
+    #: codec JSON: [[idempotency key, source key, action, match values, target key], ...]
+    intents: Mapped[str] = mapped_column(LongText)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class InboxEvent(Base):
     """An incoming event (form submission, completed call), committed before it is acknowledged."""
 
@@ -193,7 +209,7 @@ class RecordLog(Base):
         Index("ix_hub_record_log_target", "target_key"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(Id, index=True)
+    run_id: Mapped[int] = mapped_column(Id)  # not indexed: nothing asks by run, and every write would pay for it
     exchange: Mapped[str] = mapped_column(String(64))
     source_key: Mapped[str] = mapped_column(Key)
     target_key: Mapped[str | None] = mapped_column(Key)

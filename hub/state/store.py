@@ -28,6 +28,7 @@ from hub.state.models import (
     EffectStatus,
     InboxEvent,
     KeyMap,
+    LedgerBatch,
     LetterStatus,
     RecordLog,
     RecordState,
@@ -142,6 +143,7 @@ class PendingEffect(NamedTuple):
     match: dict[str, Any] | None
     target_key: str | None
     run_id: int | None
+    batch_id: int | None = None  # recorded with its batch (:meth:`StateStore.intend_batch`), not on a row of its own
 
 
 @dataclass
@@ -154,6 +156,8 @@ class Settlement:
     links: list[KeyLink] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)  # source keys whose object a settled deletion removed
     log: list[dict[str, Any]] = field(default_factory=list)  # record log rows, under the runs that wrote
+    #: batch entries looked at, with their writes: settled writes leave with the entry, the others stay pending
+    batches: dict[int, list[PendingEffect]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,8 @@ class BatchCommit:
     forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
     links: list[KeyLink] = field(default_factory=list)
     effects_done: dict[str, EffectOutcome] = field(default_factory=dict)  # idempotency key -> outcome
-    #: idempotency keys of pending intents whose write landed and needs no ledger row after this commit
-    effects_cleared: list[str] = field(default_factory=list)
+    #: the batch's ledger entries (:meth:`StateStore.intend_batch`, one per write attempt): done with this commit
+    intent_batches: list[int] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
@@ -387,22 +391,47 @@ class StateStore:
             upsert(c, table_of(Effect), rows, ["idempotency_key"],
                    ["status", "run_id", "updated_at", "target_key", "match_values"])
 
+    def intend_batch(self, exchange: str, run_id: int, intents: Sequence[Intent]) -> int:
+        """Record a batch of creates as pending in ONE ledger entry (``hub_ledger_batch``); return its id, which
+        the batch's :class:`BatchCommit` lists in ``intent_batches`` to remove it with the batch's state.
+
+        Only for writes that cannot duplicate when repeated and whose objects the target can find again by the
+        match values kept here: their entry exists only to tell a run killed before the state commit which
+        objects may exist (:mod:`hub.runner.settle`). Nothing asks the ledger about one write of such a batch.
+        """
+        entry = codec.dumps([list(intent) for intent in intents])
+        with self.engine.begin() as c:
+            return _new_id(c.execute(table_of(LedgerBatch).insert().values(
+                exchange=exchange, run_id=run_id, size=len(intents), intents=entry, created_at=utcnow())))
+
     def pending_effects(self, exchange: str) -> list[PendingEffect]:
-        """Writes of ``exchange`` whose outcome was never committed, oldest first."""
+        """Writes of ``exchange`` whose outcome was never committed, oldest first (those recorded one by one,
+        then those recorded by batch)."""
         with self.engine.connect() as c:
             rows = c.execute(select(Effect.idempotency_key, Effect.source_key, Effect.action, Effect.match_values,
                                     Effect.target_key, Effect.run_id)
                              .where(Effect.exchange == exchange, Effect.status == "pending")
                              .order_by(Effect.created_at, Effect.idempotency_key))
-            return [PendingEffect(k, s, a, codec.loads(m) if m else None, t, r) for k, s, a, m, t, r in rows]
+            pending = [PendingEffect(k, s, a, codec.loads(m) if m else None, t, r) for k, s, a, m, t, r in rows]
+            batches = c.execute(select(LedgerBatch.id, LedgerBatch.run_id, LedgerBatch.intents)
+                                .where(LedgerBatch.exchange == exchange).order_by(LedgerBatch.id))
+            for batch_id, run_id, intents in batches:
+                pending += [PendingEffect(*Intent(*intent), run_id, batch_id) for intent in codec.loads(intents)]
+        return pending
 
     def unknown_effects(self, exchange: str | None = None) -> dict[str, int]:
         """How many writes of each exchange still have an unknown outcome (pending in the ledger)."""
-        query = select(Effect.exchange, func.count()).where(Effect.status == "pending").group_by(Effect.exchange)
+        one_by_one = select(Effect.exchange, func.count()).where(Effect.status == "pending").group_by(Effect.exchange)
+        by_batch = select(LedgerBatch.exchange, func.sum(LedgerBatch.size)).group_by(LedgerBatch.exchange)
         if exchange:
-            query = query.where(Effect.exchange == exchange)
+            one_by_one = one_by_one.where(Effect.exchange == exchange)
+            by_batch = by_batch.where(LedgerBatch.exchange == exchange)
+        unknown: dict[str, int] = {}
         with self.engine.connect() as c:
-            return {name: int(count) for name, count in c.execute(query)}
+            for query in (one_by_one, by_batch):
+                for name, count in c.execute(query):
+                    unknown[name] = unknown.get(name, 0) + int(count)
+        return unknown
 
     def hub_created(self, exchange: str, keys: Sequence[str]) -> dict[str, dict[str, int | None]]:
         """For each source key, the objects the hub created for it: target key -> run id.
@@ -441,12 +470,28 @@ class StateStore:
                 c.execute(delete(RecordState).where(RecordState.exchange == exchange,
                                                     RecordState.source_key.in_(chunk)))
             self._link(c, settlement.links)
-            if settlement.outcomes:
+            batched = {e.idempotency_key for effects in settlement.batches.values() for e in effects}
+            outcomes = [{"key": k, "new_status": s, "target": t} for k, (s, t) in settlement.outcomes.items()
+                        if k not in batched]  # a write recorded by batch has no row of its own to close
+            if outcomes:
                 c.execute(update(Effect).where(Effect.idempotency_key == bindparam("key")).values(
-                    status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now),
-                    [{"key": k, "new_status": s, "target": t} for k, (s, t) in settlement.outcomes.items()])
+                    status=bindparam("new_status"), target_key=bindparam("target"), updated_at=now), outcomes)
+            self._close_batches(c, exchange, settlement, now)
             if settlement.log:
                 c.execute(table_of(RecordLog).insert(), [dict(exchange=exchange, at=now, **e) for e in settlement.log])
+
+    def _close_batches(self, c: Any, exchange: str, settlement: Settlement, now: dt.datetime) -> None:
+        """Remove the settled batch entries; a write of theirs that could not be settled stays pending, on a
+        ledger row of its own."""
+        unsettled = [e for effects in settlement.batches.values() for e in effects
+                     if e.idempotency_key not in settlement.outcomes]
+        upsert(c, table_of(Effect), [
+            dict(idempotency_key=e.idempotency_key, exchange=exchange, source_key=e.source_key, action=e.action,
+                 status="pending", run_id=e.run_id, created_at=now, updated_at=now, target_key=e.target_key,
+                 match_values=codec.dumps(e.match) if e.match else None) for e in unsettled],
+               ["idempotency_key"], ["status", "run_id", "updated_at", "target_key", "match_values"])
+        if settlement.batches:
+            c.execute(delete(LedgerBatch).where(LedgerBatch.id.in_(list(settlement.batches))))
 
     # -- the batch commit ------------------------------------------------------------------------------
 
@@ -486,7 +531,8 @@ class StateStore:
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
                      status=e.status, target_key=e.target_key, run_id=batch.run_id, created_at=now, updated_at=now)
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
-            self._clear_effects(c, batch.effects_cleared)
+            if batch.intent_batches:
+                c.execute(delete(LedgerBatch).where(LedgerBatch.id.in_(batch.intent_batches)))
             insert_rows(c, table_of(RecordLog), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
                                                  for e in batch.log])
             added = self._dead_letters(c, batch, now)
@@ -504,16 +550,6 @@ class StateStore:
             self._progress(c, batch.run_id, progress)
         self._last_commit = time.monotonic()
         return added
-
-    def _clear_effects(self, c: Any, keys: list[str]) -> None:
-        if not keys:
-            return
-        if c.dialect.name == "postgresql":  # one binary array, whatever the number of keys
-            c.exec_driver_sql("DELETE FROM hub_effect_ledger WHERE idempotency_key = ANY(%(keys)s::varchar[])",
-                              {"keys": Column(keys)})
-            return
-        for chunk in chunks(keys, 500):
-            c.execute(delete(Effect).where(Effect.idempotency_key.in_(chunk)))
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -762,7 +798,7 @@ def _new_id(result: CursorResult[Any]) -> int:
 def _only_progress(batch: BatchCommit) -> bool:
     """Whether the batch changes nothing but the checkpoint and the run's counters."""
     return not (batch.states or batch.seen or batch.forget or batch.links or batch.effects_done
-                or batch.effects_cleared or batch.log or batch.failures or batch.resolved or batch.search)
+                or batch.intent_batches or batch.log or batch.failures or batch.resolved or batch.search)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

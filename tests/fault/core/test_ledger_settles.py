@@ -53,14 +53,15 @@ class Systems:
     unique_match: bool = False  # the target has a unique index on the match column (an upsert cannot duplicate)
 
 
-@pytest.fixture(params=["sqlite", "sqlite-unique-match", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "sqlite-unique-match", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("postgres-unique-match", marks=pytest.mark.postgres)])
 def systems(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Systems]:
+    unique_match = request.param.endswith("unique-match")  # the batch's creates share one ledger entry
     if request.param.startswith("sqlite"):
-        yield Systems(f"sqlite:///{tmp_path / 'crm.db'}", f"sqlite:///{tmp_path / 'hub.db'}",
-                      unique_match=request.param.endswith("unique-match"))
+        yield Systems(f"sqlite:///{tmp_path / 'crm.db'}", f"sqlite:///{tmp_path / 'hub.db'}", unique_match)
         return
     with postgres_schema("hub_settle_crm") as crm, postgres_schema("hub_settle_state") as state:
-        yield Systems(crm, state)
+        yield Systems(crm, state, unique_match)
 
 
 def make_tables(url: str, unique_match: bool) -> None:

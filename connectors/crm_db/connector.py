@@ -68,6 +68,7 @@ class CrmDbConnector(Connector):
         self._engine: Engine | None = None
         self._strategy: DialectStrategy | None = None
         self._schemas: SchemaCache | None = None
+        self._required: dict[str, TableSchema] = {}  # the tables met so far (the schema cache's, without its lock)
         self._coercer = Coercer(self.timezone)
 
     # -- lifecycle
@@ -86,6 +87,7 @@ class CrmDbConnector(Connector):
         if self._engine is not None:
             self._engine.dispose()
         self._engine = self._strategy = self._schemas = None
+        self._required.clear()
 
     def check(self) -> str:
         engine, strategy, _ = self._connect()
@@ -101,9 +103,12 @@ class CrmDbConnector(Connector):
             return schemas.get(entity)
 
     def _require(self, entity: str) -> TableSchema:
-        _, strategy, schemas = self._connect()
-        with translated(strategy, self.where):
-            return schemas.require(entity, self.where)
+        found = self._required.get(entity)  # prepare() asks for every record: no context manager each time
+        if found is None:
+            _, strategy, schemas = self._connect()
+            with translated(strategy, self.where):
+                found = self._required[entity] = schemas.require(entity, self.where)
+        return found
 
     def describe(self, entity: str) -> EntityInfo | None:
         found = self.table(entity)

@@ -55,6 +55,7 @@ from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
 from hub.runner.blame import blamed, failure
+from hub.runner.commits import Commits
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
@@ -168,11 +169,15 @@ class Runner:
         start = self.store.checkpoint(exchange)
         reading = _Reading()
         completed = False
-        for batch in self._read_with_retries(run, start, reading):
-            items, unchanged = run.sift(batch.records)
-            run.process(items + run.items_from_rejections(batch.rejected), apply=apply, checkpoint=batch.checkpoint,
-                        save_checkpoint=apply, unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True)
-            completed = batch.checkpoint is None
+        try:
+            for batch in self._read_with_retries(run, start, reading):
+                items, unchanged = run.sift(batch.records)
+                run.process(items + run.items_from_rejections(batch.rejected), apply=apply,
+                            checkpoint=batch.checkpoint, save_checkpoint=apply,
+                            unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True, commit_later=True)
+                completed = batch.checkpoint is None
+        finally:  # the batches written so far are committed, whatever stopped the sweep
+            run.commits.flush()
         if not (source.incremental.detect_deletes and self.mapping.target.on_delete != "ignore"):
             return
         # Only a sweep read in one go, from its start, tells what disappeared: a sweep resumed after a kill or
@@ -276,6 +281,7 @@ class _Run:
         #: a plan commits nothing, so the store cannot tell which known records this run saw: it keeps them here
         self.planned_seen: set[str] = set()
         self.indexer = Indexer(self.mapping, runner.settings.default_region)  # the mapping's search: section
+        self.commits = Commits(self.store, self._committed)
 
     # -- building items
 
@@ -289,7 +295,9 @@ class _Run:
         key_fields = self.mapping.source.key
         keyed = [(source_key(record, key_fields), record) for record in records]
         keys = [key for key, _ in keyed if key is not None]
+        self.commits.before_lookup(keys)
         prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
+        self.commits.after_lookup()
         skip = self.compiled.pure and not self.report.wants_sample("unchanged")
         items: list[Item] = []
         unchanged: list[str] = []
@@ -329,9 +337,11 @@ class _Run:
     # -- the pipeline
 
     def process(self, items: list[Item], *, apply: bool, checkpoint: Any, save_checkpoint: bool,
-                unchanged_keys: list[str], resolve_always: bool = False, priors_read: bool = False) -> None:
+                unchanged_keys: list[str], resolve_always: bool = False, priors_read: bool = False,
+                commit_later: bool = False) -> None:
         """Take a batch through the pipeline; ``priors_read``: :meth:`sift` made the items (prior states and
-        source hashes are set, unchanged sources marked)."""
+        source hashes are set, unchanged sources marked); ``commit_later``: the batch's state may be committed
+        while the next batch is processed (:mod:`hub.runner.commits`)."""
         if not priors_read:
             self._skip_unchanged_sources(items)
         where_first = not self.compiled.where_uses_lookups
@@ -352,7 +362,7 @@ class _Run:
                 if item.action and item.pending:
                     item.outcome = PLANNED_OUTCOMES[item.action.kind]
         self._finish(items, apply=apply, checkpoint=checkpoint, save_checkpoint=save_checkpoint,
-                     unchanged_keys=unchanged_keys, resolve_always=resolve_always)
+                     unchanged_keys=unchanged_keys, resolve_always=resolve_always, commit_later=commit_later)
 
     def _skip_unchanged_sources(self, items: list[Item]) -> None:
         """Fetch what is known of each record; a pure mapping skips records whose source did not change."""
@@ -692,7 +702,8 @@ class _Run:
     # -- committing
 
     def _finish(self, items: list[Item], *, apply: bool, resolve_always: bool, checkpoint: Any = None,
-                save_checkpoint: bool = False, unchanged_keys: Sequence[str] = (), forget: bool = False) -> None:
+                save_checkpoint: bool = False, unchanged_keys: Sequence[str] = (), forget: bool = False,
+                commit_later: bool = False) -> None:
         """Count, report and (``apply``) commit a processed batch in one transaction. ``checkpoint`` is saved
         only with ``save_checkpoint``; ``unchanged_keys``: records a version sweep did not re-read;
         ``resolve_always``: every record that got through closes its dead letter (a replay); ``forget``: a
@@ -745,12 +756,15 @@ class _Run:
                 self.planned_seen.update(commit.seen)
         counts.unchanged += len(unchanged_keys)
         counts.read += len(unchanged_keys)
+        self.report.counts.add(counts)
         if apply:
             commit.search = self.indexer.rows(items)
-            self.store.commit_batch(commit)
-        self.report.counts.add(counts)
+            (self.commits.later if commit_later else self.commits.now)(commit)
         if self.runner.progress:
             self.runner.progress(self.report)
+
+    def _committed(self, dead_letters_added: int) -> None:
+        self.report.counts.dead_letters_added += dead_letters_added
 
 
 def batch_size_for(compiled: CompiledMapping, settings: HubSettings) -> int:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, cast
 
@@ -207,20 +209,68 @@ class StateStore:
         #: per run: the latest batch that changed nothing but the checkpoint and counters, not committed yet
         self._deferred: dict[int, BatchCommit] = {}
         self._last_commit = 0.0  # time.monotonic() of the last batch commit
-        self.engine: Engine = make_engine(url)
+        self._engine: Engine = make_engine(url)
+        #: a server database takes a batch's commit while the caller goes on (see commit_in_background)
+        self.commits_in_background = self._engine.dialect.name == "postgresql"
+        self._committer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future[int], Callable[[int], None]] | None = None
         if migrate:
-            upgrade(self.engine)
+            upgrade(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The hub database. Anything done through it comes after every batch handed to
+        :meth:`commit_in_background`: it waits for the commit in flight first."""
+        self.wait_for_commit()
+        return self._engine
 
     def close(self) -> None:
-        self.engine.dispose()
+        try:
+            self.wait_for_commit()
+        finally:
+            if self._committer is not None:
+                self._committer.shutdown()
+                self._committer = None
+            self._engine.dispose()
 
-    def _reading(self) -> Connection:
+    def _reading(self, *, after_commits: bool = True) -> Connection:
         """A connection for reads that need no transaction of their own. On PostgreSQL it runs in autocommit
-        (psycopg switches that on the client): no BEGIN and ROLLBACK round trips around each batch's lookups."""
-        connection = self.engine.connect()
-        if self.engine.dialect.name == "postgresql":
+        (psycopg switches that on the client): no BEGIN and ROLLBACK round trips around each batch's lookups.
+        ``after_commits=False``: without waiting for a batch commit in flight (the caller knows it does not
+        touch what it reads)."""
+        connection = (self.engine if after_commits else self._engine).connect()
+        if self._engine.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection
+
+    # -- batch commits in the background ---------------------------------------------------------------
+
+    def commit_in_background(self, batch: BatchCommit, done: Callable[[int], None]) -> None:
+        """:meth:`commit_batch` on the store's commit thread, while the caller prepares the next batch (the hub
+        and the database server each keep a core busy instead of taking turns). Waits for the previous one first:
+        one commit in flight at a time, in order. Every later call on the store waits for it, but
+        :meth:`prior_states` and :meth:`intend_batch`, whose callers know it does not touch what they read or
+        write. ``done(dead letters added)`` runs in the caller's thread once the commit is known to have landed;
+        a failed commit raises there instead (at the next wait)."""
+        self.wait_for_commit()
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-commit")
+        self._in_flight = (self._committer.submit(self._commit_on_thread, batch), done)
+
+    def _commit_on_thread(self, batch: BatchCommit) -> int:
+        _committing.active = True  # this thread's own calls must not wait for themselves
+        try:
+            return self.commit_batch(batch)
+        finally:
+            _committing.active = False
+
+    def wait_for_commit(self) -> None:
+        """Wait for the batch commit in flight, if any; raises what it raised."""
+        if self._in_flight is None or getattr(_committing, "active", False):
+            return
+        future, done = self._in_flight
+        self._in_flight = None
+        done(future.result())
 
     # -- runs ------------------------------------------------------------------------------------------
 
@@ -234,6 +284,7 @@ class StateStore:
             return _new_id(result)
 
     def finish_run(self, run_id: int, status: RunStatus, counts: Counts, message: str | None = None) -> None:
+        self.wait_for_commit()
         deferred = self._deferred.pop(run_id, None)
         with self.engine.begin() as c:
             if deferred is not None:  # a consistent point: every batch before it is committed
@@ -274,8 +325,10 @@ class StateStore:
             self._save_checkpoint(c, exchange, state, run_id)
 
     def prior_states(self, exchange: str, keys: Sequence[str]) -> dict[str, PriorState]:
+        """What is known of these source records. Does not wait for a batch commit in flight: the caller makes
+        sure that none of these keys is in it (:class:`hub.runner.commits.Commits`)."""
         found: dict[str, PriorState] = {}
-        with self._reading() as c:
+        with self._reading(after_commits=False) as c:
             if c.dialect.name == "postgresql":
                 return self._prior_states_by_probe(c, exchange, keys)
             for chunk in chunks(keys, 500):
@@ -400,7 +453,7 @@ class StateStore:
         objects may exist (:mod:`hub.runner.settle`). Nothing asks the ledger about one write of such a batch.
         """
         entry = codec.dumps([list(intent) for intent in intents])
-        with self.engine.begin() as c:
+        with self._engine.begin() as c:  # a row of its own: no need to wait for a batch commit in flight
             return _new_id(c.execute(table_of(LedgerBatch).insert().values(
                 exchange=exchange, run_id=run_id, size=len(intents), intents=entry, created_at=utcnow())))
 
@@ -545,7 +598,6 @@ class StateStore:
                 self._save_checkpoint(c, batch.exchange, batch.checkpoint, batch.run_id)
             elif deferred is not None:
                 self._save_checkpoint(c, deferred.exchange, deferred.checkpoint, batch.run_id)
-            batch.counts.dead_letters_added = added
             progress.dead_letters_added += added
             self._progress(c, batch.run_id, progress)
         self._last_commit = time.monotonic()
@@ -779,6 +831,10 @@ class StateStore:
             runs = list(c.execute(select(Run).where(Run.id.in_(run_ids)).order_by(Run.id)).all()) if run_ids else []
         return {"runs": runs, "record_log": log, "dead_letters": letters, "record_state": states,
                 "key_map": self.key_links(key), "effects": effects}
+
+
+#: marks the store's commit thread (see StateStore.commit_in_background)
+_committing = threading.local()
 
 
 def airflow_trigger() -> str | None:

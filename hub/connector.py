@@ -111,6 +111,9 @@ class SourceBatch:
     unchanged_keys: list[str] = field(default_factory=list)
     #: rows or files of this batch the source could not read: dead letters; the batch goes on without them
     rejected: list[SourceRejection] = field(default_factory=list)
+    #: per record, a text that changes whenever the record does, where the source makes one cheaply (a database's
+    #: md5 of the row): the runner's source hash is then taken over it instead of over the whole record
+    fingerprints: list[str] | None = None
 
 
 @dataclass(frozen=True)

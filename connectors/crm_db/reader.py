@@ -9,6 +9,11 @@ Two strategies:
 
 Each batch is one query on a connection taken from the pool for that query only, so no transaction stays
 open while the runner applies a batch. Child rows (``options.children``) cost one more query per batch.
+
+Where the database can (:meth:`DialectStrategy.row_fingerprint`), the query also returns an md5 of each row's
+selected columns, which the runner's source hash is taken over (:attr:`SourceBatch.fingerprints`): hashing a
+record in Python cost more than reading it. Its salt names what else shapes a record: the reading time zone and
+:data:`RECORD_FORMAT` (raise it when the reader starts building records differently from the same row).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from hub.errors import ConfigError
 from hub.logs import get_logger
 
 log = get_logger(__name__)
+#: the version of how records are built from rows, part of every fingerprint's salt
+RECORD_FORMAT = 1
 
 
 @dataclass
@@ -56,6 +63,7 @@ class ReadPlan:
     selected: list[str]  # columns fetched (output plus the parent keys children need)
     conditions: list[ColumnElement[bool]]
     children: list[ChildPlan] = field(default_factory=list)
+    fingerprint: ColumnElement[str] | None = None  # per row, by the database (a record with children has none)
 
     @property
     def order(self) -> list[str]:
@@ -105,7 +113,10 @@ class TableReader:
         if cursor:
             # a row without a cursor value has no position to resume from: it cannot be read incrementally
             conditions.append(schema.table.c[cursor].is_not(None))
-        return ReadPlan(schema, key, cursor, output, _unique([*output, *parent_keys]), conditions, children)
+        fingerprint = None if children else self._strategy.row_fingerprint(
+            f"crm_db {RECORD_FORMAT} {self._coercer.timezone}", [schema.column(name) for name in output])
+        return ReadPlan(schema, key, cursor, output, _unique([*output, *parent_keys]), conditions, children,
+                        fingerprint)
 
     def _check_key(self, schema: TableSchema, key: list[str], what: str) -> None:
         nullable = [name for name in key if schema.columns[name].nullable]
@@ -153,13 +164,13 @@ class TableReader:
             start = after(columns, saved)
         best = saved
         while True:
-            rows = self._fetch(plan, start, request.batch_size)
+            rows, fingerprints = self._fetch(plan, start, request.batch_size)
             if not rows:
                 return
             last = tuple(rows[-1][name] for name in order)
             if best is None or last > best:
                 best = last  # a lookback window re-reads older rows: never move the checkpoint back
-            yield SourceBatch(self._records(plan, rows), self._encode_position(best))
+            yield SourceBatch(self._records(plan, rows), self._encode_position(best), fingerprints=fingerprints)
             if len(rows) < request.batch_size:
                 return
             start = after(columns, last)
@@ -170,27 +181,35 @@ class TableReader:
         start = after(columns, saved) if saved is not None else None
         while True:
             # one row more than the batch tells whether this batch is the sweep's last
-            rows = self._fetch(plan, start, request.batch_size + 1)
+            rows, fingerprints = self._fetch(plan, start, request.batch_size + 1)
             more = len(rows) > request.batch_size
             rows = rows[:request.batch_size]
             last = tuple(rows[-1][name] for name in plan.key) if rows else None
             checkpoint = self._encode_position(last) if more and last is not None else None
-            yield SourceBatch(self._records(plan, rows), checkpoint)
+            yield SourceBatch(self._records(plan, rows), checkpoint,
+                              fingerprints=fingerprints[:request.batch_size] if fingerprints is not None else None)
             if not more or last is None:
                 return
             start = after(columns, last)
 
     # -- queries
-    def _fetch(self, plan: ReadPlan, start: ColumnElement[bool] | None, limit: int) -> list[dict[str, Any]]:
+    def _fetch(self, plan: ReadPlan, start: ColumnElement[bool] | None,
+               limit: int) -> tuple[list[dict[str, Any]], list[str] | None]:
+        """The rows, and their fingerprints if the plan has them."""
         table = plan.schema.table
-        stmt = sa.select(*(selectable(plan.schema, name) for name in plan.selected)).where(*plan.conditions)
+        columns = [selectable(plan.schema, name) for name in plan.selected]
+        if plan.fingerprint is not None:
+            columns.append(plan.fingerprint.label("hub_fingerprint"))
+        stmt = sa.select(*columns).where(*plan.conditions)
         if start is not None:
             stmt = stmt.where(start)
         stmt = stmt.order_by(*(table.c[name] for name in plan.order)).limit(limit)
         with translated(self._strategy, self._where), reading(self._engine) as conn:
             rows = conn.execute(stmt).all()
         # plain dicts built from the tuples: several times cheaper than a RowMapping lookup per field
-        return [dict(zip(plan.selected, row, strict=True)) for row in rows]
+        if plan.fingerprint is None:
+            return [dict(zip(plan.selected, row, strict=True)) for row in rows], None
+        return [dict(zip(plan.selected, row[:-1], strict=True)) for row in rows], [row[-1] for row in rows]
 
     def _records(self, plan: ReadPlan, rows: list[dict[str, Any]]) -> list[Record]:
         # the parent keys fetched for the children only are not part of the record

@@ -171,7 +171,7 @@ class Runner:
         completed = False
         try:
             for batch in self._read_with_retries(run, start, reading):
-                items, unchanged = run.sift(batch.records)
+                items, unchanged = run.sift(batch.records, batch.fingerprints)
                 run.process(items + run.items_from_rejections(batch.rejected), apply=apply,
                             checkpoint=batch.checkpoint, save_checkpoint=apply,
                             unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True, commit_later=True)
@@ -285,13 +285,15 @@ class _Run:
 
     # -- building items
 
-    def sift(self, records: Sequence[Record]) -> tuple[list[Item], list[str]]:
+    def sift(self, records: Sequence[Record],
+             fingerprints: Sequence[str] | None = None) -> tuple[list[Item], list[str]]:
         """Items for a batch of source records, each with what is known of it (:meth:`_skip_unchanged_sources`
         for the same on items); and the keys of the records a pure mapping can skip because their source did
         not change since they last crossed. Those get no item at all: on a re-run that finds nothing changed
         that is every record, and building items for them was most of the runner's own time. Records with
         an open dead letter still get one (crossing again resolves it), and so do the first few unchanged
-        records of a run (the report's samples)."""
+        records of a run (the report's samples). ``fingerprints``: the source's, per record (the source hash is
+        taken over them)."""
         key_fields = self.mapping.source.key
         keyed = [(source_key(record, key_fields), record) for record in records]
         keys = [key for key, _ in keyed if key is not None]
@@ -301,9 +303,10 @@ class _Run:
         skip = self.compiled.pure and not self.report.wants_sample("unchanged")
         items: list[Item] = []
         unchanged: list[str] = []
-        for key, record in keyed:
+        for position, (key, record) in enumerate(keyed):
             state = prior.get(key) if key is not None else None
-            source_hash, same = self._source_hash(record, state) if key is not None else (None, False)
+            fingerprint = fingerprints[position] if fingerprints is not None else None
+            source_hash, same = self._source_hash(record, state, fingerprint) if key is not None else (None, False)
             if same and skip and key not in self.open_letters:
                 unchanged.append(key)  # type: ignore[arg-type]  # same: its key is not None
                 continue
@@ -376,13 +379,15 @@ class _Run:
             if same:
                 item.outcome, item.target_key = "unchanged", item.prior.target_key  # type: ignore[union-attr]
 
-    def _source_hash(self, record: Record, state: PriorState | None) -> tuple[str | None, bool]:
-        """The record's source hash, and whether its last crossing left the same one. A mapping that is not pure
-        (lookups, impure functions: its output depends on more than the record) keeps none: (None, False), so
-        its records always go through the pipeline."""
+    def _source_hash(self, record: Record, state: PriorState | None,
+                     fingerprint: str | None = None) -> tuple[str | None, bool]:
+        """The record's source hash (over the source's ``fingerprint`` of it, when given), and whether its last
+        crossing left the same one. A mapping that is not pure (lookups, impure functions: its output depends on
+        more than the record) keeps none: (None, False), so its records always go through the pipeline."""
         if not self.compiled.pure:
             return None, False
-        source_hash = codec.content_hash([self.compiled.version, record])
+        source_hash = codec.content_hash([self.compiled.version, record]) if fingerprint is None else \
+            codec.fingerprint_hash(self.compiled.version, fingerprint)
         return source_hash, state is not None and state.source_hash == source_hash
 
     def _where(self, items: list[Item]) -> None:

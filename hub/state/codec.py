@@ -71,6 +71,12 @@ def content_hash(value: Any) -> str:
     return hashlib.blake2b(encoded(value).encode("utf-8"), digest_size=16).hexdigest()
 
 
+def fingerprint_hash(version: str, fingerprint: str) -> str:
+    """The source hash of a record that its source fingerprinted (:attr:`hub.connector.SourceBatch.fingerprints`),
+    for the mapping ``version``: a tenth of :func:`content_hash`'s cost over the record itself."""
+    return hashlib.blake2b(f"{version}\x1f{fingerprint}".encode(), digest_size=16).hexdigest()
+
+
 #: types whose ``repr`` is their canonical text: it tells the type and the value, and never contains the
 #: control characters that mark containers below (``repr`` escapes them inside strings and bytes)
 _SCALARS = frozenset({str, int, float, bool, type(None), Decimal, dt.datetime, dt.date, dt.time, dt.timedelta,

@@ -38,8 +38,7 @@ fields:
 """
 
 
-def make_databases(tmp: Path) -> tuple[str, str]:
-    source, target = f"sqlite:///{tmp / 'crm.db'}", f"sqlite:///{tmp / 'replica.db'}"
+def make_databases(source: str, target: str) -> None:
     meta = sa.MetaData()
     clients = sa.Table("clients", meta, sa.Column("id", sa.Integer, primary_key=True),
                        sa.Column("name", sa.String(100)), sa.Column("inn", sa.String(12)),
@@ -63,7 +62,6 @@ def make_databases(tmp: Path) -> tuple[str, str]:
     engine = sa.create_engine(target)
     replica.create_all(engine)
     engine.dispose()
-    return source, target
 
 
 def hub_run(env: dict[str, str], seed: str) -> dict[str, int]:
@@ -95,8 +93,20 @@ def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
-def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Path, hub_db: str) -> None:
-    source, target = make_databases(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The source and target CRM databases: SQLite files, or PostgreSQL schemas (whose reader fingerprints rows)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}", f"sqlite:///{tmp_path / 'replica.db'}"
+        return
+    with postgres_schema("hub_rerun_src") as source, postgres_schema("hub_rerun_dst") as target:
+        yield source, target
+
+
+def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Path, hub_db: str,
+                                                                   crm: tuple[str, str]) -> None:
+    source, target = crm
+    make_databases(source, target)
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "clients_copy.yaml").write_text(MAPPING, encoding="utf-8")
     env = {**os.environ, "HUB_MAPPINGS_DIR": str(tmp_path / "mappings"), "HUB_DATABASE_URL": hub_db,
@@ -120,3 +130,12 @@ def test_a_new_process_with_another_hash_seed_sees_nothing_changed(tmp_path: Pat
     assert snapshot(hub_db, state_query) == state_after_first
     assert snapshot(target, "SELECT * FROM replica ORDER BY id") == target_after_first
     assert snapshot(hub_db, "SELECT count(*) FROM hub_record_log") == [(ROWS,)]
+
+    # one client renamed at the source: exactly that one crosses again
+    engine = sa.create_engine(source)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE clients SET name = ' Renamed ' WHERE id = 5"))
+    engine.dispose()
+    third = hub_run(env, seed="3")
+    assert (third["unchanged"], third["updated"], third["created"]) == (ROWS - 1, 1, 0)
+    assert snapshot(target, "SELECT name FROM replica WHERE source_id = 5") == [("Renamed",)]

@@ -14,16 +14,13 @@ rows, and nothing is left behind. The hub needs session pooling anyway (its run 
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, sqlite
 
-from hub.dbapi import driver_cursor
+from hub.dbapi import copy_rows, staging_table
 
 
 class Column(list):  # type: ignore[type-arg]
@@ -77,31 +74,17 @@ def _staged_upsert(connection: Connection, table: Table, rows: Sequence[dict[str
     ``table`` with ``on_conflict``; the staging table is empty again after the statement (its DELETE feeds the
     INSERT), so two upserts into one table in one transaction never see each other's rows."""
     names = list(rows[0])
-    preparer = connection.dialect.identifier_preparer
-    columns = ", ".join(map(preparer.quote, names))
-    # one staging table per table and column set (callers upsert different columns of one table)
-    stage = f"pg_temp.hub_stage_{table.name}_{zlib.crc32(columns.encode()):08x}"
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS "
-                               f"SELECT {columns} FROM {preparer.format_table(table)} WITH NO DATA")
+    stage = staging_table(connection, table, names)
     _copy(connection, stage, table, rows)
+    columns = ", ".join(map(connection.dialect.identifier_preparer.quote, names))
     connection.exec_driver_sql(f"WITH incoming AS (DELETE FROM {stage} RETURNING {columns}) "
-                               f"INSERT INTO {preparer.format_table(table)} ({columns}) "
+                               f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} ({columns}) "
                                f"SELECT {columns} FROM incoming {on_conflict}")
 
 
 def _copy(connection: Connection, into: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``COPY into FROM STDIN (FORMAT BINARY)`` of the rows, typed as ``table``'s columns, inside the
-    connection's transaction (SQLAlchemy cannot run a COPY: it goes to the driver, see :mod:`hub.dbapi`)."""
     names = list(rows[0])
-    preparer = connection.dialect.identifier_preparer
-    sql = f"COPY {into} ({', '.join(map(preparer.quote, names))}) FROM STDIN (FORMAT BINARY)"
-    # the type's name without its length: VARCHAR(64) -> varchar, as psycopg's registry knows it
-    types = [re.sub(r"\(.*?\)", "", table.c[name].type.compile(connection.dialect)).strip().lower()
-             for name in names]
-    with driver_cursor(connection, sql, None, psycopg.Error) as cursor, cursor.copy(sql) as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row([row[name] for name in names])
+    copy_rows(connection, into, [table.c[name] for name in names], ([row[name] for name in names] for row in rows))
 
 
 def _unnest(connection: Connection, template: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:

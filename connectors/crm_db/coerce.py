@@ -25,6 +25,17 @@ _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 
 
+class Coerced(dict[str, Any]):
+    """A record :meth:`CrmDbConnector.prepare` converted to ``schema``'s column types: the writer sends it as it
+    is instead of converting every value of it again."""
+
+    __slots__ = ("schema",)
+
+    def __init__(self, values: dict[str, Any], schema: TableSchema):
+        super().__init__(values)
+        self.schema = schema
+
+
 class Coercer:
     """Builds and caches the converters of each table for one time zone."""
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from connectors.crm_db.coerce import Coercer
+from connectors.crm_db.coerce import Coerced, Coercer
 from connectors.crm_db.dialects import DialectStrategy
 from connectors.crm_db.engine import create_engine, reading
 from connectors.crm_db.errors import translated
@@ -214,7 +214,8 @@ class CrmDbConnector(Connector):
 
     # -- writing
     def prepare(self, entity: str, record: Record) -> Record:
-        return self._coercer.record(self._require(entity), record)
+        schema = self._require(entity)
+        return Coerced(self._coercer.record(schema, record), schema)
 
     def write(self, entity: str, actions: Sequence[WriteAction], options: BaseModel) -> list[WriteResult]:
         if not actions:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from connectors.crm_db.coerce import Coercer
+from connectors.crm_db.coerce import Coerced, Coercer
 from connectors.crm_db.dialects import DialectStrategy
 from connectors.crm_db.errors import row_error, translated
 from connectors.crm_db.matching import key_value, keys_by_match, normal_key, target_key
@@ -90,7 +90,8 @@ class TableWriter:
             fields = action.fields
             if not action.match.keys() <= fields.keys():  # the mapped fields usually hold the match fields
                 fields = {**action.match, **fields}
-            row = self._coercer.record(self._schema, fields)
+            prepared = isinstance(fields, Coerced) and fields.schema is self._schema  # converted by prepare()
+            row = fields if prepared else self._coercer.record(self._schema, fields)
             match = tuple(map(row.__getitem__, match_columns))
         else:
             row = self._coercer.record(self._schema, action.fields)

@@ -100,8 +100,8 @@ def encoded(value: Any) -> str:
         return _encoded_dict(value)
     if kind in _SCALARS:
         return repr(value)
-    if isinstance(value, dict):
-        return _encoded_dict(dict(value))
+    if isinstance(value, dict):  # a subclass: the same text as the plain dict of its items
+        return _encoded_dict(value)
     if isinstance(value, list):
         return "\x00L" + "\x1e".join(map(encoded, value)) + "\x00E"
     if isinstance(value, tuple):

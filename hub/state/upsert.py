@@ -15,6 +15,7 @@ rows, and nothing is left behind. The hub needs session pooling anyway (its run 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -84,7 +85,9 @@ def _staged_upsert(connection: Connection, table: Table, rows: Sequence[dict[str
 
 def _copy(connection: Connection, into: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     names = list(rows[0])
-    copy_rows(connection, into, [table.c[name] for name in names], ([row[name] for name in names] for row in rows))
+    # itemgetter: each row's values as a tuple in one C call (one name: the value itself, so a 1-tuple is made)
+    values = map(itemgetter(*names), rows) if len(names) > 1 else ([row[names[0]]] for row in rows)
+    copy_rows(connection, into, [table.c[name] for name in names], values)
 
 
 def _unnest(connection: Connection, template: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:

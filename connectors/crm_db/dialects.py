@@ -79,9 +79,11 @@ class DialectStrategy:
         """``column IN (values)``."""
         return column.in_(values)
 
-    def row_fingerprint(self, salt: str, columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[str] | None:
+    def row_fingerprint(self, server: tuple[Any, ...] | None, salt: str,
+                        columns: Sequence[sa.Column[Any]]) -> sa.ColumnElement[str] | None:
         """An expression the database computes per row that changes whenever one of ``columns`` does (and with
-        ``salt``), if it has one that tells NULL from empty text; else None (the hub hashes the record)."""
+        ``salt``), if it has one that tells NULL from empty text; else None (the hub hashes the record).
+        ``server``: the server's version."""
         return None
 
     #: whether text compares other than exactly (then :meth:`normalize_text` says how)
@@ -180,9 +182,16 @@ class PostgresStrategy(DialectStrategy):
     def inserted_flag(self) -> sa.ColumnElement[bool] | None:
         return _XMAX_IS_ZERO
 
-    def row_fingerprint(self, salt: str, columns: Sequence[sa.ColumnElement[Any]]) -> sa.ColumnElement[str] | None:
+    def row_fingerprint(self, server: tuple[Any, ...] | None, salt: str,
+                        columns: Sequence[sa.Column[Any]]) -> sa.ColumnElement[str] | None:
+        if server is not None and server >= (14,) and all(map(_hashes_exactly, columns)):
+            # the types' own 64-bit hashes, combined: a fifth of md5's cost (0.7 against 2.8 us a row of 10
+            # columns); a numeric's hash ignores its display scale (1.0 = 1.00), so the scale goes in too
+            scales = [sa.func.scale(c) for c in columns if isinstance(c.type, sa.Numeric)]
+            hashed = sa.func.hash_record_extended(sa.func.row(*columns, *scales), 0)
+            return sa.literal(salt, sa.Text) + sa.cast(hashed, sa.Text)
         # md5 of the row's text form, as the session renders it (its time zone, so the salt names the zone);
-        # a ROW's text tells NULL (nothing) from '' (""), and computing it costs the server a few microseconds
+        # a ROW's text tells NULL (nothing) from '' ("")
         row_text = sa.cast(sa.func.row(*columns), sa.Text)
         return sa.func.md5(sa.literal(salt, sa.Text) + row_text)
 
@@ -360,6 +369,17 @@ class SqliteStrategy(DialectStrategy):
 # a row the statement inserted has no deleting/locking transaction yet; an updated one has (one object, so
 # the compiled upsert is cached by it)
 _XMAX_IS_ZERO = sa.literal_column("xmax = 0", sa.Boolean).label("hub_inserted")
+
+def _hashes_exactly(column: sa.Column[Any]) -> bool:
+    """Whether PostgreSQL's hash of the column's type tells apart every two values the hub reads differently:
+    not so for floats (0.0 = -0.0), case-insensitive text (citext, a collation of its own) or JSON."""
+    kind = column.type
+    if isinstance(kind, sa.String):
+        return type(kind) in (sa.String, sa.Text, sa.Unicode, sa.UnicodeText, postgresql.VARCHAR, postgresql.TEXT,
+                              sa.VARCHAR, sa.TEXT, sa.CHAR, postgresql.CHAR) and kind.collation is None
+    return isinstance(kind, sa.Integer | sa.Boolean | sa.Date | sa.DateTime | sa.Uuid) or \
+        (isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float))
+
 
 #: column types PostgreSQL arrays carry without surprises (JSON and nested arrays take the generic path)
 _ARRAY_FRIENDLY = (sa.String, sa.Integer, sa.Numeric, sa.Boolean, sa.Date, sa.DateTime, sa.Uuid)

@@ -10,7 +10,7 @@ Two strategies:
 Each batch is one query on a connection taken from the pool for that query only, so no transaction stays
 open while the runner applies a batch. Child rows (``options.children``) cost one more query per batch.
 
-Where the database can (:meth:`DialectStrategy.row_fingerprint`), the query also returns an md5 of each row's
+Where the database can (:meth:`DialectStrategy.row_fingerprint`), the query also returns a hash of each row's
 selected columns, which the runner's source hash is taken over (:attr:`SourceBatch.fingerprints`): hashing a
 record in Python cost more than reading it. Its salt names what else shapes a record: the reading time zone and
 :data:`RECORD_FORMAT` (raise it when the reader starts building records differently from the same row).
@@ -114,7 +114,8 @@ class TableReader:
             # a row without a cursor value has no position to resume from: it cannot be read incrementally
             conditions.append(schema.table.c[cursor].is_not(None))
         fingerprint = None if children else self._strategy.row_fingerprint(
-            f"crm_db {RECORD_FORMAT} {self._coercer.timezone}", [schema.column(name) for name in output])
+            self._engine.dialect.server_version_info, f"crm_db {RECORD_FORMAT} {self._coercer.timezone}",
+            [schema.column(name) for name in output])
         return ReadPlan(schema, key, cursor, output, _unique([*output, *parent_keys]), conditions, children,
                         fingerprint)
 

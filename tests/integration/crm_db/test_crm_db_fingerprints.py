@@ -1,9 +1,11 @@
 """Row fingerprints: where the database computes them (PostgreSQL), each record read comes with one, and it
-changes exactly when a selected column does (NULL and empty text differ), or when the reading time zone does.
-Elsewhere the records come without, and the runner hashes them itself."""
+changes exactly when a selected column does (NULL and empty text differ, so do 1.5 and 1.50), or when the reading
+time zone does; by the types' own hashes where they tell every two values apart, else by an md5 of the row's text
+(a float column). Elsewhere the records come without, and the runner hashes them itself."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,14 +16,16 @@ from hub.testing.connector_kit import StreamCase, read_all, read_request
 
 from .support import Backend
 
-ROWS = [{"id": i, "name": f"client {i}", "city": "Казань" if i % 2 else None, "note": "x"} for i in range(1, 8)]
+ROWS = [{"id": i, "name": f"client {i}", "city": "Казань" if i % 2 else None, "note": "x",
+         "balance": Decimal("1.5") * i} for i in range(1, 8)]
 
 
-def make_table(backend: Backend) -> str:
+def make_table(backend: Backend, with_float: bool = False) -> str:
     name = backend.table_name("fingerprinted")
     table = sa.Table(name, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
                      sa.Column("name", sa.String(100)), sa.Column("city", sa.String(100)),
-                     sa.Column("note", sa.String(100)))
+                     sa.Column("note", sa.String(100)), sa.Column("balance", sa.Numeric()),
+                     *([sa.Column("rate", sa.Float)] if with_float else []))
     backend.create(table, rows={name: ROWS})
     return name
 
@@ -30,11 +34,17 @@ def fingerprints(backend: Backend, table: str, strategy: str = "hash", **extra: 
     incremental = Incremental(strategy="cursor", cursor="id") if strategy == "cursor" else Incremental()
     case = StreamCase(table, key=("id",), rows=[], incremental=incremental, batch_size=3)
     found: dict[int, str | None] = {}
-    for batch in read_all(backend.connector(**extra), read_request(case, fields=frozenset({"name", "city"}))):
+    fields = frozenset({"name", "city", "balance", "rate"} if "rate" in columns(backend, table) else
+                       {"name", "city", "balance"})
+    for batch in read_all(backend.connector(**extra), read_request(case, fields=fields)):
         prints = batch.fingerprints if batch.fingerprints is not None else [None] * len(batch.records)
         assert len(prints) == len(batch.records)
         found.update((record["id"], fingerprint) for record, fingerprint in zip(batch.records, prints, strict=True))
     return found
+
+
+def columns(backend: Backend, table: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(backend.engine).get_columns(table)}
 
 
 def update(backend: Backend, sql: str) -> None:
@@ -44,17 +54,21 @@ def update(backend: Backend, sql: str) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("strategy", ["hash", "cursor"])
-def test_a_fingerprint_changes_exactly_when_a_selected_column_does(postgres_backend: Backend, strategy: str) -> None:
-    table = make_table(postgres_backend)
+@pytest.mark.parametrize("with_float", [False, True], ids=["types' hashes", "md5 of the text"])
+def test_a_fingerprint_changes_exactly_when_a_selected_column_does(postgres_backend: Backend, strategy: str,
+                                                                   with_float: bool) -> None:
+    table = make_table(postgres_backend, with_float)
     before = fingerprints(postgres_backend, table, strategy)
     assert len(before) == len(ROWS) and len(set(before.values())) == len(ROWS)  # one per record, all different
+    assert all(len(f or "") == 32 for f in before.values()) == with_float  # an md5 only where a float is read
 
     update(postgres_backend, f"UPDATE {table} SET note = 'changed' WHERE id = 1")  # not read: no change
     update(postgres_backend, f"UPDATE {table} SET name = 'renamed' WHERE id = 3")
     update(postgres_backend, f"UPDATE {table} SET city = '' WHERE id = 2")  # NULL -> empty text
+    update(postgres_backend, f"UPDATE {table} SET balance = 6.00 WHERE id = 4")  # 6.0 -> 6.00: equal, not the same
     after = fingerprints(postgres_backend, table, strategy)
 
-    assert {i for i in before if before[i] != after[i]} == {2, 3}
+    assert {i for i in before if before[i] != after[i]} == {2, 3, 4}
 
 
 @pytest.mark.postgres

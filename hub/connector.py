@@ -43,6 +43,9 @@ class Capabilities:
     #: ``HUB_BATCH_SIZE`` says (a database moves thousands of rows per statement about as fast as hundreds, and
     #: every batch costs the state store its round trips and commits); None: the hub's default (500)
     batch_size: int | None = None
+    #: its ``read`` may run on a thread of its own, a batch ahead of the runner, while the runner calls the
+    #: connector's other methods (hub.runner.read_ahead): the source works while the hub does
+    read_ahead: bool = False
 
 
 @dataclass(frozen=True)

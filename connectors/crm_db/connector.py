@@ -59,6 +59,7 @@ class CrmDbConnector(Connector):
         write_modes=frozenset({"create", "upsert", "update_only"}),
         delete=True,
         batch_size=BATCH_SIZE,
+        read_ahead=True,  # each batch is one query on a pooled connection of its own (TableReader)
     )
     source_options: ClassVar[type[BaseModel]] = CrmDbSourceOptions
 

@@ -16,7 +16,7 @@ committed are found again by the target lookup (or the ledger), never duplicated
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -59,6 +59,7 @@ from hub.runner.commits import Commits
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
+from hub.runner.read_ahead import read_ahead
 from hub.runner.report import Change, FieldWarning, Outcome, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
@@ -169,14 +170,18 @@ class Runner:
         start = self.store.checkpoint(exchange)
         reading = _Reading()
         completed = False
+        batches = self._read_with_retries(run, start, reading)
+        if run.pool.get(source.connector, source.connection).capabilities.read_ahead:
+            batches = read_ahead(batches)
         try:
-            for batch in self._read_with_retries(run, start, reading):
+            for batch in batches:
                 items, unchanged = run.sift(batch.records, batch.fingerprints)
                 run.process(items + run.items_from_rejections(batch.rejected), apply=apply,
                             checkpoint=batch.checkpoint, save_checkpoint=apply,
                             unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True, commit_later=True)
                 completed = batch.checkpoint is None
         finally:  # the batches written so far are committed, whatever stopped the sweep
+            batches.close()  # its reading stops (read ahead: the thread too)
             run.commits.flush()
         if not (source.incremental.detect_deletes and self.mapping.target.on_delete != "ignore"):
             return
@@ -187,7 +192,7 @@ class Runner:
         elif completed:
             run.report.message = "deletions deferred to the next complete sweep (this one was resumed)"
 
-    def _read_with_retries(self, run: _Run, start: Any, reading: _Reading) -> Iterator[SourceBatch]:
+    def _read_with_retries(self, run: _Run, start: Any, reading: _Reading) -> Generator[SourceBatch, None, None]:
         """Source batches; a retriable failure resumes reading from the last batch handed out."""
         source = self.mapping.source
         connector = run.pool.get(source.connector, source.connection)

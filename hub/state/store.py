@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, cast
 
@@ -213,7 +213,7 @@ class StateStore:
         #: a server database takes a batch's commit while the caller goes on (see commit_in_background)
         self.commits_in_background = self._engine.dialect.name == "postgresql"
         self._committer: ThreadPoolExecutor | None = None
-        self._in_flight: tuple[Future[int], Callable[[int], None]] | None = None
+        self._in_flight: _InFlight | None = None
         if migrate:
             upgrade(self._engine)
 
@@ -255,7 +255,8 @@ class StateStore:
         self.wait_for_commit()
         if self._committer is None:
             self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-commit")
-        self._in_flight = (self._committer.submit(self._commit_on_thread, batch), done)
+        self._in_flight = _InFlight(self._committer.submit(self._commit_on_thread, batch), done,
+                                    threading.get_ident())
 
     def _commit_on_thread(self, batch: BatchCommit) -> int:
         _committing.active = True  # this thread's own calls must not wait for themselves
@@ -265,12 +266,16 @@ class StateStore:
             _committing.active = False
 
     def wait_for_commit(self) -> None:
-        """Wait for the batch commit in flight, if any; raises what it raised."""
-        if self._in_flight is None or getattr(_committing, "active", False):
+        """Wait for the batch commit in flight, if any. In the thread that handed it over, raise what it raised
+        (or tell ``done`` it landed); another thread only waits, leaving the outcome to that one."""
+        in_flight = self._in_flight
+        if in_flight is None or getattr(_committing, "active", False):
             return
-        future, done = self._in_flight
+        if in_flight.owner != threading.get_ident():
+            wait([in_flight.future])
+            return
         self._in_flight = None
-        done(future.result())
+        in_flight.done(in_flight.future.result())
 
     # -- runs ------------------------------------------------------------------------------------------
 
@@ -835,6 +840,14 @@ class StateStore:
 
 #: marks the store's commit thread (see StateStore.commit_in_background)
 _committing = threading.local()
+
+
+class _InFlight(NamedTuple):
+    """A batch commit running on the commit thread, and who handed it over."""
+
+    future: Future[int]
+    done: Callable[[int], None]  # told the dead letters it added, in the owner's thread
+    owner: int  # the thread's ident
 
 
 def airflow_trigger() -> str | None:

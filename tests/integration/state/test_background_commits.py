@@ -4,6 +4,7 @@ wait with nothing reported as done. On SQLite and MariaDB (no background commits
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +57,10 @@ def test_a_failed_background_commit_fails_at_the_next_wait() -> None:
             too_long = "x" * 300  # a source key longer than the state's column: the server refuses the batch
             commits.later(batch(run_id, too_long))
             commits.after_lookup()  # handed over: the call returns before the server refused it
+            # another thread using the store waits for the commit, but its failure is the run's to hear of
+            other = threading.Thread(target=store.dead_letter_count, args=("clients",))
+            other.start()
+            other.join()
             with pytest.raises(DBAPIError, match="too long"):
                 commits.flush()
             assert added == []

@@ -10,7 +10,6 @@ values: personal data), and a lost connection is invalidated so that the pool do
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,18 +39,29 @@ def driver_cursor(conn: sa.Connection, sql: str, params: Any, driver_error: type
     conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, True)
 
 
-def copy_rows(conn: sa.Connection, into: str, columns: Sequence[sa.Column[Any]], rows: Iterable[Sequence[Any]]) -> None:
-    """``COPY into (columns) FROM STDIN (FORMAT BINARY)`` of ``rows`` (value sequences in the columns' order),
-    typed as ``columns``, inside the connection's transaction (psycopg). psycopg encodes the rows in C: a third of
-    the time of sending each column as one array parameter to unnest."""
+def copy_rows(conn: sa.Connection, into: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY into (names) FROM STDIN (FORMAT BINARY)`` of ``rows`` (value sequences in the order of ``names``),
+    inside the connection's transaction (psycopg). psycopg encodes the rows in C: a third of the time of sending
+    each column as one array parameter to unnest."""
     preparer = conn.dialect.identifier_preparer
-    sql = f"COPY {into} ({', '.join(preparer.quote(c.name) for c in columns)}) FROM STDIN (FORMAT BINARY)"
-    # the type's name without its length: VARCHAR(64) -> varchar, as psycopg's registry knows it
-    types = [re.sub(r"\(.*?\)", "", column.type.compile(conn.dialect)).strip().lower() for column in columns]
+    sql = f"COPY {into} ({', '.join(map(preparer.quote, names))}) FROM STDIN (FORMAT BINARY)"
+    types = _column_types(conn, into, names)
     with driver_cursor(conn, sql, None, psycopg.Error) as cursor, cursor.copy(sql) as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def _column_types(conn: sa.Connection, table: str, names: Sequence[str]) -> list[int]:
+    """The type oids of the columns of ``table`` (as the server has them: a binary COPY must send each value in
+    its column's exact type), asked once per session and table."""
+    known: dict[str, dict[str, int]] = conn.connection.info.setdefault("hub_copy_types", {})
+    types = known.get(table)
+    if types is None:
+        rows = conn.exec_driver_sql("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = "
+                                    "%(table)s::regclass AND attnum > 0 AND NOT attisdropped", {"table": table})
+        types = known[table] = {str(row[0]): int(row[1]) for row in rows}
+    return [types[name] for name in names]
 
 
 def staging_table(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> str:

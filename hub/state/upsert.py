@@ -23,6 +23,9 @@ from sqlalchemy.dialects import mysql, sqlite
 
 from hub.dbapi import copy_rows, staging_table
 
+#: from how many rows an upsert goes by COPY through a staging table (below: one statement, fewer round trips)
+COPY_FROM_ROWS = 100
+
 
 class Column(list):  # type: ignore[type-arg]
     """One column's values for ``unnest``: psycopg sends this list as a binary array (see hub.state.engine)."""
@@ -39,7 +42,7 @@ def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
         sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in update)
         on_conflict = f"ON CONFLICT ({', '.join(map(q, conflict))}) " + (f"DO UPDATE SET {sets}" if update
                                                                          else "DO NOTHING")
-        if connection.dialect.driver == "psycopg":
+        if connection.dialect.driver == "psycopg" and len(rows) >= COPY_FROM_ROWS:
             _staged_upsert(connection, table, rows, on_conflict)
         else:
             _unnest(connection, "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) " + on_conflict,
@@ -65,7 +68,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if connection.dialect.name != "postgresql":
         connection.execute(table.insert(), list(rows))
     elif connection.dialect.driver == "psycopg":
-        _copy(connection, connection.dialect.identifier_preparer.format_table(table), table, rows)
+        _copy(connection, connection.dialect.identifier_preparer.format_table(table), rows)
     else:
         _unnest(connection, "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})", table, rows)
 
@@ -76,18 +79,18 @@ def _staged_upsert(connection: Connection, table: Table, rows: Sequence[dict[str
     INSERT), so two upserts into one table in one transaction never see each other's rows."""
     names = list(rows[0])
     stage = staging_table(connection, table, names)
-    _copy(connection, stage, table, rows)
+    _copy(connection, stage, rows)
     columns = ", ".join(map(connection.dialect.identifier_preparer.quote, names))
     connection.exec_driver_sql(f"WITH incoming AS (DELETE FROM {stage} RETURNING {columns}) "
                                f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} ({columns}) "
                                f"SELECT {columns} FROM incoming {on_conflict}")
 
 
-def _copy(connection: Connection, into: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _copy(connection: Connection, into: str, rows: Sequence[dict[str, Any]]) -> None:
     names = list(rows[0])
     # itemgetter: each row's values as a tuple in one C call (one name: the value itself, so a 1-tuple is made)
     values = map(itemgetter(*names), rows) if len(names) > 1 else ([row[names[0]]] for row in rows)
-    copy_rows(connection, into, [table.c[name] for name in names], values)
+    copy_rows(connection, into, names, values)
 
 
 def _unnest(connection: Connection, template: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:

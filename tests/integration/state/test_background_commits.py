@@ -55,7 +55,7 @@ def test_a_failed_background_commit_fails_at_the_next_wait() -> None:
             added: list[int] = []
             commits = Commits(store, added.append)
             too_long = "x" * 300  # a source key longer than the state's column: the server refuses the batch
-            commits.later(batch(run_id, too_long))
+            commits.later(batch(run_id, too_long, *map(str, range(200))))
             commits.after_lookup()  # handed over: the call returns before the server refused it
             # another thread using the store waits for the commit, but its failure is the run's to hear of
             other = threading.Thread(target=store.dead_letter_count, args=("clients",))

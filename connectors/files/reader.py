@@ -34,6 +34,7 @@ class _Unit:
     file: str
     sha256: str
     rows: int
+    fingerprint: str | None = None  # of the record, with the file's name (tabular files: tables.Row)
 
 
 class FileReader:
@@ -52,11 +53,12 @@ class FileReader:
 
     def batches(self) -> Iterator[SourceBatch]:
         held: SourceBatch | None = None
-        batch = SourceBatch([], None)
+        batch = SourceBatch([], None, fingerprints=[])
         size = self.request.batch_size
         for unit in self._units():
             if unit.record is not None:
                 batch.records.append(unit.record)
+                _add_fingerprint(batch, unit.fingerprint)
             else:
                 batch.rejected.append(unit.rejection)  # type: ignore[arg-type]
             batch.checkpoint = {"done": dict(self.done), "at": {"file": unit.file, "sha256": unit.sha256,
@@ -64,7 +66,7 @@ class FileReader:
             if len(batch.records) + len(batch.rejected) >= size:
                 if held is not None:
                     yield held
-                held, batch = batch, SourceBatch([], None)
+                held, batch = batch, SourceBatch([], None, fingerprints=[])
         if batch.records or batch.rejected:
             if held is not None:
                 yield held
@@ -148,7 +150,8 @@ class FileReader:
                 where, f"the same {', '.join(self.request.key)} ({key}) as {first}; only the first row with it is "
                 "read: merge or remove one of them", file=ref.name, line=row.line, raw=_plain(row.record))
             return _Unit(None, rejection, ref.name, sha256, count)
-        return _Unit(record, None, ref.name, sha256, count)
+        fingerprint = f"{ref.name}\x1e{row.fingerprint}" if row.fingerprint is not None else None
+        return _Unit(record, None, ref.name, sha256, count, fingerprint)
 
     def _first_row(self, key: str, name: str, line: int) -> str | None:
         """Where an earlier row with this key is ("file:row"), None for the first one."""
@@ -167,6 +170,16 @@ class FileReader:
         key = f"{ref.name}:{problem.line}" if problem.line is not None else ref.name
         what = problem.problem + ("; the rows before it were read" if problem.line and problem.line > 1 else "")
         return SourceRejection.of(key, what, file=ref.name, line=problem.line)
+
+
+def _add_fingerprint(batch: SourceBatch, fingerprint: str | None) -> None:
+    """A batch carries fingerprints only if each of its records has one (a JSON file's records have none)."""
+    if batch.fingerprints is None:
+        return
+    if fingerprint is None:
+        batch.fingerprints = None
+    else:
+        batch.fingerprints.append(fingerprint)
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class Row:
     record: dict[str, Any] | None
     problem: str | None = None
     raw: dict[str, Any] | None = None  # what was read of a refused row (for its dead letter)
+    #: the row's cells as read, with what turned them into the record (header, number options): the same text
+    #: for the same record in every run, made for a fraction of hashing the record (SourceBatch.fingerprints)
+    fingerprint: str | None = None
 
 
 class Header:
@@ -134,12 +137,17 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+#: the version of how records are built from cells, part of every fingerprint (raise it when that changes)
+RECORD_FORMAT = 1
+
+
 def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, strict_width: bool) -> Iterator[Row]:
     """Each data row as a record; empty rows are skipped. ``strict_width``: a row with more or fewer cells than
     the header is refused (a CSV line broken or joined); a sheet's rows simply have empty cells."""
     names = header.names
     width = len(names)
     numbers = set(options.numbers)
+    salt = repr((RECORD_FORMAT, names, sorted(numbers), options.decimal_mark))
     for cells in rows:
         values = cells.values
         if not _filled(values):
@@ -171,7 +179,7 @@ def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, str
         for name in names[len(values):]:
             if name is not None:
                 record[name] = None
-        yield Row(cells.line, record)
+        yield Row(cells.line, record, fingerprint=f"{salt}\x1e{cells.line}\x1e{values!r}")
 
 
 def _width_problem(count: int, width: int) -> str:

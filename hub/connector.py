@@ -115,7 +115,7 @@ class SourceBatch:
     #: rows or files of this batch the source could not read: dead letters; the batch goes on without them
     rejected: list[SourceRejection] = field(default_factory=list)
     #: per record, a text that changes whenever the record does, where the source makes one cheaply (a database's
-    #: md5 of the row): the runner's source hash is then taken over it instead of over the whole record
+    #: hash of the row, a file's cells as read): the runner's source hash is then taken over it, not the record
     fingerprints: list[str] | None = None
 
 

@@ -69,7 +69,6 @@ class CrmDbConnector(Connector):
         self._engine: Engine | None = None
         self._strategy: DialectStrategy | None = None
         self._schemas: SchemaCache | None = None
-        self._required: dict[str, TableSchema] = {}  # the tables met so far (the schema cache's, without its lock)
         self._coercer = Coercer(self.timezone)
 
     # -- lifecycle
@@ -88,7 +87,6 @@ class CrmDbConnector(Connector):
         if self._engine is not None:
             self._engine.dispose()
         self._engine = self._strategy = self._schemas = None
-        self._required.clear()
 
     def check(self) -> str:
         engine, strategy, _ = self._connect()
@@ -104,11 +102,11 @@ class CrmDbConnector(Connector):
             return schemas.get(entity)
 
     def _require(self, entity: str) -> TableSchema:
-        found = self._required.get(entity)  # prepare() asks for every record: no context manager each time
+        _, strategy, schemas = self._connect()
+        found = schemas.known(entity)  # prepare() asks for every record: no lock, no error context once reflected
         if found is None:
-            _, strategy, schemas = self._connect()
             with translated(strategy, self.where):
-                found = self._required[entity] = schemas.require(entity, self.where)
+                found = schemas.require(entity, self.where)
         return found
 
     def describe(self, entity: str) -> EntityInfo | None:

@@ -375,8 +375,9 @@ def _hashes_exactly(column: sa.Column[Any]) -> bool:
     not so for floats (0.0 = -0.0), case-insensitive text (citext, a collation of its own) or JSON."""
     kind = column.type
     if isinstance(kind, sa.String):
-        return type(kind) in (sa.String, sa.Text, sa.Unicode, sa.UnicodeText, postgresql.VARCHAR, postgresql.TEXT,
-                              sa.VARCHAR, sa.TEXT, sa.CHAR, postgresql.CHAR) and kind.collation is None
+        # exact types: citext and enums are subclasses
+        return type(kind) in (sa.String, sa.Text, sa.Unicode, sa.UnicodeText, sa.VARCHAR, sa.TEXT, sa.CHAR) \
+            and kind.collation is None
     return isinstance(kind, sa.Integer | sa.Boolean | sa.Date | sa.DateTime | sa.Uuid) or \
         (isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float))
 

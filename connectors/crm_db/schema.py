@@ -87,6 +87,11 @@ class SchemaCache:
                 self._tables[name] = self._reflect(name)
             return self._tables[name]
 
+    def known(self, name: str) -> TableSchema | None:
+        """The table if it was reflected already and exists; None otherwise (without waiting for the lock: a
+        dict lookup is atomic)."""
+        return self._tables.get(name)
+
     def require(self, name: str, what: str = "") -> TableSchema:
         found = self.get(name)
         if found is None:

@@ -99,7 +99,7 @@ def csv_rows(path: Path, options: FilesOptions) -> Iterator[Row]:
     with stream:
         if header is None:
             return
-        yield from records(header, rest, options, strict_width=True)
+        yield from records(header, rest, options, strict_width=True, text=True)
 
 
 def csv_fields(path: Path, options: FilesOptions) -> list[str]:

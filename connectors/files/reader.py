@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.files.csvfile import FileProblem
 from connectors.files.formats import rows_of
@@ -25,8 +24,7 @@ from hub.errors import ConfigError
 from hub.runner.items import source_key
 
 
-@dataclass
-class _Unit:
+class _Unit(NamedTuple):  # a tuple: one is made for every row
     """One row handed out (a record or a rejection), and where reading stands after it."""
 
     record: dict[str, Any] | None
@@ -50,6 +48,7 @@ class FileReader:
         #: million keys cost ints, not strings (a 64-bit hash collision among them is about 1 in 10^7)
         self.keys: dict[int, int] = {}
         self.names: list[str] = []  # file numbers -> names
+        self.key = list(request.key)
 
     def batches(self) -> Iterator[SourceBatch]:
         held: SourceBatch | None = None
@@ -61,9 +60,9 @@ class FileReader:
                 _add_fingerprint(batch, unit.fingerprint)
             else:
                 batch.rejected.append(unit.rejection)  # type: ignore[arg-type]
-            batch.checkpoint = {"done": dict(self.done), "at": {"file": unit.file, "sha256": unit.sha256,
-                                                                 "rows": unit.rows}}
-            if len(batch.records) + len(batch.rejected) >= size:
+            if len(batch.records) + len(batch.rejected) >= size:  # where reading stands after its last row
+                batch.checkpoint = {"done": dict(self.done), "at": {"file": unit.file, "sha256": unit.sha256,
+                                                                     "rows": unit.rows}}
                 if held is not None:
                     yield held
                 held, batch = batch, SourceBatch([], None, fingerprints=[])
@@ -132,26 +131,28 @@ class FileReader:
                 yield unit
 
     def _unit(self, ref: FileRef, sha256: str, row: Row, count: int) -> _Unit:
-        where = f"{ref.name}:{row.line}"
-        if row.record is None:
-            named = source_key(row.raw or {}, list(self.request.key)) or where
+        record = row.record
+        if record is None:
+            named = source_key(row.raw or {}, self.key) or f"{ref.name}:{row.line}"
             rejection = SourceRejection.of(named, row.problem or "cannot be read", file=ref.name, line=row.line,
                                            raw=row.raw)
             return _Unit(None, rejection, ref.name, sha256, count)
-        record = {**row.record, "_file": ref.name, "_row": row.line}
-        key = source_key(record, list(self.request.key))
-        if key is None:  # named by where it is: the runner could only call it "the record without a key"
-            rejection = SourceRejection.of(where, f"no value for the key {', '.join(self.request.key)}",
-                                           file=ref.name, line=row.line, raw=_plain(row.record))
-            return _Unit(None, rejection, ref.name, sha256, count)
-        first = self._first_row(key, ref.name, row.line)
-        if first is not None:
-            rejection = SourceRejection.of(
-                where, f"the same {', '.join(self.request.key)} ({key}) as {first}; only the first row with it is "
-                "read: merge or remove one of them", file=ref.name, line=row.line, raw=_plain(row.record))
-            return _Unit(None, rejection, ref.name, sha256, count)
+        key = source_key(record, self.key)
+        first = self._first_row(key, ref.name, row.line) if key is not None else None
+        if key is None or first is not None:
+            return _Unit(None, self._refused(ref, row, key, first), ref.name, sha256, count)
+        record["_file"], record["_row"] = ref.name, row.line  # the row's own dict: no copy
         fingerprint = f"{ref.name}\x1e{row.fingerprint}" if row.fingerprint is not None else None
         return _Unit(record, None, ref.name, sha256, count, fingerprint)
+
+    def _refused(self, ref: FileRef, row: Row, key: str | None, first: str | None) -> SourceRejection:
+        """A row without its key, or with the key of an earlier row; named by where it is (the runner could only
+        call it "the record without a key")."""
+        key_names = ", ".join(self.key)
+        problem = f"no value for the key {key_names}" if key is None else \
+            f"the same {key_names} ({key}) as {first}; only the first row with it is read: merge or remove one of them"
+        return SourceRejection.of(f"{ref.name}:{row.line}", problem, file=ref.name, line=row.line,
+                                  raw=_plain(row.record or {}))
 
     def _first_row(self, key: str, name: str, line: int) -> str | None:
         """Where an earlier row with this key is ("file:row"), None for the first one."""

@@ -4,21 +4,21 @@ turn each data row into a record or a one-line reason why it cannot be one."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from connectors.files.numbers import parse_number
-from connectors.files.options import FilesOptions
+from connectors.files.options import DecimalMark, FilesOptions
 
 #: rows looked at to find the header (title rows above it are skipped)
 HEADER_SEARCH_ROWS = 30
 
 
-@dataclass(frozen=True)
-class Cells:
+class Cells(NamedTuple):  # a tuple: one is made for every row of a file
     line: int  # 1-based row (sheet) or line (CSV) number, as a person finds it in the file
     values: Sequence[Any]
 
@@ -33,8 +33,7 @@ class Merge:
     last_col: int
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """A data row: its record, or why it has none."""
 
     line: int
@@ -138,48 +137,74 @@ def _text(value: Any) -> str:
 
 
 #: the version of how records are built from cells, part of every fingerprint (raise it when that changes)
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 
 
-def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, strict_width: bool) -> Iterator[Row]:
+def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, strict_width: bool,
+            text: bool = False) -> Iterator[Row]:
     """Each data row as a record; empty rows are skipped. ``strict_width``: a row with more or fewer cells than
-    the header is refused (a CSV line broken or joined); a sheet's rows simply have empty cells."""
+    the header is refused (a CSV line broken or joined); a sheet's rows simply have empty cells. ``text``: every
+    cell is a string (CSV): a row as wide as the header is then made in a few C calls, not cell by cell."""
     names = header.names
     width = len(names)
     numbers = set(options.numbers)
-    salt = repr((RECORD_FORMAT, names, sorted(numbers), options.decimal_mark))
-    for cells in rows:
-        values = cells.values
-        if not _filled(values):
-            continue
-        if len(values) > width and _filled(values[width:]):
-            yield _refused(cells, names, _width_problem(len(values), width))
-            continue
-        if strict_width and len(values) < width:
-            yield _refused(cells, names, _width_problem(len(values), width))
-            continue
-        record: dict[str, Any] = {}
-        problem = None
-        for name, value in zip(names, values, strict=False):
-            if name is None:
-                if value not in (None, ""):
-                    problem = f"a value ({_text(value)[:40]!r}) in a column without a header"
+    numbered = [(position, name) for position, name in enumerate(names) if name in numbers]
+    # what turned the cells into the record, in 16 characters: it starts every row's fingerprint
+    salt = hashlib.blake2b(repr((RECORD_FORMAT, names, sorted(numbers), options.decimal_mark)).encode(),
+                           digest_size=8).hexdigest()
+    whole = text and None not in names
+    named = cast("list[str]", names)  # every name (where ``whole``)
+    record: dict[str, Any]
+    for line, values in rows:
+        if whole and len(values) == width:  # the usual row: strings, one per named column
+            if not any(values):
                 continue
-            value = cell_value(value)
-            if name in numbers:
-                try:
-                    value = parse_number(value, options.decimal_mark)
-                except ValueError as exc:
-                    problem = f"column {name!r}: {exc}"
-                    break
-            record[name] = value
+            record = dict(zip(named, [value.strip() or None for value in values], strict=True))
+            problem = _numbers(record, numbered, options.decimal_mark)
+        else:
+            if not _filled(values):
+                continue
+            record, problem = _record(names, values, numbers, options.decimal_mark, strict_width)
         if problem:
-            yield _refused(cells, names, problem)
+            yield _refused(Cells(line, values), names, problem)
+        else:
+            yield Row(line, record, fingerprint=f"{salt}\x1e{line}\x1e{values!r}")
+
+
+def _numbers(record: dict[str, Any], numbered: list[tuple[int, str]], mark: DecimalMark) -> str | None:
+    """The number columns of a record made of text parsed in place; the problem with the first that is not one."""
+    for _, name in numbered:
+        try:
+            record[name] = parse_number(record[name], mark)
+        except ValueError as exc:
+            return f"column {name!r}: {exc}"
+    return None
+
+
+def _record(names: list[str | None], values: Sequence[Any], numbers: set[str], mark: DecimalMark,
+            strict_width: bool) -> tuple[dict[str, Any], str | None]:
+    """A row's record cell by cell (a sheet's typed cells, a row wider or narrower than the header), or the
+    problem that refuses it."""
+    width = len(names)
+    if (len(values) > width and _filled(values[width:])) or (strict_width and len(values) < width):
+        return {}, _width_problem(len(values), width)
+    record: dict[str, Any] = {}
+    for name, value in zip(names, values, strict=False):
+        if name is None:
+            if value not in (None, ""):
+                return record, f"a value ({_text(value)[:40]!r}) in a column without a header"
             continue
-        for name in names[len(values):]:
-            if name is not None:
-                record[name] = None
-        yield Row(cells.line, record, fingerprint=f"{salt}\x1e{cells.line}\x1e{values!r}")
+        value = cell_value(value)
+        if name in numbers:
+            try:
+                value = parse_number(value, mark)
+            except ValueError as exc:
+                return record, f"column {name!r}: {exc}"
+        record[name] = value
+    for name in names[len(values):]:
+        if name is not None:
+            record[name] = None
+    return record, None
 
 
 def _width_problem(count: int, width: int) -> str:

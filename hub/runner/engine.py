@@ -55,12 +55,13 @@ from hub.mapping.compiled import CompiledMapping
 from hub.mapping.model import EachField
 from hub.runner import deletions
 from hub.runner.blame import blamed, failure
+from hub.runner.collector import fewer_collections
 from hub.runner.commits import Commits
 from hub.runner.context import RunContext
 from hub.runner.items import Item, idempotency_key, key_text, same_value, source_key
 from hub.runner.pool import ConnectorPool
 from hub.runner.read_ahead import read_ahead
-from hub.runner.report import Change, FieldWarning, Outcome, RunReport, Sample
+from hub.runner.report import OUTCOMES, Change, FieldWarning, Outcome, RunReport, Sample
 from hub.runner.rows import with_kept_rows
 from hub.runner.settle import settle_ledger
 from hub.search.entries import Indexer
@@ -125,10 +126,11 @@ class Runner:
     # -- run lifecycle ----------------------------------------------------------------------------------
 
     def _run(self, mode: RunMode, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
-        if mode not in LOCKED_MODES:  # a plan writes nothing: it may run beside anything
-            return self._logged_run(mode, triggered_by, body)
-        with RunLock(self.store, self.mapping.exchange, self.settings.run_lock_wait, self.settings.run_lock_ttl):
-            return self._logged_run(mode, triggered_by, body)
+        with fewer_collections():
+            if mode not in LOCKED_MODES:  # a plan writes nothing: it may run beside anything
+                return self._logged_run(mode, triggered_by, body)
+            with RunLock(self.store, self.mapping.exchange, self.settings.run_lock_wait, self.settings.run_lock_ttl):
+                return self._logged_run(mode, triggered_by, body)
 
     def _logged_run(self, mode: RunMode, triggered_by: str | None, body: Callable[[_Run], None]) -> RunReport:
         run_id = self.store.start_run(self.mapping.exchange, mode, self.compiled.version, triggered_by)
@@ -613,7 +615,8 @@ class _Run:
         duplicate and the target can find each object by its match values again, one entry for them all."""
         if not actions:
             return
-        intents = [Intent(a.idempotency_key, a.source_key, a.kind, a.match, a.target_key) for a in actions]
+        # plain tuples in Intent's field order: one is made for every record a first load creates
+        intents = [(a.idempotency_key, a.source_key, a.kind, a.match, a.target_key) for a in actions]
         if all(map(self._intended_by_batch, actions)):
             self.intent_batches.append(self.store.intend_batch(self.mapping.exchange, self.report.run_id, intents))
         else:
@@ -725,18 +728,21 @@ class _Run:
         self.intent_batches = []
         entity = self.mapping.target.key_map_entity or self.mapping.target.entity
         source_conn, target_conn = self.mapping.source.connection, self.mapping.target.connection
+        tally: dict[str, int] = {}
+        sampling = {outcome for outcome in OUTCOMES if self.report.wants_sample(outcome)}  # the rest are full
         for item in items:
             outcome = item.outcome or "skipped"
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
-            if self.report.wants_sample(outcome):
+            tally[outcome] = tally.get(outcome, 0) + 1
+            if outcome in sampling and self.report.wants_sample(outcome):
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
-            if item.action is not None and self._needs_intent(item.action):
+            action = item.action
+            if action is not None and self._needs_intent(action):
                 status: EffectStatus = "rejected" if outcome == "rejected" else "done"
                 # a done create of a batch entry leaves with the entry: the record log and the key map keep the rest
-                if status == "rejected" or not self._intended_by_batch(item.action):
-                    commit.effects_done[item.action.idempotency_key] = EffectOutcome(
-                        status, item.target_key, item.source_key, item.action.kind)
+                if status == "rejected" or not self._intended_by_batch(action):
+                    commit.effects_done[action.idempotency_key] = EffectOutcome(
+                        status, item.target_key, item.source_key, action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))
@@ -754,12 +760,16 @@ class _Run:
             if outcome in ("created", "updated", "unchanged") and item.content_hash is not None:
                 commit.states[item.source_key] = PriorState(item.content_hash, item.version, item.target_key,
                                                             item.source_hash)
+                if item.prior is None:
+                    commit.first_crossings.add(item.source_key)
             if item.target_key is not None and outcome in ("created", "updated", "unchanged") and \
                     (item.prior is None or item.prior.target_key != item.target_key):
                 commit.links.append(KeyLink(entity, source_conn, item.source_key, target_conn, item.target_key))
             if outcome in ("created", "updated", "deleted"):
                 commit.log.append(dict(source_key=item.source_key, target_key=item.target_key, action=outcome,
-                                       fields=",".join(c.field for c in item.changes) or None))
+                                       fields=",".join([c.field for c in item.changes]) if item.changes else None))
+        for counter, count in tally.items():
+            setattr(counts, counter, getattr(counts, counter) + count)
         if self.mapping.source.incremental.detect_deletes:
             commit.seen = [i.source_key for i in items if i.source_key] + list(unchanged_keys)
             if not apply:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from hub.state.models import RunMode, RunStatus
 from hub.state.store import Counts
 
 #: out_of_scope: a known record missing from a sweep that still exists at the source (it left the scope): kept
 Outcome = Literal["created", "updated", "deleted", "unchanged", "filtered", "skipped", "rejected", "out_of_scope"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 SAMPLE_LIMIT = 20
 #: what a finished run that rejected records shows instead of "success" (run notes, ``hub runs``): never green
 PARTIAL = "PARTIAL"

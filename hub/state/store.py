@@ -40,7 +40,7 @@ from hub.state.models import (
     table_of,
     utcnow,
 )
-from hub.state.upsert import Column, insert_rows, upsert
+from hub.state.upsert import Column, insert_new, insert_rows, upsert
 
 
 @dataclass
@@ -81,8 +81,7 @@ class PriorState(NamedTuple):  # a named tuple: made for every record a re-run r
     source_hash: str | None = None
 
 
-@dataclass(frozen=True)
-class KeyLink:
+class KeyLink(NamedTuple):  # a named tuple: one is made for every record a run creates
     entity: str
     system_a: str
     id_a: str
@@ -187,6 +186,9 @@ class BatchCommit:
     run_id: int
     mapping_version: str
     states: dict[str, PriorState] = field(default_factory=dict)  # source key -> new state
+    #: the keys of ``states`` the store had no state for when the batch was read (first crossings): their state
+    #: and key-map rows are inserted, not upserted (:func:`hub.state.upsert.insert_new`)
+    first_crossings: set[str] = field(default_factory=set)
     seen: list[str] = field(default_factory=list)  # keys still present in the source (deletion detection)
     forget: list[str] = field(default_factory=list)  # keys deleted from the source and the target
     links: list[KeyLink] = field(default_factory=list)
@@ -449,7 +451,7 @@ class StateStore:
             upsert(c, table_of(Effect), rows, ["idempotency_key"],
                    ["status", "run_id", "updated_at", "target_key", "match_values"])
 
-    def intend_batch(self, exchange: str, run_id: int, intents: Sequence[Intent]) -> int:
+    def intend_batch(self, exchange: str, run_id: int, intents: Sequence[tuple[Any, ...]]) -> int:
         """Record a batch of creates as pending in ONE ledger entry (``hub_ledger_batch``); return its id, which
         the batch's :class:`BatchCommit` lists in ``intent_batches`` to remove it with the batch's state.
 
@@ -457,7 +459,7 @@ class StateStore:
         match values kept here: their entry exists only to tell a run killed before the state commit which
         objects may exist (:mod:`hub.runner.settle`). Nothing asks the ledger about one write of such a batch.
         """
-        entry = codec.dumps([list(intent) for intent in intents])
+        entry = codec.dumps(intents)  # each an Intent's fields in order (a plain tuple will do)
         with self._engine.begin() as c:  # a row of its own: no need to wait for a batch commit in flight
             return _new_id(c.execute(table_of(LedgerBatch).insert().values(
                 exchange=exchange, run_id=run_id, size=len(intents), intents=entry, created_at=utcnow())))
@@ -571,19 +573,14 @@ class StateStore:
             return 0
         now = utcnow()
         with self.engine.begin() as c:
-            if batch.states:
-                upsert(c, table_of(RecordState), [
-                    dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
-                         target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
-                    for k, s in batch.states.items()], ["exchange", "source_key"],
-                    ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"])
+            self._save_states(c, batch, now)
             for chunk in chunks(batch.seen, 500):
                 c.execute(update(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)).values(seen_run=batch.run_id))
             for chunk in chunks(batch.forget, 500):
                 c.execute(delete(RecordState).where(RecordState.exchange == batch.exchange,
                                                     RecordState.source_key.in_(chunk)))
-            self._link(c, batch.links)
+            self._link(c, batch.links, batch.first_crossings)
             # an upsert, so that an outcome never lacks its row, whatever happened to the intent
             upsert(c, table_of(Effect), [
                 dict(idempotency_key=k, exchange=batch.exchange, source_key=e.source_key, action=e.action,
@@ -607,6 +604,17 @@ class StateStore:
             self._progress(c, batch.run_id, progress)
         self._last_commit = time.monotonic()
         return added
+
+    @staticmethod
+    def _save_states(c: Any, batch: BatchCommit, now: dt.datetime) -> None:
+        rows = [dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
+                     target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
+                for k, s in batch.states.items()]
+        first = batch.first_crossings
+        for write, part in ((insert_new, [r for r in rows if r["source_key"] in first]),
+                            (upsert, [r for r in rows if r["source_key"] not in first])):
+            write(c, table_of(RecordState), part, ["exchange", "source_key"],
+                  ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"])
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -637,13 +645,17 @@ class StateStore:
                 added += 1
         return added
 
-    def _link(self, c: Any, links: list[KeyLink]) -> None:
+    def _link(self, c: Any, links: list[KeyLink], first_crossings: Collection[str] = ()) -> None:
+        """Key-map rows for ``links``; those of records crossing for the first time (by source key) are
+        inserted (another exchange may have linked the same object: then they are upserted after all)."""
         # one row per link: an upsert may not touch the same row twice in one statement (PostgreSQL refuses)
         unique = {(k.entity, k.system_a, k.id_a, k.system_b): k for k in links}
-        if unique:
-            upsert(c, table_of(KeyMap), [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b,
-                                              id_b=k.id_b, updated_at=utcnow()) for k in unique.values()],
-                   ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
+        now = utcnow()
+        rows = [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b, id_b=k.id_b,
+                     updated_at=now) for k in unique.values()]
+        for write, part in ((insert_new, [r for r in rows if r["id_a"] in first_crossings]),
+                            (upsert, [r for r in rows if r["id_a"] not in first_crossings])):
+            write(c, table_of(KeyMap), part, ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
         upsert(c, table_of(Checkpoint), [dict(exchange=exchange, state=None if state is None else codec.dumps(state),

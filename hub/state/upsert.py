@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from hub.dbapi import copy_rows, staging_table
 
 #: from how many rows an upsert goes by COPY through a staging table (below: one statement, fewer round trips)
 COPY_FROM_ROWS = 100
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 class Column(list):  # type: ignore[type-arg]
@@ -42,7 +44,7 @@ def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
         sets = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in update)
         on_conflict = f"ON CONFLICT ({', '.join(map(q, conflict))}) " + (f"DO UPDATE SET {sets}" if update
                                                                          else "DO NOTHING")
-        if connection.dialect.driver == "psycopg" and len(rows) >= COPY_FROM_ROWS:
+        if _copies(connection, rows):
             _staged_upsert(connection, table, rows, on_conflict)
         else:
             _unnest(connection, "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) " + on_conflict,
@@ -61,6 +63,24 @@ def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
     connection.execute(stmt, list(rows))
 
 
+def insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str],
+               update: Sequence[str]) -> None:
+    """:func:`upsert` for rows that should not exist yet (a record's first crossing). On PostgreSQL with psycopg
+    they go straight into the table by ``COPY``, inside a savepoint: no staging table, no conflict handling, and
+    a first load's state costs the server half as much. Should one exist after all (another exchange linked the
+    same object meanwhile), the savepoint is rolled back and they are all upserted."""
+    if not _copies(connection, rows):
+        upsert(connection, table, rows, conflict, update)
+        return
+    try:
+        with connection.begin_nested():
+            _copy(connection, connection.dialect.identifier_preparer.format_table(table), rows)
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        upsert(connection, table, rows, conflict, update)
+
+
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """A plain ``INSERT`` of all rows (on PostgreSQL with psycopg, a binary ``COPY``)."""
     if not rows:
@@ -71,6 +91,12 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         _copy(connection, connection.dialect.identifier_preparer.format_table(table), rows)
     else:
         _unnest(connection, "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})", table, rows)
+
+
+def _copies(connection: Connection, rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether these rows go by COPY: on PostgreSQL with psycopg, from :data:`COPY_FROM_ROWS` rows."""
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg" \
+        and len(rows) >= COPY_FROM_ROWS
 
 
 def _staged_upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str) -> None:

@@ -60,3 +60,28 @@ def test_a_row_of_the_wrong_width_is_refused_with_its_line() -> None:
     found = [(r.line, r.problem) for r in records(header, rest, FilesOptions(), strict_width=True)]
 
     assert found == [(2, None), (3, "3 values, the header has 2 columns"), (4, "1 value, the header has 2 columns")]
+
+
+def test_a_text_row_as_wide_as_the_header_reads_as_any_other_row() -> None:
+    """CSV rows of the header's width take a shortcut (``text=True``): the same records, problems and
+    fingerprints as cell by cell."""
+    header, _ = split_header([Cells(1, ["sku", "name", "price"])], FilesOptions())
+    assert header is not None
+    options = FilesOptions(numbers=["price"])
+    rows = [Cells(2, ["A-1", " Чай ", "1 234,50"]), Cells(3, ["", "", ""]), Cells(4, ["  ", " ", "\t"]),
+            Cells(5, ["A-2", "Кофе", "договорная"]), Cells(6, ["A-3", "", ""]), Cells(7, ["A-4", "x", "1,5", ""]),
+            Cells(8, ["A-5", "y"])]
+
+    def read(text: bool) -> list[tuple[object, ...]]:
+        return [tuple(row) for row in records(header, rows, options, strict_width=True, text=text)]
+
+    shortcut = read(text=True)
+    assert shortcut == read(text=False)
+    assert [(line, record, problem) for line, record, problem, _, _ in shortcut] == [
+        (2, {"sku": "A-1", "name": "Чай", "price": Decimal("1234.50")}, None),
+        (4, {"sku": None, "name": None, "price": None}, None),  # spaces are a value, read as none
+        (5, None, "column 'price': 'договорная' is not a number"),
+        (6, {"sku": "A-3", "name": None, "price": None}, None),
+        (7, {"sku": "A-4", "name": "x", "price": Decimal("1.5")}, None),  # an empty cell past the header: fine
+        (8, None, "2 values, the header has 3 columns"),
+    ]

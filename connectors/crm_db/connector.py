@@ -193,10 +193,11 @@ class CrmDbConnector(Connector):
         schema.check_columns([*by, *fields], f"lookup in {entity!r}")
         wanted: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # normal_key(converted) -> the tuple asked for
         to_send: list[tuple[Any, ...]] = []
+        converters = [self._coercer.converters(schema)[name] for name in by]  # columns checked above
         for original in values:
             try:
-                converted = tuple(self._coercer.record(schema, dict(zip(by, original, strict=True))).values())
-            except RecordError:
+                converted = tuple([convert(value) for convert, value in zip(converters, original, strict=True)])
+            except (ValueError, TypeError, ArithmeticError, RecordError):
                 continue  # a value the column cannot hold matches no row
             normal = normal_key(converted, strategy)
             if normal not in wanted:

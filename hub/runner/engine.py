@@ -486,7 +486,8 @@ class _Run:
                 item.existing = None if isinstance(existing, AmbiguousMatch) else existing  # ids are unique
         by_match = [i for i in items if i.existing is None and target.match]
         if by_match:
-            values = {i.source_key: tuple(i.mapped.get(f) for f in target.match) for i in by_match}  # type: ignore
+            match = target.match
+            values = {i.source_key: tuple([i.mapped.get(f) for f in match]) for i in by_match}  # type: ignore
             with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_match]):
                 found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -67,7 +67,7 @@ from hub.runner.settle import settle_ledger
 from hub.search.entries import Indexer
 from hub.settings import HubSettings
 from hub.state import codec
-from hub.state.models import EffectStatus, RunMode
+from hub.state.models import RunMode
 from hub.state.runlock import RunLock
 from hub.state.runlog import LOCKED_MODES, mark_interrupted
 from hub.state.store import (
@@ -272,6 +272,10 @@ class _Run:
         #: writes that cannot duplicate when repeated (a native upsert on a unique match key): their updates need no
         #: ledger entry (see :meth:`_needs_intent`; the record log keeps the provenance)
         self.idempotent = bool(target.match) and self.target.upsert_is_idempotent(target.entity, tuple(target.match))
+        #: the kinds of write whose outcome a batch commit records in the ledger one by one, when rejected and when
+        #: done (a done create of a batch entry leaves with the entry: the record log and the key map keep the rest)
+        self.ledger_rejected = frozenset(kind for kind in get_args(ActionKind) if self._needs_intent(kind))
+        self.ledger_done = frozenset(kind for kind in self.ledger_rejected if not self._intended_by_batch(kind))
         #: the ledger entries of the batch being written, one per attempt (:meth:`_intend`), for its state commit
         self.intent_batches: list[int] = []
         if target.mode not in self.target.capabilities.write_modes:
@@ -486,8 +490,8 @@ class _Run:
                 item.existing = None if isinstance(existing, AmbiguousMatch) else existing  # ids are unique
         by_match = [i for i in items if i.existing is None and target.match]
         if by_match:
-            match = target.match
-            values = {i.source_key: tuple([i.mapped.get(f) for f in match]) for i in by_match}  # type: ignore
+            match_fields = target.match
+            values = {i.source_key: tuple([i.mapped.get(f) for f in match_fields]) for i in by_match}  # type: ignore
             with blamed(target.connector, f"looking up {target.entity!r}", [i.source_key for i in by_match]):
                 found = self.target.lookup(target.entity, tuple(target.match), list(set(values.values())), fields)
             for item in by_match:
@@ -602,7 +606,7 @@ class _Run:
                 with_action = [i for i in with_action if i.action and i.pending]
                 attempted.update((i.source_key, i.action) for i in with_action)  # type: ignore[misc]
                 if with_action:
-                    self._intend([i.action for i in with_action if self._needs_intent(i.action)])  # type: ignore
+                    self._intend([i.action for i in with_action if self._needs_intent(i.action.kind)])  # type: ignore
                     results = self._written(with_action)
                     self._take_results(with_action, results)
 
@@ -618,20 +622,21 @@ class _Run:
             return
         # plain tuples in Intent's field order: one is made for every record a first load creates
         intents = [(a.idempotency_key, a.source_key, a.kind, a.match, a.target_key) for a in actions]
-        if all(map(self._intended_by_batch, actions)):
+        if all(self._intended_by_batch(action.kind) for action in actions):
             self.intent_batches.append(self.store.intend_batch(self.mapping.exchange, self.report.run_id, intents))
         else:
             self.store.intend(self.mapping.exchange, self.report.run_id, intents)
 
-    def _intended_by_batch(self, action: WriteAction) -> bool:
-        """Whether this write's intent goes into its batch's one ledger entry: a create by an idempotent upsert
-        into a target that can find the object again by its match values (see :meth:`StateStore.intend_batch`)."""
-        return action.kind == "create" and self.idempotent and self.can_lookup
+    def _intended_by_batch(self, kind: ActionKind) -> bool:
+        """Whether the intent of a write of this kind goes into its batch's one ledger entry: a create by an
+        idempotent upsert into a target that can find the object again by its match values (see
+        :meth:`StateStore.intend_batch`)."""
+        return kind == "create" and self.idempotent and self.can_lookup
 
-    def _needs_intent(self, action: WriteAction) -> bool:
-        """Whether the ledger tracks this write: all of them, but updates written by an idempotent upsert (their
-        object is known already, and writing them again is harmless)."""
-        return not (self.idempotent and action.kind == "update")
+    def _needs_intent(self, kind: ActionKind) -> bool:
+        """Whether the ledger tracks writes of this kind: all of them, but updates written by an idempotent
+        upsert (their object is known already, and writing them again is harmless)."""
+        return not (self.idempotent and kind == "update")
 
     def _retrying(self) -> Retrying:
         policy = self.runner.settings.retry
@@ -738,12 +743,10 @@ class _Run:
                 self.report.sample(Sample(outcome, item.source_key, item.target_key, item.changes,
                                           str(item.error) if item.error else item.note))
             action = item.action
-            if action is not None and self._needs_intent(action):
-                status: EffectStatus = "rejected" if outcome == "rejected" else "done"
-                # a done create of a batch entry leaves with the entry: the record log and the key map keep the rest
-                if status == "rejected" or not self._intended_by_batch(action):
-                    commit.effects_done[action.idempotency_key] = EffectOutcome(
-                        status, item.target_key, item.source_key, action.kind)
+            if action is not None and action.kind in (self.ledger_rejected if outcome == "rejected" else
+                                                       self.ledger_done):
+                commit.effects_done[action.idempotency_key] = EffectOutcome(
+                    "rejected" if outcome == "rejected" else "done", item.target_key, item.source_key, action.kind)
             if outcome == "rejected":
                 error = item.error or RecordError("rejected")
                 commit.failures.append(Failure(item.source_key, item.record, type(error).__name__, str(error)))

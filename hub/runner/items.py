@@ -48,7 +48,9 @@ class Item:
 def source_key(record: Record, key_fields: list[str]) -> str | None:
     if len(key_fields) == 1:  # the usual case, once per record read: no list, no join
         value = record.get(key_fields[0])
-        return None if value is None or value == "" else _key_text(value)
+        if type(value) is str:  # the usual key: text as it is
+            return value or None
+        return None if value is None else _key_text(value)
     values = [record.get(name) for name in key_fields]
     if any(v is None or v == "" for v in values):
         return None

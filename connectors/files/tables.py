@@ -148,12 +148,12 @@ def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, str
     names = header.names
     width = len(names)
     numbers = set(options.numbers)
-    numbered = [(position, name) for position, name in enumerate(names) if name in numbers]
+    named = cast("list[str]", names)  # every name (where ``whole``); the others are never in ``numbers``
+    numbered = [name for name in named if name in numbers]  # the number columns, in the header's order
     # what turned the cells into the record, in 16 characters: it starts every row's fingerprint
     salt = hashlib.blake2b(repr((RECORD_FORMAT, names, sorted(numbers), options.decimal_mark)).encode(),
                            digest_size=8).hexdigest()
     whole = text and None not in names
-    named = cast("list[str]", names)  # every name (where ``whole``)
     record: dict[str, Any]
     for line, values in rows:
         if whole and len(values) == width:  # the usual row: strings, one per named column
@@ -171,9 +171,9 @@ def records(header: Header, rows: Iterable[Cells], options: FilesOptions, *, str
             yield Row(line, record, fingerprint=f"{salt}\x1e{line}\x1e{values!r}")
 
 
-def _numbers(record: dict[str, Any], numbered: list[tuple[int, str]], mark: DecimalMark) -> str | None:
+def _numbers(record: dict[str, Any], numbered: Sequence[str], mark: DecimalMark) -> str | None:
     """The number columns of a record made of text parsed in place; the problem with the first that is not one."""
-    for _, name in numbered:
+    for name in numbered:
         try:
             record[name] = parse_number(record[name], mark)
         except ValueError as exc:

@@ -588,8 +588,8 @@ class StateStore:
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
             if batch.intent_batches:
                 c.execute(delete(LedgerBatch).where(LedgerBatch.id.in_(batch.intent_batches)))
-            insert_rows(c, table_of(RecordLog), [dict(run_id=batch.run_id, exchange=batch.exchange, at=now, **e)
-                                                 for e in batch.log])
+            insert_rows(c, table_of(RecordLog), [{"run_id": batch.run_id, "exchange": batch.exchange, "at": now, **e}
+                                                 for e in batch.log])  # a literal: dict(**e) costs twice as much
             added = self._dead_letters(c, batch, now)
             search_index.write(c, batch.exchange, batch.run_id, batch.search, now)
             for chunk in chunks(batch.resolved, 500):

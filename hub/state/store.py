@@ -40,7 +40,7 @@ from hub.state.models import (
     table_of,
     utcnow,
 )
-from hub.state.upsert import Column, insert_new, insert_rows, upsert
+from hub.state.upsert import Column, insert_rows, upsert, upsert_some_new
 
 
 @dataclass
@@ -610,11 +610,9 @@ class StateStore:
         rows = [dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
                      target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
                 for k, s in batch.states.items()]
-        first = batch.first_crossings
-        for write, part in ((insert_new, [r for r in rows if r["source_key"] in first]),
-                            (upsert, [r for r in rows if r["source_key"] not in first])):
-            write(c, table_of(RecordState), part, ["exchange", "source_key"],
-                  ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"])
+        upsert_some_new(c, table_of(RecordState), rows, ["exchange", "source_key"],
+                        ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"],
+                        lambda row: row["source_key"] in batch.first_crossings)
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -653,9 +651,8 @@ class StateStore:
         now = utcnow()
         rows = [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b, id_b=k.id_b,
                      updated_at=now) for k in unique.values()]
-        for write, part in ((insert_new, [r for r in rows if r["id_a"] in first_crossings]),
-                            (upsert, [r for r in rows if r["id_a"] not in first_crossings])):
-            write(c, table_of(KeyMap), part, ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"])
+        upsert_some_new(c, table_of(KeyMap), rows, ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"],
+                        lambda row: row["id_a"] in first_crossings)
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
         upsert(c, table_of(Checkpoint), [dict(exchange=exchange, state=None if state is None else codec.dumps(state),

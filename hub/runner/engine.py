@@ -77,6 +77,7 @@ from hub.state.store import (
     Failure,
     Intent,
     KeyLink,
+    LogEntry,
     PriorState,
     StateStore,
     chunks,
@@ -770,8 +771,8 @@ class _Run:
                     (item.prior is None or item.prior.target_key != item.target_key):
                 commit.links.append(KeyLink(entity, source_conn, item.source_key, target_conn, item.target_key))
             if outcome in ("created", "updated", "deleted"):
-                commit.log.append(dict(source_key=item.source_key, target_key=item.target_key, action=outcome,
-                                       fields=",".join([c.field for c in item.changes]) if item.changes else None))
+                commit.log.append(LogEntry(item.source_key, item.target_key, outcome,
+                                           ",".join([c.field for c in item.changes]) if item.changes else None))
         for counter, count in tally.items():
             setattr(counts, counter, getattr(counts, counter) + count)
         if self.mapping.source.incremental.detect_deletes:

@@ -40,7 +40,7 @@ from hub.state.models import (
     table_of,
     utcnow,
 )
-from hub.state.upsert import Column, insert_rows, upsert, upsert_some_new
+from hub.state.upsert import Column, Rows, insert_new, insert_rows, upsert
 
 
 @dataclass
@@ -87,6 +87,21 @@ class KeyLink(NamedTuple):  # a named tuple: one is made for every record a run 
     id_a: str
     system_b: str
     id_b: str
+
+
+class LogEntry(NamedTuple):
+    """A record log row of a batch (:class:`RecordLog`; its run and time come with the batch)."""
+
+    source_key: str
+    target_key: str | None
+    action: str  # created, updated, deleted
+    fields: str | None  # the names of the fields written, comma-separated (never their values)
+
+
+#: the columns of the rows a batch commit writes as tuples (:class:`hub.state.upsert.Rows`), in their order
+STATE_COLUMNS = ("exchange", "source_key", *PriorState._fields, "seen_run", "updated_at")
+LINK_COLUMNS = (*KeyLink._fields, "updated_at")
+LOG_COLUMNS = ("run_id", "exchange", "at", *LogEntry._fields)
 
 
 @dataclass(frozen=True)
@@ -195,7 +210,7 @@ class BatchCommit:
     effects_done: dict[str, EffectOutcome] = field(default_factory=dict)  # idempotency key -> outcome
     #: the batch's ledger entries (:meth:`StateStore.intend_batch`, one per write attempt): done with this commit
     intent_batches: list[int] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # source keys whose open dead letters are now fixed
     checkpoint: Any = None
@@ -588,8 +603,8 @@ class StateStore:
                 for k, e in batch.effects_done.items()], ["idempotency_key"], ["status", "target_key", "updated_at"])
             if batch.intent_batches:
                 c.execute(delete(LedgerBatch).where(LedgerBatch.id.in_(batch.intent_batches)))
-            insert_rows(c, table_of(RecordLog), [{"run_id": batch.run_id, "exchange": batch.exchange, "at": now, **e}
-                                                 for e in batch.log])  # a literal: dict(**e) costs twice as much
+            insert_rows(c, table_of(RecordLog), Rows(LOG_COLUMNS, [(batch.run_id, batch.exchange, now, *e)
+                                                                   for e in batch.log]))
             added = self._dead_letters(c, batch, now)
             search_index.write(c, batch.exchange, batch.run_id, batch.search, now)
             for chunk in chunks(batch.resolved, 500):
@@ -607,12 +622,14 @@ class StateStore:
 
     @staticmethod
     def _save_states(c: Any, batch: BatchCommit, now: dt.datetime) -> None:
-        rows = [dict(exchange=batch.exchange, source_key=k, content_hash=s.content_hash, version=s.version,
-                     target_key=s.target_key, source_hash=s.source_hash, seen_run=batch.run_id, updated_at=now)
-                for k, s in batch.states.items()]
-        upsert_some_new(c, table_of(RecordState), rows, ["exchange", "source_key"],
-                        ["content_hash", "version", "target_key", "source_hash", "seen_run", "updated_at"],
-                        lambda row: row["source_key"] in batch.first_crossings)
+        fresh: list[tuple[Any, ...]] = []  # first crossings: inserted
+        known: list[tuple[Any, ...]] = []  # upserted
+        exchange, run_id, first = batch.exchange, batch.run_id, batch.first_crossings
+        for key, state in batch.states.items():  # one pass, a tuple per row: this runs for every record
+            (fresh if key in first else known).append((exchange, key, *state, run_id, now))
+        conflict, update = ["exchange", "source_key"], STATE_COLUMNS[2:]
+        insert_new(c, table_of(RecordState), Rows(STATE_COLUMNS, fresh), conflict, update)
+        upsert(c, table_of(RecordState), Rows(STATE_COLUMNS, known), conflict, update)
 
     def _progress(self, c: Any, run_id: int, counts: Counts) -> None:
         increments = {name: getattr(Run, name) + value for name, value in counts.as_dict().items() if value}
@@ -647,12 +664,15 @@ class StateStore:
         """Key-map rows for ``links``; those of records crossing for the first time (by source key) are
         inserted (another exchange may have linked the same object: then they are upserted after all)."""
         # one row per link: an upsert may not touch the same row twice in one statement (PostgreSQL refuses)
-        unique = {(k.entity, k.system_a, k.id_a, k.system_b): k for k in links}
+        unique = {link[:4]: link for link in links}
         now = utcnow()
-        rows = [dict(entity=k.entity, system_a=k.system_a, id_a=k.id_a, system_b=k.system_b, id_b=k.id_b,
-                     updated_at=now) for k in unique.values()]
-        upsert_some_new(c, table_of(KeyMap), rows, ["entity", "system_a", "id_a", "system_b"], ["id_b", "updated_at"],
-                        lambda row: row["id_a"] in first_crossings)
+        fresh: list[tuple[Any, ...]] = []  # links of first crossings: inserted
+        known: list[tuple[Any, ...]] = []  # upserted
+        for link in unique.values():
+            (fresh if link.id_a in first_crossings else known).append((*link, now))
+        conflict, update = LINK_COLUMNS[:4], LINK_COLUMNS[4:]
+        insert_new(c, table_of(KeyMap), Rows(LINK_COLUMNS, fresh), conflict, update)
+        upsert(c, table_of(KeyMap), Rows(LINK_COLUMNS, known), conflict, update)
 
     def _save_checkpoint(self, c: Any, exchange: str, state: Any, run_id: int | None) -> None:
         upsert(c, table_of(Checkpoint), [dict(exchange=exchange, state=None if state is None else codec.dumps(state),

@@ -117,6 +117,9 @@ class SourceBatch:
     #: per record, a text that changes whenever the record does, where the source makes one cheaply (a database's
     #: hash of the row, a file's cells as read): the runner's source hash is then taken over it, not the record
     fingerprints: list[str] | None = None
+    #: per record, its source key (:func:`hub.runner.items.source_key` over the request's key fields), where the
+    #: source computed it anyway (a file's reader does, to refuse a second row with the same key)
+    keys: list[str] | None = None
 
 
 # WriteAction and WriteResult: one of each per record written. Plain slotted classes, not frozen ones: a frozen

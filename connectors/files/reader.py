@@ -33,6 +33,7 @@ class _Unit(NamedTuple):  # a tuple: one is made for every row
     sha256: str
     rows: int
     fingerprint: str | None = None  # of the record, with the file's name (tabular files: tables.Row)
+    key: str = ""  # the record's source key
 
 
 class FileReader:
@@ -52,11 +53,13 @@ class FileReader:
 
     def batches(self) -> Iterator[SourceBatch]:
         held: SourceBatch | None = None
-        batch = SourceBatch([], None, fingerprints=[])
+        keys: list[str] = []  # the batch's: the runner need not work them out again
+        batch = SourceBatch([], None, fingerprints=[], keys=keys)
         size = self.request.batch_size
         for unit in self._units():
             if unit.record is not None:
                 batch.records.append(unit.record)
+                keys.append(unit.key)
                 _add_fingerprint(batch, unit.fingerprint)
             else:
                 batch.rejected.append(unit.rejection)  # type: ignore[arg-type]
@@ -65,7 +68,8 @@ class FileReader:
                                                                      "rows": unit.rows}}
                 if held is not None:
                     yield held
-                held, batch = batch, SourceBatch([], None, fingerprints=[])
+                keys = []
+                held, batch = batch, SourceBatch([], None, fingerprints=[], keys=keys)
         if batch.records or batch.rejected:
             if held is not None:
                 yield held
@@ -143,7 +147,7 @@ class FileReader:
             return _Unit(None, self._refused(ref, row, key, first), ref.name, sha256, count)
         record["_file"], record["_row"] = ref.name, row.line  # the row's own dict: no copy
         fingerprint = f"{ref.name}\x1e{row.fingerprint}" if row.fingerprint is not None else None
-        return _Unit(record, None, ref.name, sha256, count, fingerprint)
+        return _Unit(record, None, ref.name, sha256, count, fingerprint, key)
 
     def _refused(self, ref: FileRef, row: Row, key: str | None, first: str | None) -> SourceRejection:
         """A row without its key, or with the key of an earlier row; named by where it is (the runner could only

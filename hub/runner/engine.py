@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import Any, TypeVar, get_args
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -178,7 +179,7 @@ class Runner:
             batches = read_ahead(batches)
         try:
             for batch in batches:
-                items, unchanged = run.sift(batch.records, batch.fingerprints)
+                items, unchanged = run.sift(batch.records, batch.fingerprints, batch.keys)
                 run.process(items + run.items_from_rejections(batch.rejected), apply=apply,
                             checkpoint=batch.checkpoint, save_checkpoint=apply,
                             unchanged_keys=[*batch.unchanged_keys, *unchanged], priors_read=True, commit_later=True)
@@ -297,27 +298,28 @@ class _Run:
 
     # -- building items
 
-    def sift(self, records: Sequence[Record],
-             fingerprints: Sequence[str] | None = None) -> tuple[list[Item], list[str]]:
+    def sift(self, records: Sequence[Record], fingerprints: Sequence[str] | None = None,
+             keys: Sequence[str | None] | None = None) -> tuple[list[Item], list[str]]:
         """Items for a batch of source records, each with what is known of it (:meth:`_skip_unchanged_sources`
         for the same on items); and the keys of the records a pure mapping can skip because their source did
         not change since they last crossed. Those get no item at all: on a re-run that finds nothing changed
         that is every record, and building items for them was most of the runner's own time. Records with
         an open dead letter still get one (crossing again resolves it), and so do the first few unchanged
-        records of a run (the report's samples). ``fingerprints``: the source's, per record (the source hash is
-        taken over them)."""
-        key_fields = self.mapping.source.key
-        keyed = [(source_key(record, key_fields), record) for record in records]
-        keys = [key for key, _ in keyed if key is not None]
-        self.commits.before_lookup(keys)
-        prior = self.store.prior_states(self.mapping.exchange, keys) if keys else {}
+        records of a run (the report's samples). ``fingerprints`` and ``keys``: the source's, per record (the
+        source hash is taken over the fingerprints)."""
+        if keys is None:
+            key_fields = self.mapping.source.key
+            keys = [source_key(record, key_fields) for record in records]
+        known = [key for key in keys if key is not None]
+        self.commits.before_lookup(known)
+        prior = self.store.prior_states(self.mapping.exchange, known) if known else {}
         self.commits.after_lookup()
         skip = self.compiled.pure and not self.report.wants_sample("unchanged")
         items: list[Item] = []
         unchanged: list[str] = []
-        for position, (key, record) in enumerate(keyed):
+        each_fingerprint = repeat(None) if fingerprints is None else fingerprints
+        for key, record, fingerprint in zip(keys, records, each_fingerprint):  # noqa: B905  # repeat() is endless
             state = prior.get(key) if key is not None else None
-            fingerprint = fingerprints[position] if fingerprints is not None else None
             source_hash, same = self._source_hash(record, state, fingerprint) if key is not None else (None, False)
             if same and skip and key not in self.open_letters:
                 unchanged.append(key)  # type: ignore[arg-type]  # same: its key is not None

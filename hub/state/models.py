@@ -117,7 +117,7 @@ class LedgerBatch(Base):
     run_id: Mapped[int | None] = mapped_column(Id)
     size: Mapped[int] = mapped_column(Integer)  # how many writes (the unknown outcomes if the run dies)
     #: codec JSON: [[idempotency key, source key, action, match values, target key], ...]
-    intents: Mapped[str] = mapped_column(LongText)
+    intents: Mapped[str] = mapped_column(LongText)  # PostgreSQL: STORAGE EXTERNAL, not compressed (migration 0009)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

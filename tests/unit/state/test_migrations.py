@@ -150,3 +150,23 @@ def _database(backend: str, tmp_path: Path) -> Iterator[str]:
     else:
         with mariadb_database("hub_migrate") as url:
             yield url
+
+
+@pytest.mark.postgres
+def test_postgres_stores_a_ledger_batch_entry_uncompressed() -> None:
+    """A batch entry lives only until its batch's state commit: PostgreSQL keeps it out of line without
+    compressing it (migration 0009), and it reads back whole."""
+    with postgres_schema("hub_migrate") as url:
+        store = StateStore(url)
+        try:
+            with store.engine.connect() as c:
+                storage = c.execute(text("SELECT attstorage FROM pg_attribute WHERE attrelid = "
+                                         "'hub_ledger_batch'::regclass AND attname = 'intents'")).scalar()
+            assert storage == "e"  # external: out of line, uncompressed (the default, "x", compresses)
+            run_id = store.start_run("prices", "apply", "v1")
+            intents = [(f"key {n}", f"SKU-{n}", "create", {"sku": f"SKU-{n}"}, None) for n in range(5000)]
+            store.intend_batch("prices", run_id, intents)
+            assert [effect[:5] for effect in store.pending_effects("prices")] == \
+                [(k, s, a, m, t) for k, s, a, m, t in intents]
+        finally:
+            store.close()
